@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Runs every test file under test/ with node's own test runner, on whichever Node runs this script.
+// Test files are TypeScript run through Node's type stripping (Node >= 22.18 strips types natively).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function collect(dir) {
+  const files = [];
+  for (const name of readdirSync(dir)) {
+    const full = join(dir, name);
+    if (name === 'fixtures' || name === 'types') continue;
+    if (statSync(full).isDirectory()) files.push(...collect(full));
+    else if (name.endsWith('.test.ts')) files.push(full);
+  }
+  return files;
+}
+
+const only = process.argv.slice(2);
+const files = only.length > 0 ? only : collect('test').sort();
+console.log(`sideloop tests on Node ${process.version}: ${files.length} files`);
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...files], {
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);

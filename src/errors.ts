@@ -1,0 +1,109 @@
+/**
+ * Every error sideloop raises. Each class has a stable `code` and is revived by class across threads
+ * (see error-codec.ts). The catalogue with causes and fixes is docs/errors.md.
+ */
+
+export class SideloopError extends Error {
+  readonly code: string = 'SIDELOOP_ERROR';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** `init` threw, the module failed to load, or `readyTimeout` passed; `cause` says which. */
+export class LoopInitError extends SideloopError {
+  override readonly code = 'SIDELOOP_LOOP_INIT';
+}
+
+/** A call on a loop that is closing or closed. Thrown synchronously. */
+export class LoopClosedError extends SideloopError {
+  override readonly code = 'SIDELOOP_LOOP_CLOSED';
+}
+
+/** The loop's thread died (uncaught error, `process.exit`, out of memory) with work pending. */
+export class LoopCrashedError extends SideloopError {
+  override readonly code = 'SIDELOOP_LOOP_CRASHED';
+  readonly exitCode: number | undefined;
+  constructor(message: string, options?: ErrorOptions & { exitCode?: number | undefined }) {
+    super(message, options);
+    this.exitCode = options?.exitCode;
+  }
+}
+
+/** The task was cancelled; `reason` is what `cancel(reason)` or the aborted signal carried. */
+export class CancelledError extends SideloopError {
+  override readonly code = 'SIDELOOP_CANCELLED';
+  readonly reason: unknown;
+  constructor(reason?: unknown, message = 'The task was cancelled') {
+    super(message, reason instanceof Error ? { cause: reason } : undefined);
+    this.reason = reason;
+  }
+}
+
+/** A time limit passed; `timeout` is the limit in milliseconds. */
+export class TimeoutError extends SideloopError {
+  override readonly code = 'SIDELOOP_TIMEOUT';
+  readonly timeout: number;
+  constructor(message: string, timeout: number) {
+    super(message);
+    this.timeout = timeout;
+  }
+}
+
+/** A blocking call on the very thread that would have to answer it. */
+export class DeadlockError extends SideloopError {
+  override readonly code = 'SIDELOOP_DEADLOCK';
+}
+
+/** A value that cannot cross threads; `path` names it, like `args[1].cb` or `result.handle`. */
+export class CloneError extends TypeError {
+  readonly code = 'SIDELOOP_CLONE';
+  readonly path: string;
+  constructor(message: string, path: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CloneError';
+    this.path = path;
+  }
+}
+
+/** A call names a function the loop module does not export (or a reserved one: `init`, `dispose`). */
+export class UnknownFunctionError extends TypeError {
+  readonly code = 'SIDELOOP_UNKNOWN_FUNCTION';
+  readonly fn: string;
+  constructor(message: string, fn: string) {
+    super(message);
+    this.name = 'UnknownFunctionError';
+    this.fn = fn;
+  }
+}
+
+/** An error thrown in a loop whose class was not registered on this side; its name is `remoteName`. */
+export class RemoteError extends SideloopError {
+  override readonly code: string = 'SIDELOOP_REMOTE';
+  remoteName = 'Error';
+}
+
+/** A service returned without calling `ready()`. */
+export class ServiceStartError extends SideloopError {
+  override readonly code = 'SIDELOOP_SERVICE_START';
+}
+
+/** A pool's queue is at `maxQueue`. */
+export class QueueFullError extends SideloopError {
+  override readonly code = 'SIDELOOP_QUEUE_FULL';
+}
+
+/** `emit` with a reserved event name (`crash`, `error`, `close`, `callbackError`, `task:*`, `service:*`, `loop:*`). */
+export class ReservedEventError extends TypeError {
+  readonly code = 'SIDELOOP_RESERVED_EVENT';
+  constructor(event: string) {
+    super(`The event name \`${event}\` is reserved by sideloop; pick another name`);
+    this.name = 'ReservedEventError';
+  }
+}
+
+export const sideloopErrorClasses = [
+  SideloopError, LoopInitError, LoopClosedError, LoopCrashedError, CancelledError, TimeoutError, DeadlockError,
+  CloneError, UnknownFunctionError, RemoteError, ServiceStartError, QueueFullError, ReservedEventError,
+] as const;

@@ -1,0 +1,235 @@
+/**
+ * The thread behind a started loop: it spawns the worker, waits for the ready handshake (or the failure, or
+ * `readyTimeout`), turns the thread's death into `LoopCrashedError` for every caller, and closes it gracefully.
+ */
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { CancelledError, LoopClosedError, LoopCrashedError, LoopInitError, TimeoutError } from './errors.ts';
+import { decodeThrown } from './error-codec.ts';
+import { Connection } from './connection.ts';
+import { LoopEmitter } from './events.ts';
+import { loopDelay, mainDelay, watchBlocked } from './health.ts';
+import { track, untrack } from './lifecycle.ts';
+import { checkMs, type CloseOptions, type ResolvedLoopOptions } from './options.ts';
+import {
+  BELL_SEQ, BELL_SLOTS, CONTROL_BYTES, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_FAILED, CTRL_RUNNING, CTRL_STATE, STATE_DEAD,
+  controlViews, taskIdOf, type FromLoop, type LoopBootData,
+} from './protocol.ts';
+import { publishServiceRestart } from './diagnostics.ts';
+import type { DelayStats } from './health.ts';
+
+export type LoopState = 'ready' | 'closing' | 'closed' | 'crashed';
+
+export interface LoopStats {
+  name: string;
+  state: LoopState;
+  /** Calls sent by this thread that the loop has not started yet. */
+  pending: number;
+  /** Calls running in the loop now (from every connection). */
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  eventLoopDelay: { loop: DelayStats; main: DelayStats };
+}
+
+/** What a loop handle needs, whether this thread started the loop or connected to it. */
+export interface LoopCore {
+  readonly name: string;
+  readonly conn: Connection;
+  readonly emitter: LoopEmitter;
+  readonly state: LoopState;
+  readonly threadId: number;
+  readonly initValue: unknown;
+  readonly control: SharedArrayBuffer;
+  stats(): LoopStats;
+  close(options?: CloseOptions): Promise<void>;
+}
+
+const ENTRY = new URL(`./worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+export function newBell(): SharedArrayBuffer {
+  return new SharedArrayBuffer(BELL_SLOTS * 4);
+}
+
+export function coreStats(core: LoopCore, ctrl: Int32Array, delay: Float64Array): LoopStats {
+  return {
+    name: core.name,
+    state: core.state,
+    pending: core.conn.pending,
+    running: Atomics.load(ctrl, CTRL_RUNNING),
+    completed: Atomics.load(ctrl, CTRL_COMPLETED),
+    failed: Atomics.load(ctrl, CTRL_FAILED),
+    cancelled: Atomics.load(ctrl, CTRL_CANCELLED),
+    eventLoopDelay: { loop: loopDelay(delay), main: mainDelay() },
+  };
+}
+
+/** Routes a loop event to the emitter, reviving what needs it. */
+export function routeEvent(core: Pick<LoopCore, 'name' | 'emitter'>, event: string, payload: unknown, taskId: string | undefined): void {
+  if (event === 'error') payload = decodeThrown(payload as never);
+  if (event === 'service:restart') {
+    const p = payload as { serviceId: string; attempt: number; error: unknown };
+    publishServiceRestart(core.name, p.serviceId, p.attempt, p.error);
+  }
+  core.emitter.emit(event, payload, { taskId, loop: core.name });
+}
+
+export class OwnedLoopCore implements LoopCore {
+  readonly name: string;
+  readonly conn: Connection;
+  readonly emitter: LoopEmitter;
+  readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  readonly worker: Worker;
+  readonly shareBells: Int32Array[] = [];
+  state: LoopState = 'ready';
+  initValue: unknown;
+  threadId: number;
+  readonly #ctrl: Int32Array;
+  readonly #delay: Float64Array;
+  readonly #options: ResolvedLoopOptions;
+  #threadError: unknown;
+  #closedCleanly = false;
+  #closing: Promise<void> | undefined;
+  #exited: Promise<number>;
+  #stopWatchdog: (() => void) | undefined;
+
+  constructor(moduleUrl: string, options: ResolvedLoopOptions, name: string) {
+    this.name = name;
+    this.#options = options;
+    ({ ctrl: this.#ctrl, delay: this.#delay } = controlViews(this.control));
+    const { port1, port2 } = new MessageChannel();
+    const bell = newBell();
+    const boot: LoopBootData = {
+      name, moduleUrl, initArgs: options.initArgs, control: this.control, port: port2, bell,
+      unhandledRejections: options.unhandledRejections,
+    };
+    this.emitter = new LoopEmitter();
+    this.worker = new Worker(ENTRY, {
+      workerData: boot,
+      transferList: [port2],
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.execArgv ? { execArgv: options.execArgv } : {}),
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      name: `sideloop:${name}`,
+    } as ConstructorParameters<typeof Worker>[1]);
+    this.threadId = this.worker.threadId;
+    this.conn = new Connection(name, 0, port1, new Int32Array(bell), this.#ctrl, {
+      onEvent: (event, payload, taskId) => routeEvent(this, event, payload, taskId),
+      onCallbackError: (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: name }),
+      onActive: (active) => (active || this.state === 'closing' ? this.worker.ref() : this.worker.unref()),
+      probeDead: () => this.worker.performance.eventLoopUtilization().idle < 0,
+      onBoot: (message) => this.#onBoot?.(message),
+    });
+    this.conn.loopThreadId = this.threadId;
+    this.worker.on('error', (error) => (this.#threadError ??= error));
+    this.#exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    void this.#exited.then((code) => this.#onExit(code));
+  }
+
+  #onBoot: ((message: FromLoop) => void) | undefined;
+
+  /** Resolves once `init` has returned; rejects with LoopInitError, leaving no thread behind. */
+  async boot(): Promise<void> {
+    const { readyTimeout } = this.#options;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = readyTimeout === Infinity ? undefined : setTimeout(() => {
+          reject(new LoopInitError(`Loop "${this.name}" was not ready within ${readyTimeout} ms`, {
+            cause: new TimeoutError(`init did not finish within readyTimeout (${readyTimeout} ms)`, readyTimeout),
+          }));
+        }, readyTimeout);
+        const done = (error?: Error): void => {
+          clearTimeout(timer);
+          this.#onBoot = (message) => this.#onLoopMessage(message);
+          if (error) reject(error);
+          else resolve();
+        };
+        this.#onBoot = (message) => {
+          if (message.type === 'ready') {
+            this.initValue = message.initValue;
+            this.conn.setExports(message.exports, message.generators);
+            done();
+          } else if (message.type === 'init-failed') {
+            const cause = decodeThrown(message.error);
+            done(new LoopInitError(`Loop "${this.name}" failed to start: ${(cause as Error)?.message ?? String(cause)}`, { cause }));
+          }
+        };
+        void this.#exited.then((code) => done(new LoopInitError(`Loop "${this.name}" exited (code ${code}) before it was ready`, {
+          cause: this.#threadError ?? new LoopCrashedError(`The loop's thread exited with code ${code}`, { exitCode: code }),
+        })));
+      });
+    } catch (error) {
+      this.state = 'crashed';
+      this.conn.refuse();
+      await this.worker.terminate();
+      throw error;
+    }
+    this.worker.unref();
+    track(this, this.#options.shutdownSignals, this.#options.shutdownTimeout);
+    if (this.#options.blockedThreshold > 0) {
+      this.#stopWatchdog = watchBlocked(this.#ctrl, this.#options.blockedThreshold, (who, blockedFor, seq) => {
+        const taskId = who === 'loop' && seq > 0 ? taskIdOf(this.name, 0, seq) : undefined;
+        this.emitter.emit('loop:blocked', { loop: who === 'main' ? 'main' : this.name, blockedFor, taskId }, { loop: this.name, taskId });
+      });
+    }
+  }
+
+  #onLoopMessage(message: FromLoop): void {
+    if (message.type === 'closed') this.#closedCleanly = message.error === undefined;
+  }
+
+  #onExit(code: number): void {
+    this.#stopWatchdog?.();
+    untrack(this);
+    Atomics.store(this.#ctrl, CTRL_STATE, STATE_DEAD);
+    for (const bell of this.shareBells) {
+      Atomics.add(bell, BELL_SEQ, 1);
+      Atomics.notify(bell, BELL_SEQ);
+    }
+    if (this.#closedCleanly || this.state === 'closed') {
+      this.state = 'closed';
+      this.conn.fail(new LoopClosedError(`Loop "${this.name}" is closed`));
+      this.emitter.emit('close', undefined, { loop: this.name });
+      return;
+    }
+    const wasClosing = this.state === 'closing';
+    this.state = 'crashed';
+    const cause = this.#threadError;
+    const error = new LoopCrashedError(
+      `Loop "${this.name}" crashed${cause instanceof Error ? `: ${cause.message}` : ` (exit code ${code})`}`,
+      { exitCode: code, cause },
+    );
+    this.conn.fail(error);
+    if (!wasClosing || cause !== undefined) this.emitter.emit('crash', error, { loop: this.name });
+  }
+
+  stats(): LoopStats {
+    return coreStats(this, this.#ctrl, this.#delay);
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    const timeout = checkMs('timeout', options.timeout, { allowZero: true, allowInfinity: true }) ?? Infinity;
+    if (this.state === 'closed' || this.state === 'crashed') return Promise.resolve();
+    this.#closing ??= this.#close(timeout, options.cancelPending === true);
+    return this.#closing;
+  }
+
+  async #close(timeout: number, cancelPending: boolean): Promise<void> {
+    this.state = 'closing';
+    this.conn.refuse();
+    this.worker.ref();
+    if (cancelPending) this.conn.cancelAll(new CancelledError('The loop is closing'));
+    this.conn.send({ type: 'close', cancelPending });
+    let timer: NodeJS.Timeout | undefined;
+    if (timeout !== Infinity) {
+      timer = setTimeout(() => {
+        this.conn.cancelAll(new TimeoutError(`Loop "${this.name}" did not close within ${timeout} ms`, timeout));
+        this.state = 'closed';
+        void this.worker.terminate();
+      }, timeout);
+    }
+    await this.#exited;
+    clearTimeout(timer);
+    if (this.state === 'closing') this.state = this.#closedCleanly ? 'closed' : 'crashed';
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * What code inside a loop sees: `taskContext()` for the running task or service, and the loop-wide state the
+ * runtime fills in. The store lives on globalThis so that every copy of this module shares it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+export interface TaskContext {
+  /** The task's id, the same string the caller sees as `task.id`. */
+  readonly id: string;
+  /** Aborted when the task is cancelled, times out, its service is stopped, or the loop closes. */
+  readonly signal: AbortSignal;
+  /** Sends `event` with `payload` to the caller side (`loop.on(event)`), in order, before this task settles. */
+  emit(event: string, payload?: unknown): void;
+  /** Reports this task's progress (`task.on('progress')`); the caller sees the latest value when it lags. */
+  progress(value: unknown): void;
+  /** For services: the service is up; `loop.spawn()` resolves with its handle, `readyValue` = `value`. */
+  ready(value?: unknown): void;
+}
+
+interface WorkerGlobals {
+  storage: AsyncLocalStorage<TaskContext>;
+  /** The loop-wide emitter (no task), set by the runtime. */
+  emit?: (event: string, payload: unknown) => void;
+  /** A handle to the loop this code runs on, made on first use. */
+  currentLoop?: () => unknown;
+}
+
+const KEY = Symbol.for('sideloop.worker');
+export const globals: WorkerGlobals = ((globalThis as any)[KEY] ??= { storage: new AsyncLocalStorage<TaskContext>() });
+
+/** The context of the task or service whose code is running; throws outside of one. */
+export function taskContext(): TaskContext {
+  const context = globals.storage.getStore();
+  if (!context) {
+    throw new Error('taskContext() was called outside a task: call it from a loop function while it runs (not at module scope or in a detached callback)');
+  }
+  return context;
+}
+
+/** Emits a loop event outside any task (from a timer or a connection handler in the loop). */
+export function emit(event: string, payload?: unknown): void {
+  const context = globals.storage.getStore();
+  if (context) return context.emit(event, payload);
+  if (!globals.emit) throw new Error('emit() works only inside a loop thread');
+  globals.emit(event, payload);
+}

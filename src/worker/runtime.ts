@@ -1,0 +1,230 @@
+/**
+ * The loop thread's runtime: it keeps one entry per connection (the owner's, one per `share()`), reads calls in
+ * batches (a cancel that is already queued behind its call means the call never runs), runs tasks, streams and
+ * services in the module's task context, and posts results, events and progress back, ringing the bell after each.
+ */
+import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { CancelledError, LoopClosedError, ReservedEventError, UnknownFunctionError } from '../errors.ts';
+import { decodeThrown, encodeThrown } from '../error-codec.ts';
+import { isDataCloneError, toCloneError, transfersOf } from '../clone.ts';
+import {
+  BELL_SEQ, BELL_STARTED, CTRL_STATE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
+  isReservedEvent, taskIdOf, type CallKind, type FromLoop, type ToLoop,
+} from '../protocol.ts';
+import { globals, type TaskContext } from './context.ts';
+import { runService } from './run-service.ts';
+import { runStream } from './run-stream.ts';
+
+interface Conn {
+  id: number;
+  port: MessagePort;
+  bell: Int32Array;
+  subscribed: boolean;
+}
+
+/** One call running in this loop. */
+export interface Running {
+  conn: Conn;
+  seq: number;
+  id: string;
+  fn: string;
+  kind: CallKind;
+  controller: AbortController;
+  /** Stream credit: how many more items the caller will take. */
+  credit: number;
+  wake: (() => void) | undefined;
+  stopping: boolean;
+}
+
+export class Runtime {
+  readonly name: string;
+  readonly #mod: Record<string, unknown>;
+  readonly #ctrl: Int32Array;
+  readonly #conns = new Map<number, Conn>();
+  readonly #running = new Map<string, Running>();
+  #closing: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+  readonly initController = new AbortController();
+
+  readonly #onClosed: (error?: unknown) => void;
+
+  constructor(name: string, mod: Record<string, unknown>, ctrl: Int32Array, onClosed: (error?: unknown) => void) {
+    this.name = name;
+    this.#onClosed = onClosed;
+    this.#mod = mod;
+    this.#ctrl = ctrl;
+    globals.emit = (event, payload) => this.emit(event, payload, undefined);
+  }
+
+  /** Starts serving a connection. The owner's is number 0 and always receives events. */
+  attach(id: number, port: MessagePort, bell: SharedArrayBuffer): void {
+    const conn: Conn = { id, port, bell: new Int32Array(bell), subscribed: id === 0 };
+    this.#conns.set(id, conn);
+    port.on('message', (first: ToLoop) => this.#onBatch(conn, first));
+  }
+
+  post(conn: Conn, message: FromLoop, transferList?: readonly TransferListItem[]): void {
+    conn.port.postMessage(message, transferList as any);
+    Atomics.add(conn.bell, BELL_SEQ, 1);
+    Atomics.notify(conn.bell, BELL_SEQ);
+  }
+
+  /** Sends a loop event to the owner and to every connection that listens. */
+  emit(event: string, payload: unknown, taskId: string | undefined, internal = false): void {
+    if (typeof event !== 'string' || event.length === 0) throw new TypeError(`Expected \`event\` to be a non-empty string, got \`${String(event)}\``);
+    if (!internal && isReservedEvent(event)) throw new ReservedEventError(event);
+    const message: FromLoop = { type: 'event', event, payload, taskId };
+    for (const conn of this.#conns.values()) {
+      if (!conn.subscribed) continue;
+      try {
+        this.post(conn, message);
+      } catch (error) {
+        throw isDataCloneError(error) ? toCloneError(error, [payload], 'payload', true) : error;
+      }
+    }
+  }
+
+  #onBatch(conn: Conn, first: ToLoop): void {
+    const batch: ToLoop[] = [first];
+    let next: { message: ToLoop } | undefined;
+    while ((next = receiveMessageOnPort(conn.port) as { message: ToLoop } | undefined) !== undefined) batch.push(next.message);
+    let cancelled: Set<number> | undefined;
+    for (const message of batch) {
+      if (message.type === 'abort' && !message.stop) (cancelled ??= new Set()).add(message.seq);
+    }
+    for (const message of batch) this.#handle(conn, message, cancelled);
+  }
+
+  #handle(conn: Conn, message: ToLoop, cancelled: Set<number> | undefined): void {
+    switch (message.type) {
+      case 'call':
+        Atomics.store(conn.bell, BELL_STARTED, message.seq);
+        if (cancelled?.has(message.seq)) {
+          Atomics.add(this.#ctrl, CTRL_CANCELLED, 1);
+          return;
+        }
+        void this.#run(conn, message);
+        return;
+      case 'abort': {
+        const running = this.#running.get(`${conn.id}:${message.seq}`);
+        if (!running) return;
+        if (message.stop) running.stopping = true;
+        running.controller.abort(decodeThrown(message.reason));
+        running.wake?.();
+        return;
+      }
+      case 'pull': {
+        const running = this.#running.get(`${conn.id}:${message.seq}`);
+        if (!running) return;
+        running.credit += message.n;
+        running.wake?.();
+        return;
+      }
+      case 'ping':
+        this.post(conn, { type: 'pong', seq: message.seq });
+        return;
+      case 'subscribe':
+        conn.subscribed = message.on || conn.id === 0;
+        return;
+      case 'connect':
+        this.attach(message.conn, message.port as MessagePort, message.bell);
+        return;
+      case 'disconnect':
+        for (const running of this.#running.values()) {
+          if (running.conn === conn) running.controller.abort(new CancelledError('The caller disconnected'));
+        }
+        this.#conns.delete(conn.id);
+        conn.port.close();
+        return;
+      case 'close':
+        void this.close(message.cancelPending);
+        return;
+    }
+  }
+
+  async #run(conn: Conn, message: Extract<ToLoop, { type: 'call' }>): Promise<void> {
+    const { seq, fn: name, args, kind } = message;
+    const running: Running = {
+      conn, seq, id: taskIdOf(this.name, conn.id, seq), fn: name, kind, controller: new AbortController(),
+      credit: message.credit ?? 0, wake: undefined, stopping: false,
+    };
+    const key = `${conn.id}:${seq}`;
+    this.#running.set(key, running);
+    Atomics.add(this.#ctrl, CTRL_RUNNING, 1);
+    Atomics.store(this.#ctrl, CTRL_CURRENT_TASK, seq);
+    const context = this.#contextFor(running, kind === 'service');
+    let outcome: FromLoop;
+    let transferList: readonly TransferListItem[] | undefined;
+    try {
+      if (this.#closing && conn.id !== 0) throw new LoopClosedError(`Loop "${this.name}" is closing`);
+      const fn = this.#mod[name];
+      if (typeof fn !== 'function' || name === 'init' || name === 'dispose') {
+        throw new UnknownFunctionError(`Loop "${this.name}" has no exported function \`${name}\``, name);
+      }
+      const value =
+        kind === 'task' ? await globals.storage.run(context, () => fn(...args))
+        : kind === 'stream' ? await runStream(this, running, context, fn as (...a: unknown[]) => AsyncGenerator, args)
+        : await runService(this, running, context, fn as (...a: unknown[]) => Promise<unknown>, args, message.policy!);
+      outcome = { type: 'result', seq, ok: true, value };
+      transferList = transfersOf(value);
+      Atomics.add(this.#ctrl, running.controller.signal.aborted && !running.stopping ? CTRL_CANCELLED : CTRL_COMPLETED, 1);
+    } catch (error) {
+      outcome = { type: 'result', seq, ok: false, error: encodeThrown(error) };
+      Atomics.add(this.#ctrl, error instanceof CancelledError || (running.controller.signal.aborted && !running.stopping) ? CTRL_CANCELLED : CTRL_FAILED, 1);
+    }
+    this.#running.delete(key);
+    Atomics.sub(this.#ctrl, CTRL_RUNNING, 1);
+    if (this.#conns.has(conn.id)) this.#postResult(conn, outcome, transferList);
+    if (this.#running.size === 0) this.#drained?.();
+  }
+
+  #postResult(conn: Conn, outcome: FromLoop, transferList: readonly TransferListItem[] | undefined): void {
+    try {
+      this.post(conn, outcome, transferList);
+    } catch (error) {
+      if (!isDataCloneError(error) || outcome.type !== 'result' || !outcome.ok) throw error;
+      const cloneError = toCloneError(error, [outcome.value], 'result', true);
+      this.post(conn, { type: 'result', seq: outcome.seq, ok: false, error: encodeThrown(cloneError) });
+    }
+  }
+
+  #contextFor(running: Running, service: boolean): TaskContext {
+    const { conn, seq, id, controller } = running;
+    return {
+      id,
+      signal: controller.signal,
+      emit: (event, payload) => this.emit(event, payload, id),
+      progress: (value) => {
+        try {
+          this.post(conn, { type: 'progress', seq, value });
+        } catch (error) {
+          throw isDataCloneError(error) ? toCloneError(error, [value], 'progress', true) : error;
+        }
+      },
+      ready: () => {
+        if (!service) throw new TypeError('ready() is for services started with loop.spawn(); this is a plain task');
+      },
+    };
+  }
+
+  /** Drains: refuses new calls, stops services, cancels tasks when asked, waits, then runs `dispose()`. */
+  close(cancelPending: boolean): Promise<void> {
+    this.#closing ??= (async () => {
+      Atomics.store(this.#ctrl, CTRL_STATE, STATE_CLOSING);
+      this.initController.abort(new LoopClosedError(`Loop "${this.name}" is closing`));
+      for (const running of this.#running.values()) {
+        if (cancelPending) running.controller.abort(new CancelledError('The loop is closing'));
+        else if (running.kind !== 'task') {
+          running.stopping = true;
+          running.controller.abort(new LoopClosedError(`Loop "${this.name}" is closing`));
+        }
+        running.wake?.();
+      }
+      if (this.#running.size > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      const dispose = this.#mod.dispose;
+      if (typeof dispose === 'function') await dispose();
+    })();
+    this.#closing.then(() => this.#onClosed(), (error: unknown) => this.#onClosed(error));
+    return this.#closing;
+  }
+}
