@@ -1,0 +1,96 @@
+/**
+ * Starts the loops and pools a config names (with their services) and closes them again, as one set.
+ */
+import * as core from '../index.ts';
+import type { RelayTarget } from '../socket-io/target.ts';
+import type { ResolvedConfig } from './config.ts';
+import { ServerStartError } from './server-start-error.ts';
+
+export interface RunningTarget {
+  name: string;
+  kind: 'loop' | 'pool';
+  target: RelayTarget & { close(options?: { timeout?: number; cancelPending?: boolean }): Promise<void> };
+  expose: ReadonlySet<string>;
+}
+
+
+interface ServiceHandle {
+  stop(options?: { timeout?: number }): Promise<unknown>;
+}
+
+export interface LoopSet {
+  readonly targets: ReadonlyMap<string, RunningTarget>;
+  /** Every loop and pool is in state `ready`. */
+  ready(): boolean;
+  /** Stops services, then closes loops and pools gracefully; after `timeout` ms pending work is cancelled. */
+  close(options?: { timeout?: number }): Promise<void>;
+}
+
+function reason(error: unknown): string {
+  const err = error as { message?: string; cause?: unknown } | undefined;
+  const message = String(err?.message ?? error).split('\n')[0] ?? '';
+  const cause = err?.cause as { message?: string } | undefined;
+  return cause?.message && !message.includes(cause.message) ? `${message}: ${String(cause.message).split('\n')[0]}` : message;
+}
+
+type StartPool = (module: URL, options: object) => Promise<RunningTarget['target']>;
+
+/** Starts everything in `config` in parallel; if anything fails, closes what started and throws `ServerStartError`. */
+export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
+  const targets = new Map<string, RunningTarget>();
+  const services: ServiceHandle[] = [];
+  const startPool = (core as unknown as { startPool?: StartPool }).startPool;
+
+  const starting = [
+    ...config.loops.map(async (def) => {
+      let loop: core.Loop<any>;
+      try {
+        loop = await core.startLoop(def.module, { name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout });
+      } catch (error) {
+        throw new ServerStartError(`Loop "${def.name}" failed to start: ${reason(error)}`, { cause: error });
+      }
+      targets.set(def.name, { name: def.name, kind: 'loop', target: loop, expose: new Set(def.expose) });
+      for (const svc of def.services) {
+        try {
+          const view = loop.with({ restart: svc.restart, maxRestarts: svc.maxRestarts, readyTimeout: def.readyTimeout });
+          const spawn = view.spawn.bind(view) as (fn: string, ...args: unknown[]) => Promise<ServiceHandle>;
+          services.push(await spawn(svc.fn, ...svc.args));
+        } catch (error) {
+          throw new ServerStartError(`Service "${svc.fn}" of loop "${def.name}" failed to start: ${reason(error)}`, { cause: error });
+        }
+      }
+    }),
+    ...config.pools.map(async (def) => {
+      const options = { name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout, minThreads: def.minThreads, ...(def.maxThreads ? { maxThreads: def.maxThreads } : {}) };
+      let pool: RunningTarget['target'];
+      try {
+        // A pool runs the module on several threads; before pools exist in the core, one loop stands in.
+        pool = startPool
+          ? await startPool(def.module, options)
+          : await core.startLoop(def.module, { name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout });
+      } catch (error) {
+        throw new ServerStartError(`Pool "${def.name}" failed to start: ${reason(error)}`, { cause: error });
+      }
+      targets.set(def.name, { name: def.name, kind: 'pool', target: pool, expose: new Set(def.expose) });
+    }),
+  ];
+  const results = await Promise.allSettled(starting);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const set: LoopSet = {
+    targets,
+    ready: () => [...targets.values()].every((t) => t.target.state === 'ready'),
+    async close({ timeout = 10_000 } = {}) {
+      await Promise.allSettled(services.splice(0).map((svc) => svc.stop({ timeout })));
+      await Promise.allSettled([...targets.values()].map((t) => t.target.close({ timeout })));
+    },
+  };
+  if (failed) {
+    await set.close({ timeout: 2000 });
+    throw failed.reason;
+  }
+  // Keep the config's order (loops, then pools) whatever order they became ready in.
+  const ordered = [...config.loops, ...config.pools].map((def) => targets.get(def.name)!);
+  targets.clear();
+  for (const t of ordered) targets.set(t.name, t);
+  return set;
+}

@@ -1,0 +1,89 @@
+/**
+ * `GET /metrics`: Prometheus text from prom-client: tasks by state, task durations, queue depth and event-loop delay
+ * per loop and for the main thread, plus Node's default process metrics.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DelayMonitor } from '../socket-io/delay-monitor.ts';
+import type { DelayStats } from '../socket-io/events.ts';
+import { readStats, type RelayTarget } from '../socket-io/target.ts';
+import type { TaskView } from './task-registry.ts';
+
+export interface ServerMetrics {
+  readonly registry: Registry;
+  /** Records one settled task. */
+  observe(view: TaskView, seconds: number): void;
+  text(): Promise<string>;
+  close(): void;
+}
+
+const STATES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
+
+export function createMetrics(targets: ReadonlyMap<string, { target: RelayTarget }>): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sideloop_process_' });
+  const mainDelay = new DelayMonitor();
+
+  new Gauge({
+    name: 'sideloop_tasks',
+    help: 'Tasks of each loop and pool by state (pending and running now; completed, failed, cancelled since start)',
+    labelNames: ['loop', 'state'] as const,
+    registers: [registry],
+    collect() {
+      for (const [name, { target }] of targets) {
+        const stats = readStats(target);
+        for (const state of STATES) this.set({ loop: name, state }, stats[state]);
+      }
+    },
+  });
+  new Gauge({
+    name: 'sideloop_queue_depth',
+    help: 'Tasks waiting to start, per loop and pool',
+    labelNames: ['loop'] as const,
+    registers: [registry],
+    collect() {
+      for (const [name, { target }] of targets) this.set({ loop: name }, readStats(target).pending);
+    },
+  });
+  new Gauge({
+    name: 'sideloop_event_loop_delay_seconds',
+    help: 'Event-loop delay per loop thread and for the main thread ("main"), by quantile',
+    labelNames: ['loop', 'quantile'] as const,
+    registers: [registry],
+    collect() {
+      const put = (loop: string, d: DelayStats): void => {
+        this.set({ loop, quantile: '0.5' }, d.p50 / 1000);
+        this.set({ loop, quantile: '0.99' }, d.p99 / 1000);
+        this.set({ loop, quantile: '1' }, d.max / 1000);
+      };
+      put('main', mainDelay.read({ reset: true }));
+      for (const [name, { target }] of targets) put(name, readStats(target).eventLoopDelay);
+    },
+  });
+  const settled = new Counter({
+    name: 'sideloop_server_tasks_settled_total',
+    help: 'Tasks submitted through the server that settled, by loop, function and final state',
+    labelNames: ['loop', 'fn', 'state'] as const,
+    registers: [registry],
+  });
+  const durations = new Histogram({
+    name: 'sideloop_task_duration_seconds',
+    help: 'Time from submission to settlement of tasks submitted through the server',
+    labelNames: ['loop', 'fn', 'state'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    observe(view, seconds) {
+      const labels = { loop: view.loop, fn: view.fn, state: view.state };
+      settled.inc(labels);
+      durations.observe(labels, seconds);
+    },
+    text: () => registry.metrics(),
+    close() {
+      mainDelay.close();
+      registry.clear();
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * `startServer(options)`: starts the loops and pools of a config (or the built-in demo), then serves the HTTP API,
+ * the dashboard and Socket.IO on one port. `close()` drains: new work is refused, running work finishes (or is
+ * cancelled after `shutdownTimeout`), then everything closes.
+ */
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Server } from 'socket.io';
+import { demoConfig } from '../demo/config.ts';
+import { attachRelay, type Relay, type RelayServer } from '../socket-io/relay.ts';
+import { RequestError } from '../socket-io/request-error.ts';
+import type { RelayTarget } from '../socket-io/target.ts';
+import { bearerToken, isLoopback, tokenMatches } from './auth.ts';
+import { loadConfig, type ResolvedConfig } from './config.ts';
+import { registerApiRoutes, submitThrough } from './http-api.ts';
+import { registerErrorHandlers } from './http-errors.ts';
+import { startLoopSet, type LoopSet } from './loop-set.ts';
+import { createMetrics } from './metrics.ts';
+import { ServerStartError } from './server-start-error.ts';
+import { resolveServerOptions, type ServerOptions } from './server-options.ts';
+import { registerStaticRoutes } from './static-routes.ts';
+import { TaskRegistry } from './task-registry.ts';
+import { WindowLimiter } from './window-limiter.ts';
+
+export interface RunningServer {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly config: ResolvedConfig;
+  readonly app: FastifyInstance;
+  readonly io: RelayServer;
+  readonly loops: LoopSet;
+  readonly relay: Relay;
+  /** Drains and closes everything; idempotent. */
+  close(): Promise<void>;
+}
+
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const opts = resolveServerOptions(options);
+  if (!isLoopback(opts.host) && opts.token === undefined) {
+    throw new ServerStartError(`Listening on ${opts.host} needs a token: pass --token or set SIDELOOP_TOKEN`);
+  }
+  const config = opts.config === undefined ? demoConfig() : typeof opts.config === 'string' ? await loadConfig(opts.config) : opts.config;
+  const loops = await startLoopSet(config);
+
+  let closing: Promise<void> | undefined;
+  const targets = loops.targets;
+  const registry = new TaskRegistry({ keep: opts.keepTasks, onSettled: (view, seconds) => metrics.observe(view, seconds) });
+  const metrics = createMetrics(targets);
+  const ready = (): boolean => closing === undefined && loops.ready();
+  const submit = (request: { loop: string; fn: string; args: unknown[] }): { id: string } => {
+    if (closing) throw new RequestError('NOT_READY', 'The server is shutting down');
+    return submitThrough(targets, registry, request);
+  };
+
+  const app = Fastify({ bodyLimit: opts.bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
+  registerErrorHandlers(app);
+  if (opts.rateLimit) {
+    await app.register(rateLimit, {
+      max: opts.rateLimit.max,
+      timeWindow: opts.rateLimit.timeWindow,
+      errorResponseBuilder: (_request, context) => new RequestError('RATE_LIMITED', `Too many requests: at most ${context.max} per ${context.after}`),
+    });
+  }
+  const token = opts.token;
+  if (token !== undefined) {
+    app.addHook('onRequest', async (request) => {
+      const path = request.url.split('?')[0]!;
+      if (!path.startsWith('/api/') && path !== '/metrics') return;
+      if (!tokenMatches(token, bearerToken(request.headers.authorization))) {
+        throw new RequestError('UNAUTHORIZED', 'A valid token is required: send `Authorization: Bearer <token>`');
+      }
+    });
+  }
+  registerApiRoutes(app, { targets, registry, metrics, ready, submit });
+  await registerStaticRoutes(app);
+  await app.ready();
+
+  const io: RelayServer = new Server(app.server, {
+    connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: true },
+    maxHttpBufferSize: opts.bodyLimit,
+  });
+  if (token !== undefined) {
+    io.use((socket, next) => {
+      const given = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      if (tokenMatches(token, given)) return next();
+      const error = new Error('A valid token is required in the handshake `auth.token`') as Error & { data?: unknown };
+      error.data = { code: 'UNAUTHORIZED' };
+      next(error);
+    });
+  }
+  const room = config.relay.to;
+  if (room !== 'all') {
+    io.on('connection', (socket) => {
+      if (!socket.recovered) void socket.join(room);
+    });
+  }
+  const limiter = opts.rateLimit ? new WindowLimiter(opts.rateLimit.max, opts.rateLimit.timeWindow) : undefined;
+  const byName = (kind: 'loop' | 'pool'): Record<string, RelayTarget> =>
+    Object.fromEntries([...targets.values()].filter((t) => t.kind === kind).map((t) => [t.name, t.target]));
+  const relay = attachRelay(io, {
+    loops: byName('loop'),
+    pools: byName('pool'),
+    events: config.relay.events,
+    to: room,
+    statsInterval: opts.statsInterval,
+    submit: (request, socket) => {
+      if (limiter && !limiter.hit(socket.handshake.address)) throw new RequestError('RATE_LIMITED', 'Too many task submissions');
+      const { id } = submit(request);
+      const task = registry.taskOf(id);
+      if (!task) throw new RequestError('INTERNAL', `Task "${id}" vanished`);
+      return task;
+    },
+    cancel: (id) => {
+      registry.cancel(id);
+    },
+  });
+
+  try {
+    await app.listen({ port: opts.port, host: opts.host });
+  } catch (error) {
+    relay.close();
+    await io.close();
+    await loops.close({ timeout: 2000 });
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new ServerStartError(`Port ${opts.port} on ${opts.host} is already in use`, { cause: error });
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ServerStartError(`Cannot listen on ${opts.host}: ${code}`, { cause: error });
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+
+  const close = (): Promise<void> => (closing ??= (async () => {
+    relay.close();
+    await loops.close({ timeout: opts.shutdownTimeout });
+    // Let the last task:done packets leave before the sockets go.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    io.disconnectSockets(true);
+    io.engine.close();
+    await app.close();
+    await io.close();
+    metrics.close();
+  })());
+
+  return { url: urlOf(opts.host, port), port, host: opts.host, config, app, io, loops, relay, close };
+}

@@ -1,0 +1,67 @@
+/**
+ * Errors a client's request can meet, shared by the Socket.IO relay and the HTTP API: a stable `code` and the HTTP
+ * `status` that fits it.
+ */
+import type { ErrorInfo } from './events.ts';
+
+export type RequestErrorCode =
+  | 'BAD_REQUEST'
+  | 'UNAUTHORIZED'
+  | 'FUNCTION_NOT_EXPOSED'
+  | 'UNKNOWN_LOOP'
+  | 'UNKNOWN_FUNCTION'
+  | 'UNKNOWN_TASK'
+  | 'NOT_FOUND'
+  | 'TASK_SETTLED'
+  | 'BODY_TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'NOT_READY'
+  | 'QUEUE_FULL'
+  | 'INTERNAL';
+
+const STATUS: Record<RequestErrorCode, number> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FUNCTION_NOT_EXPOSED: 403,
+  UNKNOWN_LOOP: 404,
+  UNKNOWN_FUNCTION: 404,
+  UNKNOWN_TASK: 404,
+  NOT_FOUND: 404,
+  TASK_SETTLED: 409,
+  BODY_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  NOT_READY: 503,
+  QUEUE_FULL: 503,
+  INTERNAL: 500,
+};
+
+export class RequestError extends Error {
+  readonly code: RequestErrorCode;
+  readonly status: number;
+  constructor(code: RequestErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RequestError';
+    this.code = code;
+    this.status = STATUS[code];
+  }
+}
+
+/** How any error travels to a client: `{ code, message, name }`. */
+export function errorInfo(error: unknown): ErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { code: typeof code === 'string' ? code : 'TASK_FAILED', message: error.message, name: error.name };
+  }
+  return { code: 'TASK_FAILED', message: String(error), name: 'Error' };
+}
+
+/** A JSON-safe copy of a value (bigint as string, undefined kept out); unserializable values become a note. */
+export function jsonSafe(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  try {
+    const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch (error) {
+    return { unserializable: true, reason: error instanceof Error ? error.message : String(error) };
+  }
+}
