@@ -1,0 +1,59 @@
+// Shared helpers of the server tests: a real server on port 0 and small HTTP and Socket.IO clients.
+import { io as connect, type Socket } from 'socket.io-client';
+import { startServer, type RunningServer } from '../../src/server/index.ts';
+import type { ServerOptions } from '../../src/server/server-options.ts';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../src/socket-io/events.ts';
+
+export const fixtureConfig = new URL('./fixtures/sideloop.config.js', import.meta.url).pathname;
+
+export type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export function start(options: ServerOptions = {}): Promise<RunningServer> {
+  return startServer({ config: fixtureConfig, port: 0, ...options });
+}
+
+export async function http(server: RunningServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}):
+  Promise<{ status: number; body: any; headers: Headers }> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(server.url + path, init);
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (metrics, pages)
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+export function client(server: RunningServer, options: Record<string, unknown> = {}): Client {
+  return connect(server.url, { transports: ['websocket'], reconnectionDelay: 50, reconnectionDelayMax: 100, ...options });
+}
+
+export function connected(socket: Client): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (socket.connected) return resolve();
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+}
+
+/** Resolves with the first payload of `event` that passes `test`. */
+export function next<T = any>(socket: Client, event: string, test: (payload: T) => boolean = () => true): Promise<T> {
+  return new Promise((resolve) => {
+    const listener = (payload: T): void => {
+      if (!test(payload)) return;
+      socket.off(event, listener as never);
+      resolve(payload);
+    };
+    socket.on(event, listener as never);
+  });
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,216 @@
+// The HTTP API of `sideloop serve`: every route and every error status, on a real server with real loops.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { RunningServer } from '../../src/server/index.ts';
+import { client, connected, delay, http, start } from './helpers.ts';
+
+describe('HTTP API', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await start();
+  });
+  after(() => server.close());
+
+  test('GET /api/health answers ok once every loop is ready', async () => {
+    const res = await http(server, 'GET', '/api/health');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { status: 'ok', loops: 2 });
+  });
+
+  test('GET /api/loops lists loops and pools with their stats', async () => {
+    const res = await http(server, 'GET', '/api/loops');
+    assert.equal(res.status, 200);
+    const [work, calc] = res.body.loops;
+    assert.equal(work.name, 'work');
+    assert.equal(work.kind, 'loop');
+    assert.equal(work.state, 'ready');
+    assert.deepEqual(work.expose, ['echo', 'fail', 'sleep', 'steps', 'shout']);
+    assert.equal(work.running, 1, 'the ticker service runs');
+    for (const key of ['threads', 'pending', 'running', 'completed', 'failed', 'cancelled']) assert.equal(typeof work[key], 'number', key);
+    assert.equal(typeof work.eventLoopDelay.p99, 'number');
+    assert.equal(calc.name, 'calc');
+    assert.equal(calc.kind, 'pool');
+  });
+
+  test('POST a task answers 202 { id }; GET /api/tasks/:id follows it to its value', async () => {
+    const res = await http(server, 'POST', '/api/loops/work/tasks', { fn: 'echo', args: [{ a: [1, 2] }] });
+    assert.equal(res.status, 202);
+    assert.equal(typeof res.body.id, 'string');
+    let view;
+    do {
+      view = (await http(server, 'GET', `/api/tasks/${res.body.id}`)).body;
+    } while (view.state !== 'fulfilled' && (await delay(10), true));
+    assert.deepEqual(view, { id: res.body.id, loop: 'work', fn: 'echo', state: 'fulfilled', progress: null, value: { a: [1, 2] } });
+  });
+
+  test('?wait=1 answers 200 with the settled task, value or error', async () => {
+    const ok = await http(server, 'POST', '/api/loops/calc/tasks?wait=1', { fn: 'echo', args: ['pool'] });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.state, 'fulfilled');
+    assert.equal(ok.body.value, 'pool');
+    const bad = await http(server, 'POST', '/api/loops/work/tasks?wait=1', { fn: 'fail', args: ['boom'] });
+    assert.equal(bad.status, 200);
+    assert.equal(bad.body.state, 'rejected');
+    assert.equal(bad.body.error.code, 'E_FIXTURE');
+    assert.equal(bad.body.error.message, 'boom');
+  });
+
+  test('task progress is kept on the task', async () => {
+    const res = await http(server, 'POST', '/api/loops/work/tasks?wait=1', { fn: 'steps', args: [3, 5] });
+    assert.equal(res.body.value, 3);
+    const view = await http(server, 'GET', `/api/tasks/${res.body.id}`);
+    assert.deepEqual(view.body.progress, { step: 3, of: 3 });
+  });
+
+  test('DELETE cancels a running task (200), then 409 once settled, 404 when unknown', async () => {
+    const { body } = await http(server, 'POST', '/api/loops/work/tasks', { fn: 'sleep', args: [60_000] });
+    const cancelled = await http(server, 'DELETE', `/api/tasks/${body.id}`);
+    assert.equal(cancelled.status, 200);
+    assert.deepEqual(cancelled.body, { id: body.id, state: 'cancelled' });
+    await delay(20);
+    const view = await http(server, 'GET', `/api/tasks/${body.id}`);
+    assert.equal(view.body.state, 'cancelled');
+    assert.equal(view.body.error.code, 'SIDELOOP_CANCELLED');
+    const again = await http(server, 'DELETE', `/api/tasks/${body.id}`);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'TASK_SETTLED');
+    const unknown = await http(server, 'DELETE', '/api/tasks/nope:1');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, 'UNKNOWN_TASK');
+  });
+
+  test('400 for a bad body', async () => {
+    const cases: unknown[] = [[1, 2], { args: [] }, { fn: 'echo', args: 'x' }, { fn: 'no such name!' }, '{"fn":', 'null'];
+    for (const body of cases) {
+      const res = await http(server, 'POST', '/api/loops/work/tasks', body);
+      assert.equal(res.status, 400, `body ${JSON.stringify(body)}`);
+      assert.equal(typeof res.body.error.code, 'string');
+      assert.equal(typeof res.body.error.message, 'string');
+    }
+    const text = await http(server, 'POST', '/api/loops/work/tasks', 'fn=echo', { 'content-type': 'text/plain' });
+    assert.equal(text.status, 400);
+  });
+
+  test('404 for an unknown loop, function, task or route', async () => {
+    const loop = await http(server, 'POST', '/api/loops/nope/tasks', { fn: 'echo' });
+    assert.equal(loop.status, 404);
+    assert.equal(loop.body.error.code, 'UNKNOWN_LOOP');
+    const fn = await http(server, 'POST', '/api/loops/work/tasks', { fn: 'missing' });
+    assert.equal(fn.status, 404);
+    assert.equal(fn.body.error.code, 'UNKNOWN_FUNCTION');
+    const task = await http(server, 'GET', '/api/tasks/work:999999');
+    assert.equal(task.status, 404);
+    assert.equal(task.body.error.code, 'UNKNOWN_TASK');
+    const route = await http(server, 'GET', '/api/nothing');
+    assert.equal(route.status, 404);
+    assert.equal(route.body.error.code, 'NOT_FOUND');
+  });
+
+  test('403 for a function the loop exports but does not expose, and for reserved ones', async () => {
+    for (const fn of ['hidden', 'ticker', 'init']) {
+      const res = await http(server, 'POST', '/api/loops/work/tasks', { fn });
+      assert.equal(res.status, fn === 'init' ? 404 : 403, fn);
+      if (fn !== 'init') assert.equal(res.body.error.code, 'FUNCTION_NOT_EXPOSED');
+    }
+    const pool = await http(server, 'POST', '/api/loops/calc/tasks', { fn: 'sleep', args: [1] });
+    assert.equal(pool.status, 403);
+  });
+
+  test('GET /metrics speaks Prometheus text', async () => {
+    await http(server, 'POST', '/api/loops/work/tasks?wait=1', { fn: 'echo', args: [1] });
+    const res = await http(server, 'GET', '/metrics');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+    const text = res.body as string;
+    assert.match(text, /sideloop_tasks\{loop="work",state="completed"\} \d+/);
+    assert.match(text, /sideloop_tasks\{loop="work",state="running"\} 1/);
+    assert.match(text, /sideloop_task_duration_seconds_bucket\{le="[^"]+",loop="work",fn="echo",state="fulfilled"\}/);
+    assert.match(text, /sideloop_queue_depth\{loop="calc"\} 0/);
+    assert.match(text, /sideloop_event_loop_delay_seconds\{loop="main",quantile="0.99"\}/);
+    assert.match(text, /sideloop_event_loop_delay_seconds\{loop="work",quantile="0.99"\}/);
+  });
+
+  test('GET / serves the dashboard and /vendor/* the browser modules', async () => {
+    const page = await http(server, 'GET', '/');
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    for (const file of ['preact.mjs', 'preact-hooks.mjs', 'htm.mjs', 'uplot.mjs', 'uplot.css']) {
+      const res = await http(server, 'GET', `/vendor/${file}`);
+      assert.equal(res.status, 200, file);
+      assert.match(res.headers.get('content-type') ?? '', file.endsWith('.css') ? /text\/css/ : /javascript/, file);
+    }
+    assert.equal((await http(server, 'GET', '/vendor/other.js')).status, 404);
+    const ioClient = await http(server, 'GET', '/socket.io/socket.io.esm.min.js');
+    assert.equal(ioClient.status, 200);
+  });
+
+  test('503 when a loop is not running', async () => {
+    const other = await start();
+    try {
+      await other.loops.targets.get('work')!.target.close();
+      const health = await http(other, 'GET', '/api/health');
+      assert.equal(health.status, 503);
+      assert.equal(health.body.error.code, 'NOT_READY');
+      const submit = await http(other, 'POST', '/api/loops/work/tasks', { fn: 'echo' });
+      assert.equal(submit.status, 503);
+      const pool = await http(other, 'POST', '/api/loops/calc/tasks?wait=1', { fn: 'echo', args: [2] });
+      assert.equal(pool.status, 200, 'the pool still serves');
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('HTTP limits and security', () => {
+  test('413 for a body over the limit', async () => {
+    const server = await start({ bodyLimit: 1024 });
+    try {
+      const res = await http(server, 'POST', '/api/loops/work/tasks', { fn: 'echo', args: ['x'.repeat(4096)] });
+      assert.equal(res.status, 413);
+      assert.equal(res.body.error.code, 'BODY_TOO_LARGE');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('429 once a client exceeds the rate limit', async () => {
+    const server = await start({ rateLimit: { max: 3, timeWindow: 60_000 } });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await http(server, 'GET', '/api/health')).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+      const res = await http(server, 'GET', '/api/loops');
+      assert.equal(res.body.error.code, 'RATE_LIMITED');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('401 without the token, on HTTP and on the Socket.IO handshake', async () => {
+    const token = 'test-token-1234';
+    const server = await start({ token });
+    try {
+      const none = await http(server, 'GET', '/api/loops');
+      assert.equal(none.status, 401);
+      assert.equal(none.body.error.code, 'UNAUTHORIZED');
+      const wrong = await http(server, 'GET', '/metrics', undefined, { authorization: 'Bearer nope-nope-nope' });
+      assert.equal(wrong.status, 401);
+      const right = await http(server, 'GET', '/api/loops', undefined, { authorization: `Bearer ${token}` });
+      assert.equal(right.status, 200);
+      assert.equal((await http(server, 'GET', '/')).status, 200, 'the page itself is public');
+
+      const denied = client(server, { reconnection: false, auth: { token: 'wrong-token' } });
+      await assert.rejects(connected(denied), /token/);
+      denied.close();
+      const allowed = client(server, { auth: { token } });
+      await connected(allowed);
+      allowed.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('any host but loopback needs a token', async () => {
+    await assert.rejects(start({ host: '0.0.0.0' }), { name: 'ServerStartError', message: /needs a token/ });
+  });
+});
