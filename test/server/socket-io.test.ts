@@ -1,0 +1,127 @@
+// Socket.IO on `sideloop serve`: relayed loop events, task submission with progress and results, cancellation,
+// stats snapshots, and recovery of missed events after a brief disconnect. Real server, real socket.io-client.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { RunningServer } from '../../src/server/index.ts';
+import type { StatsSnapshot, TaskDoneEvent, TaskProgressEvent, TaskSubmitReply } from '../../src/socket-io/events.ts';
+import { client, connected, delay, http, next, start, type Client } from './helpers.ts';
+
+function submit(socket: Client, request: { loop: string; fn: string; args?: unknown[] }): Promise<TaskSubmitReply> {
+  return new Promise((resolve) => socket.emit('task:submit', request, resolve));
+}
+
+describe('Socket.IO', () => {
+  let server: RunningServer;
+  const sockets: Client[] = [];
+  const open = async (options?: Record<string, unknown>): Promise<Client> => {
+    const socket = client(server, options);
+    sockets.push(socket);
+    await connected(socket);
+    return socket;
+  };
+  before(async () => {
+    server = await start({ statsInterval: 100 });
+  });
+  after(async () => {
+    for (const socket of sockets) socket.close();
+    await server.close();
+  });
+
+  test('relayed loop events reach every client by their own name', async () => {
+    const [a, b] = [await open(), await open()];
+    const ticks = await Promise.all([next(a, 'tick'), next(b, 'tick')]);
+    for (const tick of ticks) assert.equal(typeof tick.n, 'number');
+    const custom = Promise.all([next(a, 'custom'), next(b, 'custom')]);
+    await http(server, 'POST', '/api/loops/work/tasks', { fn: 'shout', args: ['custom', { hello: 'world' }] });
+    assert.deepEqual(await custom, [{ hello: 'world' }, { hello: 'world' }]);
+  });
+
+  test('task:submit acks { id }; the submitter alone gets task:progress and task:done', async () => {
+    const [mine, other] = [await open(), await open()];
+    const seen: string[] = [];
+    other.on('task:progress', () => seen.push('progress'));
+    other.on('task:done', () => seen.push('done'));
+    const progress: TaskProgressEvent[] = [];
+    mine.on('task:progress', (event) => progress.push(event));
+    const done = next<TaskDoneEvent>(mine, 'task:done');
+    const reply = await submit(mine, { loop: 'work', fn: 'steps', args: [3, 5] });
+    assert.ok('id' in reply, JSON.stringify(reply));
+    const result = await done;
+    assert.deepEqual(result, { id: reply.id, state: 'fulfilled', value: 3 });
+    assert.ok(progress.length >= 1, 'progress arrives (coalesced at worst)');
+    assert.deepEqual(progress.at(-1), { id: reply.id, progress: { step: 3, of: 3 } });
+    await delay(50);
+    assert.deepEqual(seen, []);
+    const view = await http(server, 'GET', `/api/tasks/${reply.id}`);
+    assert.equal(view.body.state, 'fulfilled', 'socket tasks show in the HTTP API too');
+  });
+
+  test('task:done carries errors; task:submit acks errors for bad requests', async () => {
+    const socket = await open();
+    const done = next<TaskDoneEvent>(socket, 'task:done');
+    const reply = await submit(socket, { loop: 'calc', fn: 'steps', args: [1, 1] });
+    assert.ok('id' in reply);
+    assert.equal((await done).state, 'fulfilled');
+    const failing = next<TaskDoneEvent>(socket, 'task:done');
+    const failed = await submit(socket, { loop: 'work', fn: 'fail', args: ['nope'] });
+    assert.ok('id' in failed);
+    const event = await failing;
+    assert.equal(event.state, 'rejected');
+    assert.equal(event.error?.code, 'E_FIXTURE');
+    assert.deepEqual(await submit(socket, { loop: 'work', fn: 'hidden' }), {
+      error: { code: 'FUNCTION_NOT_EXPOSED', message: 'Function `hidden` of loop "work" is not exposed', name: 'RequestError' },
+    });
+    const unknown = await submit(socket, { loop: 'x', fn: 'echo' });
+    assert.ok('error' in unknown && unknown.error.code === 'UNKNOWN_LOOP');
+    const bad = await submit(socket, 'nonsense' as never);
+    assert.ok('error' in bad && bad.error.code === 'BAD_REQUEST');
+  });
+
+  test('task:cancel cancels; the submitter gets task:done cancelled', async () => {
+    const socket = await open();
+    const reply = await submit(socket, { loop: 'work', fn: 'sleep', args: [60_000] });
+    assert.ok('id' in reply);
+    const done = next<TaskDoneEvent>(socket, 'task:done');
+    const ack = await new Promise((resolve) => socket.emit('task:cancel', { id: reply.id }, resolve));
+    assert.deepEqual(ack, { id: reply.id, state: 'cancelled' });
+    const event = await done;
+    assert.equal(event.state, 'cancelled');
+    assert.equal(event.error?.code, 'SIDELOOP_CANCELLED');
+    const again = await new Promise((resolve) => socket.emit('task:cancel', { id: reply.id }, resolve));
+    assert.equal((again as { error: { code: string } }).error.code, 'TASK_SETTLED');
+  });
+
+  test('loop:stats snapshots arrive regularly', async () => {
+    const socket = await open();
+    const snapshot = await next<StatsSnapshot>(socket, 'loop:stats');
+    assert.equal(typeof snapshot.at, 'number');
+    assert.equal(typeof snapshot.main.eventLoopDelay.p99, 'number');
+    assert.deepEqual(snapshot.loops.map((l) => [l.name, l.kind]), [['work', 'loop'], ['calc', 'pool']]);
+    const second = await next<StatsSnapshot>(socket, 'loop:stats');
+    assert.ok(second.at >= snapshot.at);
+  });
+
+  test('a client that drops briefly gets the events it missed', async () => {
+    // Stay away ~300 ms: several ticks and the task's result are emitted meanwhile.
+    const socket = await open({ reconnectionDelay: 300, reconnectionDelayMax: 300, randomizationFactor: 0 });
+    const ticks: number[] = [];
+    socket.on('tick', (tick: { n: number }) => ticks.push(tick.n));
+    await next(socket, 'tick');
+    await next(socket, 'tick');
+    // Submit a task whose result lands while the client is away.
+    const reply = await submit(socket, { loop: 'work', fn: 'sleep', args: [150] });
+    assert.ok('id' in reply);
+    const done = next<TaskDoneEvent>(socket, 'task:done');
+    const reconnected = new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.io.engine.close();
+    const away = Date.now();
+    await reconnected;
+    assert.equal(socket.recovered, true, 'the session was recovered');
+    assert.ok(Date.now() - away >= 150, 'the client was away while the task finished');
+    assert.deepEqual(await done, { id: reply.id, state: 'fulfilled', value: 'slept' });
+    await next(socket, 'tick');
+    await next(socket, 'tick');
+    const first = ticks[0]!;
+    assert.deepEqual(ticks, ticks.map((_, i) => first + i), `no tick was lost: ${ticks.join(',')}`);
+  });
+});
