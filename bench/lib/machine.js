@@ -12,9 +12,15 @@ function versionOf(pkg) {
   }
 }
 
+function git(...args) {
+  return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+}
+
+/** The commit measured; `-dirty` when src/ had uncommitted changes (dist/ was built from those). */
 function gitCommit() {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    return git('status', '--porcelain', '--', 'src') === '' ? commit : `${commit}-dirty`;
   } catch {
     return undefined;
   }
