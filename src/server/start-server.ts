@@ -137,7 +137,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const close = (): Promise<void> => (closing ??= (async () => {
     relay.close();
-    await loops.close({ timeout: opts.shutdownTimeout });
+    // Let the tasks clients submitted finish first, then close loops (which also waits for other work).
+    const started = Date.now();
+    await registry.idle(opts.shutdownTimeout);
+    await loops.close({ timeout: Math.max(0, opts.shutdownTimeout - (Date.now() - started)) });
     // Let the last task:done packets leave before the sockets go.
     await new Promise((resolve) => setTimeout(resolve, 50));
     io.disconnectSockets(true);

@@ -85,6 +85,19 @@ export class TaskRegistry {
     return record.done;
   }
 
+  /** Resolves once every open task has settled, or after `timeout` ms (then false). */
+  async idle(timeout: number): Promise<boolean> {
+    const open = [...this.#records.values()].filter((r) => !r.settled).map((r) => r.done);
+    if (open.length === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<false>((resolve) => (timer = setTimeout(resolve, timeout, false)));
+    try {
+      return await Promise.race([Promise.all(open).then(() => true), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Cancels an open task; throws `RequestError` 404 for an unknown id, 409 for a settled task. */
   cancel(id: string, reason: unknown = new Error('Cancelled by the client')): TaskView {
     const record = this.#records.get(id);

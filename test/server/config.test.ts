@@ -17,18 +17,18 @@ function invalid(config: unknown, message: string): void {
   });
 }
 
-describe('config', () => {
+void describe('config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sideloop-config-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('a valid config resolves modules and fills defaults', () => {
+  void test('a valid config resolves modules and fills defaults', () => {
     const config = validateConfig({
-      loops: { work: { module: './work.js', expose: ['echo', 'echo'], services: [{ fn: 'ticker' }] } },
-      pools: { calc: { module: './work.js', maxThreads: 2, expose: ['echo'] } },
+      loops: { work: { module: './work.ts', expose: ['echo', 'echo'], services: [{ fn: 'ticker' }] } },
+      pools: { calc: { module: './work.ts', maxThreads: 2, expose: ['echo'] } },
       relay: { events: ['tick'] },
     }, fixtures);
     const [loop] = config.loops;
-    assert.equal(loop!.module.href, new URL('./fixtures/work.js', import.meta.url).href);
+    assert.equal(loop!.module.href, new URL('./fixtures/work.ts', import.meta.url).href);
     assert.deepEqual(loop!.expose, ['echo']);
     assert.equal(loop!.readyTimeout, 30_000);
     assert.deepEqual(loop!.services, [{ fn: 'ticker', args: [], restart: 'never', maxRestarts: Infinity }]);
@@ -36,8 +36,8 @@ describe('config', () => {
     assert.deepEqual(config.relay, { events: ['tick'], to: 'all' });
   });
 
-  test('every bad key is named in one formula', () => {
-    const work = './work.js';
+  void test('every bad key is named in one formula', () => {
+    const work = './work.ts';
     invalid({ loops: { mcp: { module: work, expose: 3 } } }, 'Invalid config: `loops.mcp.expose` must be an array of function names, got `3`');
     invalid({ loops: { mcp: { module: work, expose: ['ok', 'no way'] } } }, 'Invalid config: `loops.mcp.expose[1]` must be a function name, got `no way`');
     invalid({ loops: { mcp: { module: work, expose: ['init'] } } }, 'Invalid config: `loops.mcp.expose[0]` must not be a reserved name (init, dispose), got `init`');
@@ -56,9 +56,9 @@ describe('config', () => {
     invalid({ loop: {} }, 'Invalid config: `config.loop` is not a known key (expected one of loops, pools, relay), got `{}`');
   });
 
-  test('loadConfig imports the default export of a .js or .ts file', async () => {
+  void test('loadConfig imports the default export of a .js or .ts file', async () => {
     const ts = join(dir, 'sideloop.config.ts');
-    writeFileSync(ts, `const config: { loops: Record<string, { module: string }> } = { loops: { w: { module: ${JSON.stringify(join(fixtures, 'work.js'))} } } };\nexport default config;\n`);
+    writeFileSync(ts, `const config: { loops: Record<string, { module: string }> } = { loops: { w: { module: ${JSON.stringify(join(fixtures, 'work.ts'))} } } };\nexport default config;\n`);
     const config = await loadConfig(ts);
     assert.equal(config.loops[0]!.name, 'w');
     assert.equal(config.source, ts);

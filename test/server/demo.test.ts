@@ -9,7 +9,7 @@ function submit(socket: Client, request: { loop: string; fn: string; args?: unkn
   return new Promise((resolve) => socket.emit('task:submit', request, resolve));
 }
 
-describe('built-in demo', () => {
+void describe('built-in demo', () => {
   let server: RunningServer;
   let socket: Client;
   before(async () => {
@@ -22,7 +22,7 @@ describe('built-in demo', () => {
     await server.close();
   });
 
-  test('runs loop mcp and pool cpu', async () => {
+  void test('runs loop mcp and pool cpu', async () => {
     const { body } = await http(server, 'GET', '/api/loops');
     assert.deepEqual(body.loops.map((l: { name: string; kind: string; expose: string[] }) => [l.name, l.kind, l.expose]), [
       ['mcp', 'loop', ['listTools', 'callTool']],
@@ -31,7 +31,7 @@ describe('built-in demo', () => {
     assert.equal((await http(server, 'GET', '/api/health')).status, 200);
   });
 
-  test('the MCP echo tool answers through the HTTP API', async () => {
+  void test('the MCP echo tool answers through the HTTP API', async () => {
     const res = await http(server, 'POST', '/api/loops/mcp/tasks?wait=1', { fn: 'callTool', args: ['echo', { message: 'hello sideloop' }] });
     assert.equal(res.status, 200);
     assert.equal(res.body.state, 'fulfilled');
@@ -40,7 +40,7 @@ describe('built-in demo', () => {
     assert.ok(tools.body.value.some((tool: { name: string }) => tool.name === 'echo'));
   });
 
-  test('MCP progress notifications become task progress', async () => {
+  void test('MCP progress notifications become task progress', async () => {
     const progress: TaskProgressEvent[] = [];
     socket.on('task:progress', (event) => progress.push(event));
     const done = next<TaskDoneEvent>(socket, 'task:done');
@@ -56,13 +56,13 @@ describe('built-in demo', () => {
     assert.ok(last.progress >= 1 && last.progress <= 3);
   });
 
-  test('the feed service emits item_added to every client', async () => {
+  void test('the feed service emits item_added to every client', async () => {
     const item = await next<{ seq: number; kind: string; text: string; at: number }>(socket, 'item_added');
     assert.equal(typeof item.seq, 'number');
     assert.equal(typeof item.text, 'string');
   });
 
-  test('cpu primes counts primes and reports progress', async () => {
+  void test('cpu primes counts primes and reports progress', async () => {
     const progress: TaskProgressEvent[] = [];
     socket.on('task:progress', (event) => progress.push(event));
     const done = next<TaskDoneEvent>(socket, 'task:done');

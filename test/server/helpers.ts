@@ -4,7 +4,7 @@ import { startServer, type RunningServer } from '../../src/server/index.ts';
 import type { ServerOptions } from '../../src/server/server-options.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../src/socket-io/events.ts';
 
-export const fixtureConfig = new URL('./fixtures/sideloop.config.js', import.meta.url).pathname;
+export const fixtureConfig = new URL('./fixtures/sideloop.config.ts', import.meta.url).pathname;
 
 export type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 

@@ -4,20 +4,20 @@ import { after, before, describe, test } from 'node:test';
 import type { RunningServer } from '../../src/server/index.ts';
 import { client, connected, delay, http, start } from './helpers.ts';
 
-describe('HTTP API', () => {
+void describe('HTTP API', () => {
   let server: RunningServer;
   before(async () => {
     server = await start();
   });
   after(() => server.close());
 
-  test('GET /api/health answers ok once every loop is ready', async () => {
+  void test('GET /api/health answers ok once every loop is ready', async () => {
     const res = await http(server, 'GET', '/api/health');
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { status: 'ok', loops: 2 });
   });
 
-  test('GET /api/loops lists loops and pools with their stats', async () => {
+  void test('GET /api/loops lists loops and pools with their stats', async () => {
     const res = await http(server, 'GET', '/api/loops');
     assert.equal(res.status, 200);
     const [work, calc] = res.body.loops;
@@ -32,7 +32,7 @@ describe('HTTP API', () => {
     assert.equal(calc.kind, 'pool');
   });
 
-  test('POST a task answers 202 { id }; GET /api/tasks/:id follows it to its value', async () => {
+  void test('POST a task answers 202 { id }; GET /api/tasks/:id follows it to its value', async () => {
     const res = await http(server, 'POST', '/api/loops/work/tasks', { fn: 'echo', args: [{ a: [1, 2] }] });
     assert.equal(res.status, 202);
     assert.equal(typeof res.body.id, 'string');
@@ -43,7 +43,7 @@ describe('HTTP API', () => {
     assert.deepEqual(view, { id: res.body.id, loop: 'work', fn: 'echo', state: 'fulfilled', progress: null, value: { a: [1, 2] } });
   });
 
-  test('?wait=1 answers 200 with the settled task, value or error', async () => {
+  void test('?wait=1 answers 200 with the settled task, value or error', async () => {
     const ok = await http(server, 'POST', '/api/loops/calc/tasks?wait=1', { fn: 'echo', args: ['pool'] });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.state, 'fulfilled');
@@ -55,14 +55,14 @@ describe('HTTP API', () => {
     assert.equal(bad.body.error.message, 'boom');
   });
 
-  test('task progress is kept on the task', async () => {
+  void test('task progress is kept on the task', async () => {
     const res = await http(server, 'POST', '/api/loops/work/tasks?wait=1', { fn: 'steps', args: [3, 5] });
     assert.equal(res.body.value, 3);
     const view = await http(server, 'GET', `/api/tasks/${res.body.id}`);
     assert.deepEqual(view.body.progress, { step: 3, of: 3 });
   });
 
-  test('DELETE cancels a running task (200), then 409 once settled, 404 when unknown', async () => {
+  void test('DELETE cancels a running task (200), then 409 once settled, 404 when unknown', async () => {
     const { body } = await http(server, 'POST', '/api/loops/work/tasks', { fn: 'sleep', args: [60_000] });
     const cancelled = await http(server, 'DELETE', `/api/tasks/${body.id}`);
     assert.equal(cancelled.status, 200);
@@ -79,7 +79,7 @@ describe('HTTP API', () => {
     assert.equal(unknown.body.error.code, 'UNKNOWN_TASK');
   });
 
-  test('400 for a bad body', async () => {
+  void test('400 for a bad body', async () => {
     const cases: unknown[] = [[1, 2], { args: [] }, { fn: 'echo', args: 'x' }, { fn: 'no such name!' }, '{"fn":', 'null'];
     for (const body of cases) {
       const res = await http(server, 'POST', '/api/loops/work/tasks', body);
@@ -91,7 +91,7 @@ describe('HTTP API', () => {
     assert.equal(text.status, 400);
   });
 
-  test('404 for an unknown loop, function, task or route', async () => {
+  void test('404 for an unknown loop, function, task or route', async () => {
     const loop = await http(server, 'POST', '/api/loops/nope/tasks', { fn: 'echo' });
     assert.equal(loop.status, 404);
     assert.equal(loop.body.error.code, 'UNKNOWN_LOOP');
@@ -106,7 +106,7 @@ describe('HTTP API', () => {
     assert.equal(route.body.error.code, 'NOT_FOUND');
   });
 
-  test('403 for a function the loop exports but does not expose, and for reserved ones', async () => {
+  void test('403 for a function the loop exports but does not expose, and for reserved ones', async () => {
     for (const fn of ['hidden', 'ticker', 'init']) {
       const res = await http(server, 'POST', '/api/loops/work/tasks', { fn });
       assert.equal(res.status, fn === 'init' ? 404 : 403, fn);
@@ -116,7 +116,7 @@ describe('HTTP API', () => {
     assert.equal(pool.status, 403);
   });
 
-  test('GET /metrics speaks Prometheus text', async () => {
+  void test('GET /metrics speaks Prometheus text', async () => {
     await http(server, 'POST', '/api/loops/work/tasks?wait=1', { fn: 'echo', args: [1] });
     const res = await http(server, 'GET', '/metrics');
     assert.equal(res.status, 200);
@@ -130,7 +130,7 @@ describe('HTTP API', () => {
     assert.match(text, /sideloop_event_loop_delay_seconds\{loop="work",quantile="0.99"\}/);
   });
 
-  test('GET / serves the dashboard and /vendor/* the browser modules', async () => {
+  void test('GET / serves the dashboard and /vendor/* the browser modules', async () => {
     const page = await http(server, 'GET', '/');
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
@@ -144,7 +144,7 @@ describe('HTTP API', () => {
     assert.equal(ioClient.status, 200);
   });
 
-  test('503 when a loop is not running', async () => {
+  void test('503 when a loop is not running', async () => {
     const other = await start();
     try {
       await other.loops.targets.get('work')!.target.close();
@@ -161,8 +161,8 @@ describe('HTTP API', () => {
   });
 });
 
-describe('HTTP limits and security', () => {
-  test('413 for a body over the limit', async () => {
+void describe('HTTP limits and security', () => {
+  void test('413 for a body over the limit', async () => {
     const server = await start({ bodyLimit: 1024 });
     try {
       const res = await http(server, 'POST', '/api/loops/work/tasks', { fn: 'echo', args: ['x'.repeat(4096)] });
@@ -173,7 +173,7 @@ describe('HTTP limits and security', () => {
     }
   });
 
-  test('429 once a client exceeds the rate limit', async () => {
+  void test('429 once a client exceeds the rate limit', async () => {
     const server = await start({ rateLimit: { max: 3, timeWindow: 60_000 } });
     try {
       const statuses = [];
@@ -186,7 +186,7 @@ describe('HTTP limits and security', () => {
     }
   });
 
-  test('401 without the token, on HTTP and on the Socket.IO handshake', async () => {
+  void test('401 without the token, on HTTP and on the Socket.IO handshake', async () => {
     const token = 'test-token-1234';
     const server = await start({ token });
     try {
@@ -210,7 +210,7 @@ describe('HTTP limits and security', () => {
     }
   });
 
-  test('any host but loopback needs a token', async () => {
+  void test('any host but loopback needs a token', async () => {
     await assert.rejects(start({ host: '0.0.0.0' }), { name: 'ServerStartError', message: /needs a token/ });
   });
 });

@@ -10,7 +10,7 @@ function submit(socket: Client, request: { loop: string; fn: string; args?: unkn
   return new Promise((resolve) => socket.emit('task:submit', request, resolve));
 }
 
-describe('Socket.IO', () => {
+void describe('Socket.IO', () => {
   let server: RunningServer;
   const sockets: Client[] = [];
   const open = async (options?: Record<string, unknown>): Promise<Client> => {
@@ -27,7 +27,7 @@ describe('Socket.IO', () => {
     await server.close();
   });
 
-  test('relayed loop events reach every client by their own name', async () => {
+  void test('relayed loop events reach every client by their own name', async () => {
     const [a, b] = [await open(), await open()];
     const ticks = await Promise.all([next(a, 'tick'), next(b, 'tick')]);
     for (const tick of ticks) assert.equal(typeof tick.n, 'number');
@@ -36,7 +36,7 @@ describe('Socket.IO', () => {
     assert.deepEqual(await custom, [{ hello: 'world' }, { hello: 'world' }]);
   });
 
-  test('task:submit acks { id }; the submitter alone gets task:progress and task:done', async () => {
+  void test('task:submit acks { id }; the submitter alone gets task:progress and task:done', async () => {
     const [mine, other] = [await open(), await open()];
     const seen: string[] = [];
     other.on('task:progress', () => seen.push('progress'));
@@ -56,7 +56,7 @@ describe('Socket.IO', () => {
     assert.equal(view.body.state, 'fulfilled', 'socket tasks show in the HTTP API too');
   });
 
-  test('task:done carries errors; task:submit acks errors for bad requests', async () => {
+  void test('task:done carries errors; task:submit acks errors for bad requests', async () => {
     const socket = await open();
     const done = next<TaskDoneEvent>(socket, 'task:done');
     const reply = await submit(socket, { loop: 'calc', fn: 'steps', args: [1, 1] });
@@ -77,7 +77,7 @@ describe('Socket.IO', () => {
     assert.ok('error' in bad && bad.error.code === 'BAD_REQUEST');
   });
 
-  test('task:cancel cancels; the submitter gets task:done cancelled', async () => {
+  void test('task:cancel cancels; the submitter gets task:done cancelled', async () => {
     const socket = await open();
     const reply = await submit(socket, { loop: 'work', fn: 'sleep', args: [60_000] });
     assert.ok('id' in reply);
@@ -91,7 +91,7 @@ describe('Socket.IO', () => {
     assert.equal((again as { error: { code: string } }).error.code, 'TASK_SETTLED');
   });
 
-  test('loop:stats snapshots arrive regularly', async () => {
+  void test('loop:stats snapshots arrive regularly', async () => {
     const socket = await open();
     const snapshot = await next<StatsSnapshot>(socket, 'loop:stats');
     assert.equal(typeof snapshot.at, 'number');
@@ -101,7 +101,7 @@ describe('Socket.IO', () => {
     assert.ok(second.at >= snapshot.at);
   });
 
-  test('a client that drops briefly gets the events it missed', async () => {
+  void test('a client that drops briefly gets the events it missed', async () => {
     // Stay away ~300 ms: several ticks and the task's result are emitted meanwhile.
     const socket = await open({ reconnectionDelay: 300, reconnectionDelayMax: 300, randomizationFactor: 0 });
     const ticks: number[] = [];
