@@ -97,7 +97,7 @@ async function serve(argv: string[]): Promise<void> {
   }
   const names = [...server.loops.targets.values()].map((t) => `${t.name} (${t.kind})`).join(', ');
   process.stdout.write(`sideloop serve: ${server.config.source}: ${names}\n`);
-  process.stdout.write(`Dashboard: ${server.url}/${token ? `#token=${encodeURIComponent(token)}` : ''}\n`);
+  process.stdout.write(`Dashboard: ${server.url}/${token ? `?token=${encodeURIComponent(token)}` : ''}\n`);
 }
 
 async function main(argv: string[]): Promise<void> {
