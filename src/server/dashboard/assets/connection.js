@@ -60,8 +60,11 @@ export function openSocket(token, onStatus) {
   onStatus('connecting');
   socket.on('connect', () => onStatus('connected', socket.recovered));
   socket.on('disconnect', (reason) => {
-    // The server closing the socket on purpose is final; anything else is retried by the client.
-    onStatus(reason === 'io server disconnect' || reason === 'io client disconnect' ? 'offline' : 'reconnecting');
+    if (reason === 'io client disconnect') return onStatus('offline');
+    // The client retries lost connections by itself, but not one the server closed (a restart, a shutdown):
+    // try again after a pause so the page comes back with the server.
+    if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 2000);
+    onStatus('reconnecting');
   });
   socket.on('connect_error', (err) => {
     const text = `${err?.message ?? ''} ${err?.data?.code ?? ''}`.toLowerCase();

@@ -30,7 +30,7 @@ function options(width, names, colors) {
     height: 220,
     legend: { show: false },
     cursor: { points: { size: 6 }, drag: { x: false, y: false } },
-    padding: [12, 8, 0, 0],
+    padding: [12, 28, 0, 0],
     scales: {
       x: { time: true },
       y: { range: (_u, _min, max) => [0, Math.max(1, (max ?? 1) * 1.2)] },
@@ -38,6 +38,7 @@ function options(width, names, colors) {
     axes: [
       {
         stroke: axis, font, space: 70,
+        incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300],
         grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
         values: (_u, splits) => splits.map((t) => formatClock(t * 1000)),
       },

@@ -9,10 +9,10 @@ export function formatMs(ms) {
   return `${ms.toFixed(2)} ms`;
 }
 
-/** A count with thin grouping: 12 345. */
+/** A count with grouping: 12,345. */
 export function formatCount(n) {
   if (typeof n !== 'number' || !Number.isFinite(n)) return '0';
-  return n.toLocaleString('en-US').replace(/,/g, '\u202f');
+  return n.toLocaleString('en-US');
 }
 
 /** Wall-clock time of day, to the second. */
@@ -22,6 +22,7 @@ export function formatClock(at) {
 
 /** A duration between two instants: `0.8 s`, `12 s`, `3 m 04 s`. */
 export function formatDuration(ms) {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s} s`;
@@ -100,8 +101,9 @@ export function describeValue(value) {
     const texts = value.content.filter((c) => c && c.type === 'text').map((c) => c.text);
     if (texts.length > 0) return preview(texts.join(' '), 200);
   }
-  if (value && typeof value === 'object' && Array.isArray(value.tools)) {
-    return preview(`${value.tools.length} tools: ${value.tools.map((t) => t.name).join(', ')}`, 200);
+  const named = Array.isArray(value) ? value : Array.isArray(value?.tools) ? value.tools : null;
+  if (named && named.length > 0 && named.every((t) => t && typeof t.name === 'string')) {
+    return preview(`${named.length} ${Array.isArray(value) ? 'items' : 'tools'}: ${named.map((t) => t.name).join(', ')}`, 200);
   }
   if (typeof value === 'number') return formatCount(value);
   return preview(value, 200);

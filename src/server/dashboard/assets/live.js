@@ -14,6 +14,8 @@ export const isSettled = (state) => SETTLED.has(state);
 const initial = {
   status: 'connecting',
   loops: [],
+  /** Exposed function names by loop, from GET /api/loops. */
+  expose: {},
   main: undefined,
   loopsError: undefined,
   history: { t: [], main: [], loops: {} },
@@ -30,15 +32,21 @@ function reduce(state, action) {
   switch (action.type) {
     case 'status':
       return { ...state, status: action.status };
-    case 'loops':
-      return { ...state, loops: action.snapshot.loops, main: action.snapshot.main ?? state.main, loopsError: undefined };
+    case 'loops': {
+      const expose = { ...state.expose };
+      for (const l of action.snapshot.loops) expose[l.name] = l.expose ?? [];
+      return { ...state, loops: action.snapshot.loops, expose, main: action.snapshot.main ?? state.main, loopsError: undefined };
+    }
     case 'loops-error':
       return { ...state, loopsError: action.message };
-    case 'stats':
+    case 'stats': {
+      // Exposed functions are fixed by the config: a snapshot that leaves them out keeps what GET /api/loops said.
+      const loops = action.snapshot.loops.map((l) => ((l.expose ?? []).length > 0 || !state.expose[l.name] ? l : { ...l, expose: state.expose[l.name] }));
       return {
-        ...state, loops: action.snapshot.loops, main: action.snapshot.main ?? state.main, loopsError: undefined,
+        ...state, loops, main: action.snapshot.main ?? state.main, loopsError: undefined,
         history: record(state.history, action.snapshot, action.at),
       };
+    }
     case 'event': {
       const event = { key: nextEventKey++, name: action.name, payload: action.payload, at: action.at };
       return { ...state, events: [event, ...state.events].slice(0, MAX_EVENTS), eventTotal: state.eventTotal + 1 };

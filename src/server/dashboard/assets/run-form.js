@@ -1,5 +1,5 @@
 // Runs an exposed function: pick a loop or pool, one of its exposed functions, type JSON arguments, press Run.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { html } from './html.js';
 
 /** Argument examples for the demo's functions; anything else starts from []. */
@@ -13,8 +13,8 @@ export function RunForm({ loops, onRun }) {
   const runnable = loops.filter((l) => (l.expose ?? []).length > 0);
   const [loopName, setLoopName] = useState('');
   const [fn, setFn] = useState('');
-  const [argsText, setArgsText] = useState('[]');
-  const [edited, setEdited] = useState(false);
+  /** What the user typed; null shows the chosen function's example. */
+  const [typed, setTyped] = useState(null);
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState(null);
 
@@ -22,10 +22,7 @@ export function RunForm({ loops, onRun }) {
   const fns = loop?.expose ?? [];
   const fnName = fns.includes(fn) ? fn : fns[0] ?? '';
 
-  // A fresh function gets its example arguments, unless the user has typed their own.
-  useEffect(() => {
-    if (!edited) setArgsText(EXAMPLES[fnName] ?? '[]');
-  }, [fnName]);
+  const argsText = typed ?? EXAMPLES[fnName] ?? '[]';
 
   let parseError = null;
   let args;
@@ -70,13 +67,13 @@ export function RunForm({ loops, onRun }) {
           <label class="field">
             <span>Loop or pool</span>
             <select data-testid="run-loop" value=${loop.name}
-              onChange=${(e) => { setLoopName(e.currentTarget.value); setEdited(false); }}>
+              onChange=${(e) => { setLoopName(e.currentTarget.value); setFn(''); setTyped(null); }}>
               ${runnable.map((l) => html`<option key=${l.name} value=${l.name}>${l.name} (${l.kind ?? 'loop'})</option>`)}
             </select>
           </label>
           <label class="field">
             <span>Function</span>
-            <select data-testid="run-fn" value=${fnName} onChange=${(e) => { setFn(e.currentTarget.value); setEdited(false); }}>
+            <select data-testid="run-fn" value=${fnName} onChange=${(e) => { setFn(e.currentTarget.value); setTyped(null); }}>
               ${fns.map((name) => html`<option key=${name} value=${name}>${name}</option>`)}
             </select>
           </label>
@@ -85,7 +82,7 @@ export function RunForm({ loops, onRun }) {
           <span>Arguments <small>(JSON array)</small></span>
           <textarea data-testid="run-args" rows="3" spellcheck="false" value=${argsText}
             aria-invalid=${parseError ? 'true' : 'false'}
-            onInput=${(e) => { setArgsText(e.currentTarget.value); setEdited(true); }}></textarea>
+            onInput=${(e) => setTyped(e.currentTarget.value)}></textarea>
         </label>
         <div class="run-actions">
           <code class="run-preview">${loop.name}.${fnName}(${parseError ? '…' : args.map((a) => JSON.stringify(a)).join(', ')})</code>

@@ -69,6 +69,6 @@ function TaskRow({ task, onCancel }) {
       ${task.state === 'fulfilled' && html`
         <p class="task-result" data-testid="task-result" title=${preview(task.value, 2000)}>→ ${describeValue(task.value)}</p>`}
       ${(task.state === 'rejected' || task.state === 'cancelled') && task.error && html`
-        <p class="task-result error" data-testid="task-error">${describeError(task.error)}</p>`}
+        <p class=${`task-result ${task.state === 'rejected' ? 'error' : ''}`} data-testid="task-error">${describeError(task.error)}</p>`}
     </li>`;
 }

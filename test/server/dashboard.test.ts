@@ -1,0 +1,209 @@
+// The dashboard page in a real browser: Debian's headless Chromium (driven by playwright-core) against a real
+// `startServer()` running the built-in demo on port 0. It sees `item_added` events arrive, runs `primes` on the `cpu`
+// pool and watches its progress bar reach done, cancels a long `primes` while it runs, and calls an MCP tool.
+// Set DASHBOARD_SCREENSHOT=docs/dashboard.png to save a picture of the page at the end.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { chromium, type Page } from 'playwright-core';
+import { startServer, type RunningServer } from '../../src/server/index.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+/** Generous: the machine may be busy; nothing here asserts on timing. */
+const WAIT = { timeout: 45_000 };
+
+/** n for the task that runs to completion: large enough for several progress reports, small enough to finish soon. */
+const PRIMES_N = 400_000_000;
+/** π(4·10^8), the number of primes below PRIMES_N. */
+const PRIMES_BELOW_N = 21_336_326;
+/** The demo's largest accepted n: keeps the pool busy until cancelled. */
+const PRIMES_HUGE = 100_000_000_000;
+
+/** The page's `document`, as far as the functions below that run in the browser use it (no DOM lib here). */
+declare const document: {
+  querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null; hasAttribute(name: string): boolean } | null;
+  querySelectorAll(selector: string): { length: number };
+};
+
+const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (run scripts/ensure-chromium.sh)`;
+
+async function runTask(page: Page, loop: string, fn: string, args: unknown[]): Promise<string> {
+  const before = await page.locator('[data-testid=task-item]').count();
+  await page.selectOption('[data-testid=run-loop]', loop);
+  await page.selectOption('[data-testid=run-fn]', fn);
+  await page.fill('[data-testid=run-args]', JSON.stringify(args));
+  await page.click('[data-testid=run-submit]');
+  // The new task is the first row once the submit acknowledgement arrives.
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=task-item]').length > n, before, WAIT);
+  const id = await page.locator('[data-testid=task-item]').first().getAttribute('data-task-id');
+  assert.ok(id, 'the task row carries its id');
+  return id;
+}
+
+const row = (id: string): string => `[data-testid=task-item][data-task-id="${id}"]`;
+
+/** Polls a task row's progress bar until the task settles, returning every percentage the bar showed. */
+async function progressSeen(page: Page, id: string): Promise<number[]> {
+  const seen: number[] = [];
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const info = await page.locator(row(id)).evaluate((el) => ({
+      state: el.getAttribute('data-state'),
+      now: el.querySelector('[data-testid=task-progress]')?.getAttribute('aria-valuenow') ?? null,
+    }));
+    if (info.now !== null && seen.at(-1) !== Number(info.now)) seen.push(Number(info.now));
+    if (info.state === 'fulfilled' || info.state === 'rejected' || info.state === 'cancelled') return seen;
+    assert.ok(Date.now() < deadline, `task ${id} did not settle; progress seen: ${seen.join(', ')}`);
+    await page.waitForTimeout(50);
+  }
+}
+
+void test('the dashboard shows the demo live and runs, follows and cancels tasks', { skip, timeout: 180_000 }, async (t) => {
+  // Replaced once, by the restart in the last step.
+  let server: RunningServer = await startServer({ port: 0 });
+  t.after(() => server.close());
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  await page.goto(server.url);
+  const api = async (path: string): Promise<any> => (await fetch(new URL(path, server.url))).json();
+
+  await t.test('connects and shows every loop and pool', async () => {
+    await page.waitForSelector('[data-testid=connection-status][data-state=connected]', WAIT);
+    await page.waitForSelector('[data-testid=loop-card][data-loop=mcp][data-state=ready]', WAIT);
+    await page.waitForSelector('[data-testid=loop-card][data-loop=cpu][data-state=ready]', WAIT);
+    const exposed = await page.locator('[data-testid=loop-card][data-loop=cpu] .loop-sub').textContent();
+    assert.match(exposed ?? '', /primes/);
+  });
+
+  await t.test('shows item_added events arriving, newest first', async () => {
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=event-item][data-event=item_added]').length >= 2, undefined, WAIT);
+    const first = await page.locator('[data-testid=event-item]').first().textContent();
+    // A newer event takes the top of the list.
+    await page.waitForFunction((old) => document.querySelector('[data-testid=event-item]')?.textContent !== old, first, WAIT);
+    const seqs = await page.locator('[data-testid=event-item] .event-body').evaluateAll((els) =>
+      els.map((el) => (JSON.parse(el.getAttribute('title') ?? '{}') as { seq?: number }).seq));
+    assert.ok(seqs.length >= 3);
+    for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i - 1]! > seqs[i]!, `newest first: ${seqs.join(', ')}`);
+  });
+
+  await t.test('draws the event-loop delay of main and every loop', async () => {
+    await page.waitForSelector('[data-testid=delay-chart] canvas', WAIT);
+    await page.waitForFunction(() => /\d ms/.test(document.querySelector('[data-testid=delay-legend]')?.textContent ?? ''), undefined, WAIT);
+    const legend = await page.locator('[data-testid=delay-legend]').textContent();
+    for (const name of ['main', 'mcp', 'cpu']) assert.match(legend ?? '', new RegExp(name));
+  });
+
+  await t.test('runs primes on the cpu pool and follows its progress bar to done', async () => {
+    const id = await runTask(page, 'cpu', 'primes', [PRIMES_N]);
+    const seen = await progressSeen(page, id);
+    await page.waitForSelector(`${row(id)}[data-state=fulfilled]`, WAIT);
+    assert.equal(await page.locator(`${row(id)} [data-testid=task-progress]`).getAttribute('aria-valuenow'), '100');
+    assert.ok(seen.some((p) => p > 0 && p < 100), `the bar moved through intermediate values: ${seen.join(', ')}`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `progress only grows: ${seen.join(', ')}`);
+    const result = await page.locator(`${row(id)} [data-testid=task-result]`).textContent();
+    assert.equal(Number((result ?? '').replace(/\D/g, '')), PRIMES_BELOW_N);
+    assert.equal(await page.locator(`${row(id)} [data-testid=task-cancel]`).count(), 0, 'no cancel button once done');
+    const view = await api(`/api/tasks/${id}`);
+    assert.equal(view.state, 'fulfilled');
+    assert.equal(view.value, PRIMES_BELOW_N);
+  });
+
+  await t.test('cancels a running task from its cancel button', async () => {
+    const id = await runTask(page, 'cpu', 'primes', [PRIMES_HUGE]);
+    // Wait until it is really running on the pool (it has reported progress), then cancel it.
+    await page.waitForFunction((sel) => {
+      const bar = document.querySelector(`${sel} [data-testid=task-progress]`);
+      return document.querySelector(sel)?.getAttribute('data-state') === 'running' && bar?.hasAttribute('aria-valuenow');
+    }, row(id), WAIT);
+    await page.click(`${row(id)} [data-testid=task-cancel]`);
+    await page.waitForSelector(`${row(id)}[data-state=cancelled]`, WAIT);
+    assert.equal(await page.locator(`${row(id)} [data-testid=task-cancel]`).count(), 0);
+    const view = await api(`/api/tasks/${id}`);
+    assert.equal(view.state, 'cancelled');
+    // The pool's card counts it once the next stats snapshot arrives.
+    await page.waitForFunction(() => {
+      const text = document.querySelector('[data-testid=loop-card][data-loop=cpu] [data-testid=loop-cancelled]')?.textContent;
+      return Number(text) >= 1;
+    }, undefined, WAIT);
+  });
+
+  await t.test('calls an MCP tool on the mcp loop', async () => {
+    const id = await runTask(page, 'mcp', 'callTool', ['echo', { message: 'hi from the dashboard' }]);
+    await page.waitForSelector(`${row(id)}[data-state=fulfilled]`, WAIT);
+    const result = await page.locator(`${row(id)} [data-testid=task-result]`).textContent();
+    assert.match(result ?? '', /hi from the dashboard/);
+  });
+
+  await t.test('shows why a call is refused', async () => {
+    await page.selectOption('[data-testid=run-loop]', 'cpu');
+    await page.fill('[data-testid=run-args]', '{"not": "an array"}');
+    assert.match(await page.locator('[data-testid=run-error]').textContent() ?? '', /JSON array/);
+    assert.equal(await page.locator('[data-testid=run-submit]').isDisabled(), true);
+    await page.fill('[data-testid=run-args]', '[-5]');
+    await page.click('[data-testid=run-submit]');
+    // A bad argument is the task's own failure: the row settles as failed with the loop's message.
+    await page.waitForSelector('[data-testid=task-item][data-state=rejected] [data-testid=task-error]', WAIT);
+    const error = await page.locator('[data-testid=task-item][data-state=rejected] [data-testid=task-error]').first().textContent();
+    assert.match(error ?? '', /Expected `n`/);
+  });
+
+  const screenshot = process.env.DASHBOARD_SCREENSHOT;
+  if (screenshot) {
+    // A task in flight and some chart history make a better picture.
+    const id = await runTask(page, 'cpu', 'primes', [PRIMES_N * 10]);
+    await page.waitForTimeout(12_000);
+    await page.screenshot({ path: screenshot, fullPage: true });
+    await page.click(`${row(id)} [data-testid=task-cancel]`);
+    await page.waitForSelector(`${row(id)}[data-state=cancelled]`, WAIT);
+  }
+
+  assert.deepEqual(pageErrors, [], 'the page logged no errors');
+
+  await t.test('says so when the server goes away, and comes back with it', async () => {
+    const port = server.port;
+    await server.close();
+    await page.waitForSelector('[data-testid=connection-status][data-state=reconnecting]', WAIT);
+    server = await startServer({ port });
+    await page.waitForSelector('[data-testid=connection-status][data-state=connected]', WAIT);
+    await page.waitForSelector('[data-testid=loop-card][data-loop=cpu][data-state=ready]', WAIT);
+  });
+});
+
+void test('the dashboard asks for the token a server requires, and uses it', { skip, timeout: 120_000 }, async (t) => {
+  const server = await startServer({ port: 0, token: 'open-sesame' });
+  t.after(() => server.close());
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+
+  await t.test('without a token it says one is needed, then connects with the one typed in', async () => {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForSelector('[data-testid=connection-status][data-state=unauthorized]', WAIT);
+    await page.fill('[data-testid=token-form] input', 'open-sesame');
+    await page.click('[data-testid=token-form] button');
+    await page.waitForSelector('[data-testid=connection-status][data-state=connected]', WAIT);
+    await page.waitForSelector('[data-testid=loop-card][data-loop=cpu][data-state=ready]', WAIT);
+    await page.close();
+  });
+
+  await t.test('a token in the address is used and then removed from it', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/?token=open-sesame`);
+    await page.waitForSelector('[data-testid=connection-status][data-state=connected]', WAIT);
+    await page.waitForSelector('[data-testid=loop-card][data-loop=mcp][data-state=ready]', WAIT);
+    assert.doesNotMatch(page.url(), /token/);
+    const id = await runTask(page, 'mcp', 'callTool', ['echo', { message: 'with a token' }]);
+    await page.waitForSelector(`${row(id)}[data-state=fulfilled]`, WAIT);
+    await page.close();
+  });
+});
