@@ -9,6 +9,7 @@
 //   node bench/run.js --pin                every scenario process on CPU 0 (taskset): library overhead without
 //                                          cross-CPU wake-ups
 //   node bench/run.js --list               scenario names and descriptions
+//   node bench/run.js --report             rewrite results/README.md from results/latest.json
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -32,12 +33,19 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     pin: { type: 'boolean', default: false },
     list: { type: 'boolean', default: false },
+    report: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
-  console.log('usage: node bench/run.js [--only name1,name2] [--quick [--save]] [--runs N] [--pin] [--list]');
+  console.log('usage: node bench/run.js [--only name1,name2] [--quick [--save]] [--runs N] [--pin] [--list] [--report]');
+  process.exit(0);
+}
+
+if (values.report) {
+  writeFileSync(`${resultsDir}README.md`, `${markdownSummary(JSON.parse(readFileSync(latestFile, 'utf8')))}\n`);
+  console.log(`wrote ${resultsDir}README.md from ${latestFile}`);
   process.exit(0);
 }
 

@@ -107,8 +107,9 @@ export function consoleBlock(scenario) {
   return lines.join('\n');
 }
 
-function markdownTable(header, cells) {
-  const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
+/** @param {number} textColumns how many leading columns are text (left-aligned); the rest are figures */
+function markdownTable(header, cells, textColumns = 1) {
+  const align = header.map((_, i) => (i < textColumns ? '---' : '---:'));
   return [header, align, ...cells].map((row) => `| ${row.join(' | ')} |`).join('\n');
 }
 
@@ -125,8 +126,9 @@ export function markdownSummary(results) {
     `Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ${machine.platform}, Node ${machine.node}` +
       ` (load average at start ${machine.loadAverage.join(' / ')}). Measured ${machine.date}` +
       `${machine.commit ? ` at commit ${machine.commit}` : ''}; Piscina ${machine.anchors.piscina}, synckit ${machine.anchors.synckit}.` +
-      ` Each scenario ran in ${machine.runsPerScenario} fresh process(es)${machine.pinnedToOneCpu ? ' pinned to one CPU' : ''};` +
-      ' figures are medians over those runs.',
+      ` Each scenario ran in ${machine.runsPerScenario === 1 ? 'one fresh process' : `${machine.runsPerScenario} fresh processes`}` +
+      `${machine.pinnedToOneCpu ? ' pinned to one CPU' : ''}; figures are medians over the runs, ratios the medians of the` +
+      ' ratios within each run.',
     '',
     '## Ratios against the targets',
     '',
@@ -141,7 +143,7 @@ export function markdownSummary(results) {
       verdict.pass === true ? 'met' : verdict.pass === false ? '**missed**' : `**${verdict.text}**`,
     ];
   });
-  out.push(markdownTable(['scenario', 'target', 'measured', 'needed', 'verdict'], ratioRows), '');
+  out.push(markdownTable(['scenario', 'target', 'measured', 'needed', 'verdict'], ratioRows, 2), '');
   out.push('Ratios are sideloop / anchor on the target metric: lower is better for latencies, higher for rates.', '');
   out.push('## Absolute figures', '');
   for (const scenario of results.scenarios) {
