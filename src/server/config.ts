@@ -42,7 +42,7 @@ export interface PoolConfig {
   readyTimeout?: number;
   /** @default cores - 1, at least 1 */
   maxThreads?: number;
-  /** @default 1 */
+  /** @default the pool's: min(maxThreads, max(1, floor(cores / 2))) */
   minThreads?: number;
   /** @default [] */
   expose?: string[];
@@ -64,7 +64,7 @@ export interface SideloopConfig {
 /** A validated config: module paths are absolute file URLs, every default is filled in. */
 export interface ResolvedConfig {
   loops: Array<Required<Omit<LoopConfig, 'module' | 'services'>> & { name: string; module: URL; services: Array<Required<ServiceConfig>> }>;
-  pools: Array<Required<Omit<PoolConfig, 'module' | 'maxThreads'>> & { name: string; module: URL; maxThreads: number | undefined }>;
+  pools: Array<Required<Omit<PoolConfig, 'module' | 'maxThreads' | 'minThreads'>> & { name: string; module: URL; maxThreads: number | undefined; minThreads: number | undefined }>;
   relay: Required<RelayConfig>;
   /** Where the config came from (a path, or 'built-in demo'). */
   source: string;
@@ -189,8 +189,8 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
     if (names.has(name)) throw new ConfigError(key, 'must not reuse the name of a loop', name);
     names.add(name);
     const maxThreads = positiveInt(`${key}.maxThreads`, def.maxThreads, undefined);
-    const minThreads = positiveInt(`${key}.minThreads`, def.minThreads, 1, { allowZero: true })!;
-    if (maxThreads !== undefined && minThreads > maxThreads) {
+    const minThreads = positiveInt(`${key}.minThreads`, def.minThreads, undefined, { allowZero: true });
+    if (maxThreads !== undefined && minThreads !== undefined && minThreads > maxThreads) {
       throw new ConfigError(`${key}.minThreads`, `must be at most maxThreads (${maxThreads})`, minThreads);
     }
     return {

@@ -61,7 +61,11 @@ export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
       }
     }),
     ...config.pools.map(async (def) => {
-      const options = { name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout, minThreads: def.minThreads, ...(def.maxThreads ? { maxThreads: def.maxThreads } : {}) };
+      const options = {
+        name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout,
+        ...(def.minThreads === undefined ? {} : { minThreads: def.minThreads }),
+        ...(def.maxThreads === undefined ? {} : { maxThreads: def.maxThreads }),
+      };
       let pool: RunningTarget['target'];
       try {
         // A pool runs the module on several threads; before pools exist in the core, one loop stands in.
