@@ -11,12 +11,13 @@
 //   node bench/run.js --list               scenario names and descriptions
 //   node bench/run.js --report             rewrite results/README.md from results/latest.json
 import { fork } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { combineRuns } from './lib/combine.js';
 import { describeMachine } from './lib/machine.js';
-import { consoleBlock, formatLimit, formatRatio, markdownSummary, verdictOf } from './lib/report.js';
+import { consoleBlock, formatLimit, formatVerdictRatio, markdownSummary, verdictOf } from './lib/report.js';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const scenarioDir = `${benchDir}scenarios/`;
@@ -127,6 +128,7 @@ const scenarios = [];
 for (const name of selected) {
   const meta = await import(pathToFileURL(`${scenarioDir}${name}.js`).href);
   const scenarioStart = performance.now();
+  const loadAtStart = loadavg().map((value) => Math.round(value * 100) / 100);
   const results = [];
   for (let run = 0; run < runs; run += 1) results.push(await runScenario(name, values.quick));
   const ok = results.filter((result) => result.ok);
@@ -136,6 +138,7 @@ for (const name of selected) {
     description: meta.description,
     target: meta.target,
     measuredAt: new Date().toISOString(),
+    loadAverage: loadAtStart,
     seconds: Math.round((performance.now() - scenarioStart) / 100) / 10,
     rows: combineRuns(ok.map((result) => result.rows), meta.target),
     notes: [
@@ -152,7 +155,7 @@ for (const name of selected) {
 console.log(`\nsummary (${Math.round((performance.now() - started) / 1000)} s):`);
 for (const scenario of scenarios) {
   const { verdict } = scenario;
-  console.log(`  ${scenario.name.padEnd(16)} ${formatRatio(verdict.ratio).padStart(7)} (${formatLimit(scenario.target)})  ${verdict.text}`);
+  console.log(`  ${scenario.name.padEnd(16)} ${formatVerdictRatio(verdict.ratio, scenario.target).padStart(7)} (${formatLimit(scenario.target)})  ${verdict.text}`);
 }
 
 if (!values.quick || values.save) {

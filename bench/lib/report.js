@@ -38,6 +38,11 @@ export function formatRatio(ratio) {
   return Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '–';
 }
 
+/** Like formatRatio, with a third decimal when two would hide which side of the limit the ratio fell. */
+export function formatVerdictRatio(ratio, target) {
+  return Number.isFinite(ratio) && Math.abs(ratio - target.limit) < 0.005 ? `${ratio.toFixed(3)}x` : formatRatio(ratio);
+}
+
 export function formatLimit(target) {
   return `${target.better === 'lower' ? '<=' : '>='} ${target.limit.toFixed(2)}x`;
 }
@@ -103,7 +108,7 @@ export function consoleBlock(scenario) {
   for (const row of scenario.rows) if (row.error !== undefined) lines.push(`  ${row.label}: ${row.error}`);
   for (const note of scenario.notes ?? []) lines.push(`  note: ${note}`);
   const verdict = verdictOf(scenario);
-  lines.push(`  target: ${scenario.target.text} -> ${formatRatio(verdict.ratio)} (${formatLimit(scenario.target)}): ${verdict.text}`);
+  lines.push(`  target: ${scenario.target.text} -> ${formatVerdictRatio(verdict.ratio, scenario.target)} (${formatLimit(scenario.target)}): ${verdict.text}`);
   return lines.join('\n');
 }
 
@@ -138,7 +143,7 @@ export function markdownSummary(results) {
     return [
       `\`${scenario.name}\``,
       scenario.target.text,
-      formatRatio(verdict.ratio),
+      formatVerdictRatio(verdict.ratio, scenario.target),
       formatLimit(scenario.target),
       verdict.pass === true ? 'met' : verdict.pass === false ? '**missed**' : `**${verdict.text}**`,
     ];
@@ -147,7 +152,8 @@ export function markdownSummary(results) {
   out.push('Ratios are sideloop / anchor on the target metric: lower is better for latencies, higher for rates.', '');
   out.push('## Absolute figures', '');
   for (const scenario of results.scenarios) {
-    out.push(`### ${scenario.name}`, '', scenario.description, '');
+    const when = scenario.loadAverage ? ` Measured ${scenario.measuredAt}, load average ${scenario.loadAverage.join(' / ')}.` : '';
+    out.push(`### ${scenario.name}`, '', `${scenario.description}${when}`, '');
     if (scenario.error !== undefined) {
       out.push('```', scenario.error, '```', '');
       continue;

@@ -16,7 +16,66 @@ export const target = {
   limit: 1 / 1.5,
 };
 
+/** Same window as sideloop's streams: 16 items in flight, credit returned every 8 consumed. */
+const WINDOW = 16;
+
+/** The hand-written backpressured stream, consumed as an async iterable like loop.stream(). */
+function creditStream() {
+  let worker;
+  let onItem = () => {};
+  let onDone = () => {};
+  return {
+    async start() {
+      worker = new Worker(fixture('raw-credit-stream-worker.js'));
+      worker.on('message', (message) => (message.type === 'item' ? onItem(message.value) : onDone()));
+      await once(worker, 'online');
+    },
+    async *stream(n) {
+      const queue = [];
+      let finished = false;
+      let wake;
+      onItem = (value) => {
+        queue.push(value);
+        wake?.();
+      };
+      onDone = () => {
+        finished = true;
+        wake?.();
+      };
+      worker.postMessage({ type: 'start', n, credit: WINDOW });
+      let consumed = 0;
+      for (;;) {
+        if (queue.length === 0) {
+          if (finished) return;
+          await new Promise((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+          continue;
+        }
+        yield queue.shift();
+        consumed += 1;
+        if (consumed >= WINDOW / 2) {
+          worker.postMessage({ type: 'pull', n: consumed });
+          consumed = 0;
+        }
+      }
+    },
+    close: () => worker.terminate(),
+  };
+}
+
+async function drain(iterable, n) {
+  let seen = 0;
+  for await (const value of iterable) {
+    if (value !== seen) throw new Error(`item ${seen} arrived as ${String(value)}`);
+    seen += 1;
+  }
+  assert.equal(seen, n);
+}
+
 export async function run({ quick }) {
+  const credited = creditStream();
   let loop;
   let worker;
   let onItem = () => {};
@@ -28,14 +87,7 @@ export async function run({ quick }) {
       setup: async () => {
         ({ loop } = await startBenchLoop());
       },
-      batch: async (n) => {
-        let seen = 0;
-        for await (const value of loop.stream('count', n)) {
-          if (value !== seen) throw new Error(`item ${seen} arrived as ${String(value)}`);
-          seen += 1;
-        }
-        assert.equal(seen, n);
-      },
+      batch: (n) => drain(loop.stream('count', n), n),
       teardown: () => loop.close(),
     },
     {
@@ -62,6 +114,13 @@ export async function run({ quick }) {
         assert.equal(seen, n);
       },
       teardown: () => worker.terminate(),
+    },
+    {
+      label: 'raw + credits',
+      note: `reference: hand-written credit backpressure (window ${WINDOW}, credit back every ${WINDOW / 2}), consumed with for await`,
+      setup: () => credited.start(),
+      batch: (n) => drain(credited.stream(n), n),
+      teardown: () => credited.close(),
     },
   ];
   const plan = quick ? { rounds: 4, items: 5_000, warmupRounds: 2 } : { rounds: 16, items: 50_000, warmupRounds: 3 };
