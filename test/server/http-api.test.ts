@@ -186,6 +186,36 @@ void describe('HTTP limits and security', () => {
     }
   });
 
+  void test('Socket.IO submissions are rate-limited too', async () => {
+    const server = await start({ rateLimit: { max: 2, timeWindow: 60_000 } });
+    const socket = client(server);
+    try {
+      await connected(socket);
+      const codes = [];
+      for (let i = 0; i < 3; i++) {
+        const reply = await new Promise<{ id?: string; error?: { code: string } }>((resolve) => socket.emit('task:submit', { loop: 'work', fn: 'echo', args: [i] }, resolve));
+        codes.push(reply.error?.code ?? 'ok');
+      }
+      assert.deepEqual(codes, ['ok', 'ok', 'RATE_LIMITED']);
+    } finally {
+      socket.close();
+      await server.close();
+    }
+  });
+
+  void test('only the most recent settled tasks are kept', async () => {
+    const server = await start({ keepTasks: 2 });
+    try {
+      const ids = [];
+      for (let i = 0; i < 3; i++) ids.push((await http(server, 'POST', '/api/loops/work/tasks?wait=1', { fn: 'echo', args: [i] })).body.id as string);
+      assert.equal((await http(server, 'GET', `/api/tasks/${ids[0]}`)).status, 404);
+      assert.equal((await http(server, 'GET', `/api/tasks/${ids[1]}`)).body.value, 1);
+      assert.equal((await http(server, 'GET', `/api/tasks/${ids[2]}`)).body.value, 2);
+    } finally {
+      await server.close();
+    }
+  });
+
   void test('401 without the token, on HTTP and on the Socket.IO handshake', async () => {
     const token = 'test-token-1234';
     const server = await start({ token });
