@@ -5,6 +5,7 @@
  */
 import type { Server, Socket } from 'socket.io';
 import { DelayMonitor } from './delay-monitor.ts';
+import { EmitBatch } from './emit-batch.ts';
 import {
   relayEventNames, taskRoom,
   type ClientToServerEvents, type LoopInfo, type ServerToClientEvents, type StatsSnapshot, type TaskCancelReply,
@@ -76,11 +77,12 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
 
   const tasks = new Map<string, RelayTask>();
   const unsubscribe: Array<() => void> = [];
+  const batch = new EmitBatch();
   const broadcast = to === 'all' ? io : io.to(to);
   for (const { target } of targets.values()) {
     for (const event of events) {
       const listener: TaskListener = (payload) => {
-        broadcast.emit(event, payload);
+        batch.push(() => broadcast.emit(event, payload));
       };
       target.on(event, listener);
       unsubscribe.push(() => target.off(event, listener));
@@ -105,13 +107,16 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
   const track = (task: RelayTask): void => {
     const room = taskRoom(task.id);
     task.on('progress', (progress) => {
-      io.to(room).emit('task:progress', { id: task.id, progress: jsonSafe(progress) });
+      const event = { id: task.id, progress: jsonSafe(progress) };
+      batch.push(() => io.to(room).emit('task:progress', event));
     });
     task.onDone(() => {
       tasks.delete(task.id);
       void settledEvent(task).then((event) => {
-        io.to(room).emit('task:done', event);
-        io.in(room).socketsLeave(room);
+        batch.push(() => {
+          io.to(room).emit('task:done', event);
+          io.in(room).socketsLeave(room);
+        });
       });
     });
   };
@@ -158,6 +163,7 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
     snapshot,
     track,
     close(): void {
+      batch.flush();
       io.off('connection', onConnection);
       for (const off of unsubscribe.splice(0)) off();
       if (timer) clearInterval(timer);
