@@ -2,7 +2,7 @@
 // stats snapshots, and recovery of missed events after a brief disconnect. Real server, real socket.io-client.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { RunningServer } from '../../src/server/index.ts';
+import { startServer, validateConfig, type RunningServer } from '../../src/server/index.ts';
 import type { StatsSnapshot, TaskDoneEvent, TaskProgressEvent, TaskSubmitReply } from '../../src/socket-io/events.ts';
 import { client, connected, delay, http, next, start, type Client } from './helpers.ts';
 
@@ -123,5 +123,25 @@ void describe('Socket.IO', () => {
     await next(socket, 'tick');
     const first = ticks[0]!;
     assert.deepEqual(ticks, ticks.map((_, i) => first + i), `no tick was lost: ${ticks.join(',')}`);
+  });
+});
+
+void describe('Socket.IO relay to a room', () => {
+  void test('with relay.to naming a room, connected clients are in it and get the events', async () => {
+    const config = validateConfig({
+      loops: { work: { module: './work.ts', expose: ['shout'] } },
+      relay: { events: ['custom'], to: 'watchers' },
+    }, new URL('./fixtures/', import.meta.url).pathname);
+    const server = await startServer({ config, port: 0 });
+    const socket = client(server);
+    try {
+      await connected(socket);
+      const got = next(socket, 'custom');
+      await http(server, 'POST', '/api/loops/work/tasks?wait=1', { fn: 'shout', args: ['custom', 'to the room'] });
+      assert.equal(await got, 'to the room');
+    } finally {
+      socket.close();
+      await server.close();
+    }
   });
 });
