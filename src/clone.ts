@@ -14,7 +14,7 @@ const marks: WeakMap<object, readonly TransferListItem[]> = ((globalThis as any)
  */
 export function transfer<T>(value: T, transferList: readonly TransferListItem[]): T {
   if (!Array.isArray(transferList)) {
-    throw new TypeError(`Expected \`transferList\` to be an array, got \`${String(transferList)}\``);
+    throw new TypeError(`Expected \`transferList\` to be an array, got \`${typeof transferList}\``);
   }
   if (typeof value !== 'object' || value === null) {
     throw new TypeError(`Expected \`value\` to be an object (like an ArrayBuffer), got \`${String(value)}\``);

@@ -315,7 +315,7 @@ export class Connection implements TaskCarrier {
       for (;;) {
         const seen = Atomics.load(this.#bell, BELL_SEQ);
         let received: { message: FromLoop } | undefined;
-        while ((received = receiveMessageOnPort(this.port) as { message: FromLoop } | undefined) !== undefined) {
+        while ((received = receiveMessageOnPort(this.port)) !== undefined) {
           this.#dispatch(received.message);
         }
         if (task.done()) return true;

@@ -47,6 +47,22 @@ export interface LoopCore {
 
 const ENTRY = new URL(`./worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
+/**
+ * The thread's flags: the user's, or else the process's own (inherited as is, unless they hold `--input-type`, which
+ * is for the main script only and which a worker thread refuses).
+ */
+function execArgvOption(execArgv: string[] | undefined): { execArgv?: string[] } {
+  if (execArgv) return { execArgv };
+  const argv = process.execArgv;
+  if (!argv.some((arg) => arg.startsWith('--input-type'))) return {};
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--input-type') i++;
+    else if (!argv[i]!.startsWith('--input-type=')) kept.push(argv[i]!);
+  }
+  return { execArgv: kept };
+}
+
 export function newBell(): SharedArrayBuffer {
   return new SharedArrayBuffer(BELL_SLOTS * 4);
 }
@@ -108,10 +124,10 @@ export class OwnedLoopCore implements LoopCore {
       workerData: boot,
       transferList: [port2],
       ...(options.env ? { env: options.env } : {}),
-      ...(options.execArgv ? { execArgv: options.execArgv } : {}),
+      ...execArgvOption(options.execArgv),
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
       name: `sideloop:${name}`,
-    } as ConstructorParameters<typeof Worker>[1]);
+    });
     this.threadId = this.worker.threadId;
     this.conn = new Connection(name, 0, port1, new Int32Array(bell), this.#ctrl, {
       onEvent: (event, payload, taskId) => routeEvent(this, event, payload, taskId),
@@ -210,8 +226,27 @@ export class OwnedLoopCore implements LoopCore {
   close(options: CloseOptions = {}): Promise<void> {
     const timeout = checkMs('timeout', options.timeout, { allowZero: true, allowInfinity: true }) ?? Infinity;
     if (this.state === 'closed' || this.state === 'crashed') return Promise.resolve();
-    this.#closing ??= this.#close(timeout, options.cancelPending === true);
+    if (this.#closing) {
+      // A later, firmer close (the second signal, say) escalates the one under way.
+      if (options.cancelPending) this.conn.cancelAll(new CancelledError('The loop is closing'));
+      if (timeout !== Infinity) this.#forceAfter(timeout);
+      return this.#closing;
+    }
+    this.#closing = this.#close(timeout, options.cancelPending === true);
     return this.#closing;
+  }
+
+  #forceTimer: NodeJS.Timeout | undefined;
+
+  /** Ends the thread after `timeout` ms unless it has ended: what is still pending is cancelled. */
+  #forceAfter(timeout: number): void {
+    if (this.#forceTimer && timeout > 0) return;
+    clearTimeout(this.#forceTimer);
+    this.#forceTimer = setTimeout(() => {
+      this.conn.cancelAll(new TimeoutError(`Loop "${this.name}" did not close within ${timeout} ms`, timeout));
+      this.state = 'closed';
+      void this.worker.terminate();
+    }, timeout);
   }
 
   async #close(timeout: number, cancelPending: boolean): Promise<void> {
@@ -220,16 +255,9 @@ export class OwnedLoopCore implements LoopCore {
     this.worker.ref();
     if (cancelPending) this.conn.cancelAll(new CancelledError('The loop is closing'));
     this.conn.send({ type: 'close', cancelPending });
-    let timer: NodeJS.Timeout | undefined;
-    if (timeout !== Infinity) {
-      timer = setTimeout(() => {
-        this.conn.cancelAll(new TimeoutError(`Loop "${this.name}" did not close within ${timeout} ms`, timeout));
-        this.state = 'closed';
-        void this.worker.terminate();
-      }, timeout);
-    }
+    if (timeout !== Infinity) this.#forceAfter(timeout);
     await this.#exited;
-    clearTimeout(timer);
+    clearTimeout(this.#forceTimer);
     if (this.state === 'closing') this.state = this.#closedCleanly ? 'closed' : 'crashed';
   }
 }

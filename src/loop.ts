@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/unbound-method -- methods are handed to Error.captureStackTrace as frame markers, never called */
 /**
  * `startLoop()` and the `Loop` handle: call a loop's exported functions from anywhere and get futures back.
  * A handle made by `with(options)` is a view of the same loop whose calls carry those options.
@@ -19,9 +20,10 @@ import { TimeoutError } from './errors.ts';
 export type AnyModule = Record<string, any>;
 type Callable<M> = { [K in keyof M]: K extends 'init' | 'dispose' ? never : M[K] extends (...args: any[]) => any ? K : never }[keyof M] & string;
 export type FnName<M> = [Callable<M>] extends [never] ? string : Callable<M>;
-export type FnArgs<M, K> = K extends keyof M ? (M[K] extends (...args: infer A) => any ? A : unknown[]) : unknown[];
-export type FnResult<M, K> = K extends keyof M ? (M[K] extends (...args: any[]) => infer R ? Awaited<R> : unknown) : unknown;
-export type YieldOf<M, K> = K extends keyof M ? (M[K] extends (...args: any[]) => AsyncGenerator<infer Y, any, any> | Generator<infer Y, any, any> ? Y : unknown) : unknown;
+type IsAny<T> = 0 extends 1 & T ? true : false;
+export type FnArgs<M, K> = K extends keyof M ? (IsAny<M[K]> extends true ? any[] : M[K] extends (...args: infer A) => any ? A : unknown[]) : any[];
+export type FnResult<M, K> = K extends keyof M ? (IsAny<M[K]> extends true ? any : M[K] extends (...args: any[]) => infer R ? Awaited<R> : unknown) : any;
+export type YieldOf<M, K> = K extends keyof M ? (IsAny<M[K]> extends true ? any : M[K] extends (...args: any[]) => AsyncGenerator<infer Y, any, any> | Generator<infer Y, any, any> ? Y : unknown) : unknown;
 
 function moduleUrlOf(module: string | URL): string {
   if (module instanceof URL) return module.href;

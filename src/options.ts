@@ -131,7 +131,7 @@ export function resolveLoopOptions(input: unknown, extraKeys: ReadonlySet<string
     for (const [key, value] of Object.entries(limits)) checkMs(`resourceLimits.${key}`, value);
   }
   return {
-    name: name as string | undefined,
+    name: name,
     readyTimeout: checkMs('readyTimeout', options.readyTimeout, { allowInfinity: true }) ?? 30_000,
     initArgs: (initArgs as unknown[] | undefined) ?? [],
     shutdownSignals: (shutdownSignals as NodeJS.Signals[] | undefined) ?? [],
@@ -139,7 +139,7 @@ export function resolveLoopOptions(input: unknown, extraKeys: ReadonlySet<string
     unhandledRejections: checkOneOf('unhandledRejections', options.unhandledRejections, ['crash', 'report'] as const) ?? 'crash',
     resourceLimits: resourceLimits as ResourceLimits | undefined,
     env: env as Record<string, string | undefined> | undefined,
-    execArgv: execArgv as string[] | undefined,
+    execArgv: execArgv,
     blockedThreshold: checkMs('blockedThreshold', options.blockedThreshold, { allowZero: true }) ?? 0,
   };
 }

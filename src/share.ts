@@ -109,7 +109,7 @@ class ConnectedLoopCore implements LoopCore {
 /** On another thread: a `Loop` over a handle made by `loop.share()`. `close()` disconnects only this thread. */
 export function connectLoop<M = AnyModule>(handle: SharedLoopHandle): Loop<M> {
   if (handle?.kind !== 'sideloop.loop' || typeof handle.port?.postMessage !== 'function') {
-    throw new TypeError(`Expected \`handle\` to come from loop.share() (sent with transferList: [handle.port]), got \`${String(handle)}\``);
+    throw new TypeError(`Expected \`handle\` to come from loop.share() (sent with transferList: [handle.port]), got \`${typeof handle}\``);
   }
   return new Loop<M>(new ConnectedLoopCore(handle), {});
 }

@@ -82,14 +82,17 @@ export class Task<T> extends Promise<T> {
   result(options?: { timeout?: number }): T {
     this.#block(options);
     if (this.#state === 'fulfilled') return this.#value as T;
+    this.#observed();
     throw this.#value;
   }
 
   /** Blocks like `result()`; returns the error (undefined if fulfilled). A cancelled task throws its `CancelledError`. */
   exception(options?: { timeout?: number }): unknown {
     this.#block(options);
+    if (this.#state === 'fulfilled') return undefined;
+    this.#observed();
     if (this.#state === 'cancelled') throw this.#value;
-    return this.#state === 'rejected' ? this.#value : undefined;
+    return this.#value;
   }
 
   /** Calls `callback(task)` on this thread once the task settles; never synchronously. */
@@ -112,6 +115,11 @@ export class Task<T> extends Promise<T> {
     const at = event === 'progress' && list ? list.indexOf(listener) : -1;
     if (at >= 0) list!.splice(at, 1);
     return this;
+  }
+
+  /** The caller saw the failure through result()/exception(): it is not an unhandled rejection. */
+  #observed(): void {
+    void Promise.prototype.then.call(this, ignore, ignore);
   }
 
   #block(options: { timeout?: number } | undefined): void {
@@ -174,7 +182,7 @@ export class Task<T> extends Promise<T> {
     if (this.#state !== 'open') return false;
     this.#state = 'cancelled';
     this.#value = error;
-    Promise.prototype.then.call(this, ignore, ignore);
+    void Promise.prototype.then.call(this, ignore, ignore);
     this.#reject(error);
     this.#finish();
     return true;

@@ -59,6 +59,8 @@ async function main(): Promise<void> {
   let mod: Record<string, unknown>;
   let runtime: Runtime;
   let initValue: unknown;
+  // Until the loop serves its port, nothing else may keep this thread's event loop alive (init may await forever).
+  const keepAlive = setInterval(() => {}, 1 << 30);
   try {
     mod = await loadModule(boot.moduleUrl);
     runtime = new Runtime(boot.name, mod, ctrl, (error) => {
@@ -82,6 +84,8 @@ async function main(): Promise<void> {
   } catch (error) {
     ring({ type: 'init-failed', error: encodeThrown(error) });
     return;
+  } finally {
+    clearInterval(keepAlive);
   }
   runtime.attach(0, port, boot.bell);
   let self: unknown;

@@ -1,0 +1,38 @@
+// Shared test helpers: fixture URLs and child processes for process-level behaviour.
+import { spawn } from 'node:child_process';
+
+export const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
+export const srcIndex = new URL('../src/index.ts', import.meta.url).href;
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs `code` (an ES module body) in a fresh Node process; resolves when it exits, or kills it after `limit` ms. */
+export function runChild(code: string, { limit = 20_000, env = {}, args = [] as string[], onStdout }: {
+  limit?: number; env?: Record<string, string>; args?: string[]; onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void;
+} = {}): Promise<ChildResult> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [...args, '--input-type=module', '-e', code], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    onStdout?.(chunk, child);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), limit);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
+    });
+  });
+}

@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startLoop, Task, CancelledError, TimeoutError } from '../src/index.ts';
+import { fixture, runChild, srcIndex } from './helpers.ts';
+
+test('a task is a real Promise whose then() gives a plain Promise', async () => {
+  await using loop = await startLoop(fixture('echo.js'));
+  const task = loop.submit('add', 1, 2);
+  assert.ok(task instanceof Promise);
+  assert.ok(task instanceof Task);
+  const derived = task.then((v) => v * 2);
+  assert.equal(Object.getPrototypeOf(derived), Promise.prototype);
+  assert.equal(await derived, 6);
+  assert.equal(task.state, 'fulfilled');
+  assert.ok(task.done());
+  assert.equal(task.cancelled(), false);
+  assert.match(task.id, /^echo:\d+$/);
+});
+
+test('state goes pending or running, then fulfilled or rejected', async () => {
+  await using loop = await startLoop(fixture('echo.js'));
+  const task = loop.submit('sleep', 100);
+  assert.ok(['pending', 'running'].includes(task.state));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(task.state, 'running');
+  await task;
+  assert.equal(task.state, 'fulfilled');
+  const failing = loop.submit('echo', undefined).then(() => loop.submit('sleep', -1 as never));
+  await failing.catch(() => {});
+});
+
+test('cancel() settles the task at once, aborts the loop-side signal, and drops the late result', async () => {
+  await using loop = await startLoop(fixture('echo.js'));
+  const task = loop.submit('sleep', 10_000);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(task.cancel('enough'), true);
+  assert.equal(task.state, 'cancelled');
+  assert.ok(task.cancelled());
+  assert.equal(task.cancel(), false, 'a settled task cannot be cancelled again');
+  const error = await task.catch((e: unknown) => e);
+  assert.ok(error instanceof CancelledError);
+  assert.equal(error.reason, 'enough');
+  // The loop saw the abort: sleep rejected with the reason, which is counted as cancelled.
+  await loop.ping();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(loop.stats().cancelled, 1);
+  assert.equal(loop.stats().running, 0);
+});
+
+test('a task cancelled before it starts never runs', async () => {
+  const shared = new SharedArrayBuffer(12);
+  const ran = new Int32Array(shared);
+  await using loop = await startLoop(fixture('lifecycle.js'), { initArgs: [shared] });
+  const blocker = loop.submit('stubborn', 150);
+  const queued = Array.from({ length: 5 }, () => loop.submit('work', 1));
+  for (const task of queued) task.cancel();
+  await blocker;
+  await loop.submit('work', 1);
+  assert.equal(Atomics.load(ran, 1), 1, 'only the call after the cancelled ones ran');
+  assert.equal(loop.stats().cancelled, 5);
+});
+
+test('result() blocks until the value; a timeout throws TimeoutError without cancelling', async () => {
+  await using loop = await startLoop(fixture('echo.js'));
+  const task = loop.submit('sleep', 300);
+  assert.throws(() => task.result({ timeout: 20 }), (e: unknown) => e instanceof TimeoutError && e.timeout === 20);
+  assert.equal(task.done(), false);
+  assert.equal(task.result(), 300);
+  assert.equal(task.exception(), undefined);
+});
+
+test('exception() returns the error of a rejected task and throws for a cancelled one', async () => {
+  await using loop = await startLoop(fixture('errors.js'));
+  const task = loop.submit('rejectLater');
+  const error = task.exception() as Error;
+  assert.equal(error.message, 'async failure');
+  await assert.rejects(task);
+  const cancelled = loop.submit('rejectLater');
+  cancelled.cancel();
+  assert.throws(() => cancelled.exception(), CancelledError);
+  assert.throws(() => task.result(), /async failure/);
+});
+
+test('onDone runs on this thread, after the task settles, never synchronously', async () => {
+  await using loop = await startLoop(fixture('echo.js'));
+  const task = loop.submit('add', 2, 2);
+  await task;
+  let called = false;
+  const seen = new Promise<[Task<number>]>((resolve) => task.onDone((t) => {
+    called = true;
+    resolve([t]);
+  }));
+  assert.equal(called, false, 'not called synchronously even though the task is done');
+  assert.equal((await seen)[0], task);
+  const errors: unknown[] = [];
+  loop.on('callbackError', (error) => errors.push(error));
+  const later = loop.submit('add', 1, 1);
+  later.onDone(() => {
+    throw new Error('callback bug');
+  });
+  await later;
+  await new Promise((r) => setImmediate(r));
+  assert.equal((errors[0] as Error).message, 'callback bug');
+});
+
+test('call option timeout rejects with TimeoutError and aborts the loop-side signal', async () => {
+  await using loop = await startLoop(fixture('echo.js'));
+  const task = loop.with({ timeout: 50 }).submit('sleep', 5000);
+  const error = await task.catch((e: unknown) => e);
+  assert.ok(error instanceof TimeoutError);
+  assert.equal(task.state, 'rejected');
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(loop.stats().running, 0, 'the loop-side sleep was aborted');
+});
+
+test('call option signal cancels with the signal reason; an aborted signal never sends the call', async () => {
+  await using loop = await startLoop(fixture('echo.js'));
+  const controller = new AbortController();
+  const task = loop.with({ signal: controller.signal }).submit('sleep', 5000);
+  controller.abort('stop it');
+  const error = await task.catch((e: unknown) => e);
+  assert.ok(error instanceof CancelledError);
+  assert.equal(error.reason, 'stop it');
+  const again = loop.with({ signal: controller.signal }).submit('add', 1, 1);
+  assert.equal(again.state, 'cancelled');
+  assert.throws(() => loop.with({ timeout: -5 }), RangeError);
+  assert.throws(() => loop.with({ signal: 'no' as never }), TypeError);
+});
+
+test('unhandled rejections behave like a normal promise; cancelled tasks never report one', async () => {
+  const result = await runChild(`
+    import { startLoop } from ${JSON.stringify(srcIndex)};
+    const seen = [];
+    process.on('unhandledRejection', (reason) => seen.push(reason.name + ':' + reason.message));
+    const loop = await startLoop(${JSON.stringify(fixture('errors.js').href)});
+    loop.submit('rejectLater');
+    const cancelled = loop.submit('rejectLater');
+    cancelled.cancel();
+    await new Promise((r) => setTimeout(r, 200));
+    console.log(JSON.stringify(seen));
+    await loop.close();
+  `);
+  assert.deepEqual(JSON.parse(result.stdout), ['Error:async failure']);
+});
