@@ -45,6 +45,18 @@ export interface ConnectionHooks {
   onBoot?: (message: FromLoop) => void;
 }
 
+/** A blocked caller first watches its bell this long (ms) before sleeping: replies to small calls come sooner. */
+const SPIN_MS = Number(process.env.SIDELOOP_SPIN_US ?? 50) / 1000;
+
+/** Spins until the bell moves off `seen` (true) or `ms` pass (false). */
+function spin(bell: Int32Array, seen: number, ms: number): boolean {
+  const until = performance.now() + ms;
+  do {
+    if (Atomics.load(bell, BELL_SEQ) !== seen) return true;
+  } while (performance.now() < until);
+  return false;
+}
+
 export class Connection implements TaskCarrier {
   readonly loopName: string;
   readonly id: number;
@@ -102,7 +114,6 @@ export class Connection implements TaskCarrier {
   send(message: ToLoop, transferList?: readonly unknown[]): void {
     this.port.postMessage(message, transferList as any);
     Atomics.add(this.#ctrl, CTRL_WAKE, 1);
-    Atomics.notify(this.#ctrl, CTRL_WAKE, 1);
   }
 
   /** Sends a call and returns its task. Throws synchronously for a closed loop, an unknown function or a bad argument. */
@@ -322,10 +333,20 @@ export class Connection implements TaskCarrier {
         if (this.#deadNow()) return true;
         const remaining = deadline - performance.now();
         if (remaining <= 0) return false;
+        if (spin(this.#bell, seen, Math.min(remaining, SPIN_MS))) continue;
         Atomics.wait(this.#bell, BELL_SEQ, seen, Math.min(remaining, 50));
       }
     } finally {
       this.#blocking--;
+    }
+  }
+
+  /** Dispatches every message already queued on the port, now. */
+  drainNow(): void {
+    let received: { message: FromLoop } | undefined;
+    while ((received = receiveMessageOnPort(this.port) as { message: FromLoop } | undefined) !== undefined) {
+      if (this.#deferred.length > 0) this.#flushDeferred();
+      this.#dispatch(received.message);
     }
   }
 

@@ -195,6 +195,8 @@ export class OwnedLoopCore implements LoopCore {
   }
 
   #onExit(code: number): void {
+    // Whatever the thread posted before it ended (results, events, 'closed') is read before judging the exit.
+    this.conn.drainNow();
     this.#stopWatchdog?.();
     untrack(this);
     Atomics.store(this.#ctrl, CTRL_STATE, STATE_DEAD);

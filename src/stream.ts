@@ -7,7 +7,7 @@ import { CancelledError } from './errors.ts';
 import type { Task } from './task.ts';
 
 /** How many items the generator may run ahead of the consumer. */
-export const STREAM_WINDOW = 16;
+export const STREAM_WINDOW = 64;
 
 export interface StreamControl {
   pull(seq: number, n: number): void;
