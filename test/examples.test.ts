@@ -1,0 +1,22 @@
+// The examples are documentation: they must run as written, against the built package (npm test builds first).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const built = existsSync(new URL('../dist/index.js', import.meta.url));
+
+const expectations: Record<string, RegExp[]> = {
+  '01-session-loop': [/async: db:a/, /blocking: db:b/, /timed out: true/, /session closed after 2 queries/],
+  '02-queue-consumer': [/item_added \{ id: 3 \}/, /processed: 3/],
+  '03-stream': [/^49$/m, /generator cleaned up/],
+};
+
+for (const [name, patterns] of Object.entries(expectations)) {
+  test(`examples/${name} runs as documented`, { skip: built ? false : 'run `npm run build` first' }, async () => {
+    const { stdout } = await run(process.execPath, [`examples/${name}/main.js`], { timeout: 30_000 });
+    for (const pattern of patterns) assert.match(stdout, pattern);
+  });
+}
