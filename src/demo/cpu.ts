@@ -43,10 +43,11 @@ export async function primes(n: number): Promise<number> {
     if (now - lastReport >= 100 || high === n) {
       lastReport = now;
       ctx.progress({ done: high, total: n, percent: Math.floor((high / n) * 100) });
-      // Let the cancel message in: the signal only flips between macrotasks.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (ctx.signal.aborted) throw ctx.signal.reason;
     }
+    // Yield after every segment (about a millisecond of work): the cancel message gets in, as does anything
+    // else the thread serves.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (ctx.signal.aborted) throw ctx.signal.reason;
   }
   return count;
 }

@@ -34,14 +34,26 @@ export function readStats(target: RelayTarget): {
   threads: number; pending: number; running: number; completed: number; failed: number; cancelled: number; eventLoopDelay: DelayStats;
 } {
   const s = target.stats() as Record<string, unknown>;
-  const raw = (s.eventLoopDelay ?? s.delay) as Record<string, unknown> | number | undefined;
-  // A loop reports `{ loop, main }`; a pool may report its threads' delay directly.
-  const delay = raw && typeof raw === 'object' && typeof raw.loop === 'object' ? raw.loop as Record<string, unknown> : raw;
-  const eventLoopDelay = typeof delay === 'number'
-    ? { ...NO_DELAY, p99: delay, max: delay, mean: delay, p50: delay }
-    : delay ? { p50: num(delay.p50), p99: num(delay.p99), max: num(delay.max), mean: num(delay.mean) } : NO_DELAY;
+  const read = (d: Record<string, unknown>): DelayStats => ({ p50: num(d.p50), p99: num(d.p99), max: num(d.max), mean: num(d.mean) });
+  const raw = s.eventLoopDelay as Record<string, unknown> | undefined;
+  let eventLoopDelay = NO_DELAY;
+  if (Array.isArray(s.threads)) {
+    // A pool: the worst of its threads, field by field.
+    const delays = (s.threads as Array<{ eventLoopDelay?: Record<string, unknown> }>).map((t) => read(t.eventLoopDelay ?? {}));
+    if (delays.length > 0) {
+      eventLoopDelay = {
+        p50: Math.max(...delays.map((d) => d.p50)), p99: Math.max(...delays.map((d) => d.p99)),
+        max: Math.max(...delays.map((d) => d.max)), mean: Math.max(...delays.map((d) => d.mean)),
+      };
+    }
+  } else if (raw && typeof raw.loop === 'object' && raw.loop !== null) {
+    // A loop: `{ loop, main }`.
+    eventLoopDelay = read(raw.loop as Record<string, unknown>);
+  } else if (raw) {
+    eventLoopDelay = read(raw);
+  }
   return {
-    threads: typeof s.threads === 'number' ? s.threads : 1,
+    threads: Array.isArray(s.threads) ? s.threads.length : typeof s.threads === 'number' ? s.threads : 1,
     pending: num(s.pending),
     running: num(s.running),
     completed: num(s.completed),
