@@ -4,17 +4,18 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
+/** Destructuring is fine: `const { signal, emit } = taskContext()` (the functions do not use `this`). */
 export interface TaskContext {
   /** The task's id, the same string the caller sees as `task.id`. */
   readonly id: string;
   /** Aborted when the task is cancelled, times out, its service is stopped, or the loop closes. */
   readonly signal: AbortSignal;
   /** Sends `event` with `payload` to the caller side (`loop.on(event)`), in order, before this task settles. */
-  emit(event: string, payload?: unknown): void;
+  readonly emit: (event: string, payload?: unknown) => void;
   /** Reports this task's progress (`task.on('progress')`); the caller sees the latest value when it lags. */
-  progress(value: unknown): void;
+  readonly progress: (value: unknown) => void;
   /** For services: the service is up; `loop.spawn()` resolves with its handle, `readyValue` = `value`. */
-  ready(value?: unknown): void;
+  readonly ready: (value?: unknown) => void;
 }
 
 interface WorkerGlobals {
