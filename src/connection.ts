@@ -344,7 +344,7 @@ export class Connection implements TaskCarrier {
   /** Dispatches every message already queued on the port, now. */
   drainNow(): void {
     let received: { message: FromLoop } | undefined;
-    while ((received = receiveMessageOnPort(this.port) as { message: FromLoop } | undefined) !== undefined) {
+    while ((received = receiveMessageOnPort(this.port)) !== undefined) {
       if (this.#deferred.length > 0) this.#flushDeferred();
       this.#dispatch(received.message);
     }
