@@ -15,3 +15,4 @@ export {
   SideloopError, LoopInitError, LoopClosedError, LoopCrashedError, CancelledError, TimeoutError, DeadlockError,
   CloneError, UnknownFunctionError, RemoteError, ServiceStartError, QueueFullError, ReservedEventError,
 } from './errors.ts';
+export { startPool, Pool, type PoolOptions, type PoolStats, type PoolThreadStats, type TimeStats, type BuiltinPoolEvents } from './pool.ts';

@@ -14,9 +14,21 @@ export interface ServicePolicy {
   backoff: { initial: number; max: number; factor: number };
 }
 
-/** Caller to loop. */
+/**
+ * One call. With `limit` (pools), the loop queues the call and runs at most `limit` such calls of the connection at
+ * once, in order, so that a pool can hand a thread more work than it runs at a time.
+ */
+export interface CallMessage {
+  type: 'call'; seq: number; fn: string; args: unknown[]; kind: CallKind; credit?: number; policy?: ServicePolicy; limit?: number;
+}
+
+/**
+ * Caller to loop. `calls` is a pool's batch of plain tasks, flat to keep it cheap to clone: `flat` holds
+ * `seq, fn, args` for each call in turn, all with the same `limit`.
+ */
 export type ToLoop =
-  | { type: 'call'; seq: number; fn: string; args: unknown[]; kind: CallKind; credit?: number; policy?: ServicePolicy }
+  | CallMessage
+  | { type: 'calls'; limit: number; flat: unknown[] }
   | { type: 'abort'; seq: number; reason: WireThrown; stop?: boolean }
   | { type: 'pull'; seq: number; n: number }
   | { type: 'ping'; seq: number }
@@ -25,12 +37,20 @@ export type ToLoop =
   | { type: 'disconnect' }
   | { type: 'close'; cancelPending: boolean };
 
-/** Loop to caller. */
+/** A call's outcome; `ms` is how long it ran in the loop. */
+export type ResultMessage =
+  | { type: 'result'; seq: number; ok: true; value: unknown; ms?: number }
+  | { type: 'result'; seq: number; ok: false; error: WireThrown; ms?: number };
+
+/**
+ * Loop to caller. `results` carries several results to a pool, flat: `seq, ok, value (or encoded error), ms` for
+ * each result in turn.
+ */
 export type FromLoop =
   | { type: 'ready'; initValue: unknown; exports: string[]; generators: string[] }
   | { type: 'init-failed'; error: WireThrown }
-  | { type: 'result'; seq: number; ok: true; value: unknown }
-  | { type: 'result'; seq: number; ok: false; error: WireThrown }
+  | ResultMessage
+  | { type: 'results'; flat: unknown[] }
   | { type: 'event'; event: string; payload: unknown; taskId: string | undefined }
   | { type: 'progress'; seq: number; value: unknown }
   | { type: 'item'; seq: number; value: unknown }

@@ -1,0 +1,312 @@
+/**
+ * One thread of a pool: a worker running the pool's loop module with the same entry, boot handshake and runtime as
+ * a loop. It passes `init` before it gets work, reads its replies in bursts (one 'message' event, then the rest
+ * straight off the port), and reports its end, clean or not, to the pool.
+ */
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { LoopCrashedError, LoopInitError, TimeoutError } from './errors.ts';
+import { decodeThrown } from './error-codec.ts';
+import { isDataCloneError, toCloneError, transfersOfArgs } from './clone.ts';
+import { loopDelay, type DelayStats } from './health.ts';
+import { newBell } from './loop-core.ts';
+import {
+  BELL_SEQ, BELL_STARTED, CONTROL_BYTES, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_EXIT_CODE, CTRL_FAILED, CTRL_RUNNING, CTRL_STATE,
+  CTRL_WAKE, STATE_DEAD, controlViews, type CallMessage, type FromLoop, type LoopBootData, type ToLoop,
+} from './protocol.ts';
+import type { ResolvedLoopOptions } from './options.ts';
+
+export type PoolThreadState = 'starting' | 'ready' | 'retiring' | 'closed' | 'crashed';
+
+export interface PoolThreadHooks {
+  /** A message from the thread once it is ready (events, progress, stream items, single results). */
+  onMessage(thread: PoolThread, message: FromLoop): void;
+  /** A result; `payload` is the value, or the encoded error when `ok` is false. */
+  onResult(thread: PoolThread, seq: number, ok: boolean, payload: unknown, ms: number | undefined): void;
+  /** The thread ended; `crash` is set unless it closed cleanly. */
+  onExit(thread: PoolThread, crash: LoopCrashedError | undefined): void;
+  /** A batched call could not be sent (its arguments cannot be cloned). */
+  onSendError(thread: PoolThread, seq: number, error: unknown): void;
+}
+
+export interface PoolThreadStats {
+  threadId: number;
+  state: PoolThreadState;
+  /** Tasks sent to this thread and not yet answered. */
+  inFlight: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** Share of time the thread's event loop was busy since the previous `stats()` (0..1). */
+  utilization: number;
+  eventLoopDelay: DelayStats;
+}
+
+const ENTRY = new URL(`./worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+/** Replies read per 'message' event before yielding to the event loop. */
+const READ_BURST = 4096;
+
+export class PoolThread {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  readonly bell: Int32Array;
+  readonly ctrl: Int32Array;
+  readonly #delay: Float64Array;
+  readonly #hooks: PoolThreadHooks;
+  readonly #name: string;
+  state: PoolThreadState = 'starting';
+  threadId: number;
+  initValue: unknown;
+  exports: string[] = [];
+  generators: string[] = [];
+  /** Tasks sent and not yet answered (a cancelled task counts until the thread confirms it stopped). */
+  inFlight = 0;
+  /** When the thread last became idle (performance.now()). */
+  idleSince = performance.now();
+  idleTimer: NodeJS.Timeout | undefined;
+  /** The pool's `concurrentTasksPerThread`. */
+  limit = 1;
+  #threadError: unknown;
+  #closedCleanly = false;
+  #crash: LoopCrashedError | undefined;
+  #exited: Promise<void>;
+  #active = true;
+  #onBoot: ((message: FromLoop) => void) | undefined;
+  #elu: ReturnType<Worker['performance']['eventLoopUtilization']> | undefined;
+  /** Plain tasks waiting for the next batch, flat: seq, fn, args. */
+  #outbox: unknown[] = [];
+  #outboxTransfers: TransferListItem[] | undefined;
+  #flushScheduled = false;
+  readonly #flushLater = (): void => {
+    this.#flushScheduled = false;
+    this.flushCalls();
+  };
+
+  constructor(moduleUrl: string, options: ResolvedLoopOptions, name: string, index: number, hooks: PoolThreadHooks) {
+    this.#name = name;
+    this.#hooks = hooks;
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
+    ({ ctrl: this.ctrl, delay: this.#delay } = controlViews(control));
+    const { port1, port2 } = new MessageChannel();
+    const bell = newBell();
+    this.bell = new Int32Array(bell);
+    const boot: LoopBootData = {
+      name, moduleUrl, initArgs: options.initArgs, control, port: port2, bell, unhandledRejections: options.unhandledRejections,
+    };
+    this.worker = new Worker(ENTRY, {
+      workerData: boot,
+      transferList: [port2],
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.execArgv ? { execArgv: options.execArgv } : {}),
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      name: `sideloop:${name}#${index}`,
+    });
+    this.threadId = this.worker.threadId;
+    this.port = port1;
+    port1.on('message', (first: FromLoop) => this.#read(first));
+    this.worker.on('error', (error) => (this.#threadError ??= error));
+    this.#exited = new Promise((resolve) => this.worker.once('exit', (code) => resolve(this.#onExit(code))));
+  }
+
+  #read(first: FromLoop): void {
+    this.#route(first);
+    for (let i = 0; i < READ_BURST; i++) {
+      const next = receiveMessageOnPort(this.port);
+      if (next === undefined) return;
+      this.#route(next.message);
+    }
+  }
+
+  /** Reads every reply already waiting (used while the caller's thread is blocked). */
+  readNow(): void {
+    let next: { message: FromLoop } | undefined;
+    while ((next = receiveMessageOnPort(this.port)) !== undefined) this.#route(next.message);
+  }
+
+  #route(message: FromLoop): void {
+    if (this.#onBoot) this.#onBoot(message);
+    else if (message.type === 'results') {
+      const flat = message.flat;
+      for (let i = 0; i < flat.length; i += 4) this.#hooks.onResult(this, flat[i] as number, flat[i + 1] as boolean, flat[i + 2], flat[i + 3] as number);
+    } else if (message.type === 'result') this.#hooks.onResult(this, message.seq, message.ok, message.ok ? message.value : message.error, message.ms);
+    else if (message.type === 'closed') this.#closedCleanly = message.error === undefined;
+    else this.#hooks.onMessage(this, message);
+  }
+
+  /** Resolves once `init` returned; rejects with `LoopInitError` (the thread is then ended). */
+  async boot(readyTimeout: number): Promise<void> {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = readyTimeout === Infinity ? undefined : setTimeout(() => {
+          reject(new LoopInitError(`A thread of pool "${this.#name}" was not ready within ${readyTimeout} ms`, {
+            cause: new TimeoutError(`init did not finish within readyTimeout (${readyTimeout} ms)`, readyTimeout),
+          }));
+        }, readyTimeout);
+        const done = (error?: Error): void => {
+          clearTimeout(timer);
+          this.#onBoot = undefined;
+          if (error) reject(error);
+          else resolve();
+        };
+        this.#onBoot = (message) => {
+          if (message.type === 'ready') {
+            this.state = 'ready';
+            this.initValue = message.initValue;
+            this.exports = message.exports;
+            this.generators = message.generators;
+            done();
+          } else if (message.type === 'init-failed') {
+            const cause = decodeThrown(message.error);
+            done(new LoopInitError(`A thread of pool "${this.#name}" failed to start: ${(cause as Error)?.message ?? String(cause)}`, { cause }));
+          }
+        };
+        void this.#exited.then(() => done(new LoopInitError(`A thread of pool "${this.#name}" exited before it was ready`, {
+          cause: this.#threadError ?? this.#crash,
+        })));
+      });
+    } catch (error) {
+      this.state = 'crashed';
+      await this.worker.terminate();
+      throw error;
+    }
+    this.#elu = this.worker.performance.eventLoopUtilization();
+    this.setActive(this.inFlight > 0);
+  }
+
+  #onExit(code: number): void {
+    clearTimeout(this.idleTimer);
+    if (this.#closedCleanly || this.state === 'closed' || this.state === 'retiring') {
+      if (this.state !== 'crashed') this.state = 'closed';
+      this.#hooks.onExit(this, undefined);
+      return;
+    }
+    this.#markCrashed(code);
+  }
+
+  #markCrashed(code: number, cause: unknown = this.#threadError): void {
+    if (this.#crash) return;
+    const wasStarting = this.state === 'starting';
+    this.state = 'crashed';
+    this.#crash = new LoopCrashedError(
+      `A thread of pool "${this.#name}" crashed${cause instanceof Error ? `: ${cause.message}` : ` (exit code ${code})`}`,
+      { exitCode: code, cause },
+    );
+    if (!wasStarting) this.#hooks.onExit(this, this.#crash);
+  }
+
+  /** While the caller is blocked no 'exit' event can arrive: look at the control block instead. */
+  deadNow(): boolean {
+    if (this.state === 'crashed' || this.state === 'closed') return true;
+    const dead = Atomics.load(this.ctrl, CTRL_STATE) === STATE_DEAD;
+    if (!dead && !(this.worker.performance.eventLoopUtilization().idle < 0)) return false;
+    this.#markCrashed(dead ? Atomics.load(this.ctrl, CTRL_EXIT_CODE) : 1);
+    return true;
+  }
+
+  /** Ends the thread now (a task ignored its cancel signal); its tasks reject with a crash caused by `cause`. */
+  kill(cause: Error): void {
+    if (this.state === 'crashed' || this.state === 'closed') return;
+    this.#markCrashed(1, cause);
+    void this.worker.terminate();
+  }
+
+  started(seq: number): boolean {
+    return Atomics.load(this.bell, BELL_STARTED) >= seq;
+  }
+
+  /** The seq the bell rang last (for blocking waits). */
+  get bellSeq(): number {
+    return Atomics.load(this.bell, BELL_SEQ);
+  }
+
+  /** Posts at once, after any batched calls (so the thread sees everything in order). */
+  send(message: ToLoop, transferList?: readonly TransferListItem[]): void {
+    if (this.#outbox.length > 0) this.flushCalls();
+    this.port.postMessage(message, transferList as TransferListItem[] | undefined);
+    Atomics.add(this.ctrl, CTRL_WAKE, 1);
+  }
+
+  /** Adds a plain task to the batch that goes out at the end of this tick, in one message. */
+  queueTask(seq: number, fn: string, args: unknown[], transferList: readonly TransferListItem[] | undefined): void {
+    this.#outbox.push(seq, fn, args);
+    if (transferList !== undefined) (this.#outboxTransfers ??= []).push(...transferList);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flushLater);
+    }
+  }
+
+  flushCalls(): void {
+    const flat = this.#outbox;
+    if (flat.length === 0) return;
+    const transfers = this.#outboxTransfers;
+    this.#outbox = [];
+    this.#outboxTransfers = undefined;
+    try {
+      this.port.postMessage({ type: 'calls', limit: this.limit, flat } satisfies ToLoop, transfers);
+    } catch (error) {
+      if (!isDataCloneError(error)) throw error;
+      for (let i = 0; i < flat.length; i += 3) {
+        const call: CallMessage = { type: 'call', seq: flat[i] as number, fn: flat[i + 1] as string, args: flat[i + 2] as unknown[], kind: 'task', limit: this.limit };
+        try {
+          this.port.postMessage(call, transfersOfArgs(call.args));
+        } catch (failure) {
+          this.#hooks.onSendError(this, call.seq, isDataCloneError(failure) ? toCloneError(failure, call.args, 'args') : failure);
+        }
+      }
+    }
+    Atomics.add(this.ctrl, CTRL_WAKE, 1);
+  }
+
+  /** A thread with work keeps the process alive; an idle one does not. */
+  setActive(active: boolean): void {
+    if (active === this.#active) return;
+    this.#active = active;
+    if (active) {
+      this.port.ref();
+      this.worker.ref();
+    } else {
+      this.port.unref();
+      this.worker.unref();
+    }
+  }
+
+  /** Graceful: the thread finishes what it runs, runs `dispose()`, ends. */
+  async close(cancelPending: boolean, retiring = false): Promise<void> {
+    if (this.state === 'closed' || this.state === 'crashed') return this.#exited;
+    if (retiring) this.state = 'retiring';
+    this.setActive(true);
+    try {
+      this.send({ type: 'close', cancelPending });
+    } catch {
+      // the port is gone: the thread is ending anyway
+    }
+    return this.#exited;
+  }
+
+  async terminate(): Promise<void> {
+    if (this.state !== 'crashed') this.state = 'closed';
+    await this.worker.terminate();
+    await this.#exited;
+  }
+
+  stats(): PoolThreadStats {
+    let utilization = 0;
+    if (this.state !== 'closed' && this.state !== 'crashed' && this.#elu) {
+      const now = this.worker.performance.eventLoopUtilization();
+      utilization = this.worker.performance.eventLoopUtilization(now, this.#elu).utilization;
+      this.#elu = now;
+    }
+    return {
+      threadId: this.threadId,
+      state: this.state,
+      inFlight: this.inFlight,
+      running: Atomics.load(this.ctrl, CTRL_RUNNING),
+      completed: Atomics.load(this.ctrl, CTRL_COMPLETED),
+      failed: Atomics.load(this.ctrl, CTRL_FAILED),
+      cancelled: Atomics.load(this.ctrl, CTRL_CANCELLED),
+      utilization: Number.isFinite(utilization) ? utilization : 0,
+      eventLoopDelay: loopDelay(this.#delay),
+    };
+  }
+}

@@ -1,0 +1,82 @@
+// Pool faults with real threads: a crash rejects only that thread's tasks and the thread is replaced; cancelling is
+// cooperative, and only a task that ignores its signal past cancelGrace costs its thread; resourceLimits hold.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CancelledError, LoopCrashedError, startPool } from '../src/index.ts';
+
+const fixture = new URL('./fixtures/pool-work.js', import.meta.url);
+
+describe('pool faults', () => {
+  it('a crashed thread rejects only its own tasks, is replaced, and the pool keeps serving', async () => {
+    await using pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
+    const crashes: unknown[] = [];
+    pool.on('crash', (error) => crashes.push(error));
+    const replaced = new Promise((resolve) => pool.on('loop:thread-start', resolve));
+    const survivor = pool.submit('sleep', 300);
+    const victim = pool.submit('crash', 7);
+    const error = await victim.catch((e: unknown) => e);
+    assert.ok(error instanceof LoopCrashedError);
+    assert.equal(error.exitCode, 7);
+    assert.equal(typeof (await survivor), 'number');
+    await replaced;
+    assert.equal(crashes.length, 1);
+    assert.equal(pool.threads, 2);
+    assert.deepEqual(await Promise.all([pool.submit('add', 1, 1), pool.submit('add', 2, 2)]), [2, 4]);
+  });
+
+  it('a blocked callSync wakes with LoopCrashedError when its thread dies', async () => {
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    assert.throws(() => pool.callSync('crash', 5), LoopCrashedError);
+    assert.equal(await pool.submit('add', 2, 2), 4);
+  });
+
+  it('cancelling a running task is cooperative: the thread stays', async () => {
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    const exits: unknown[] = [];
+    pool.on('loop:thread-exit', (payload) => exits.push(payload));
+    const before = await pool.submit('whereAmI');
+    const task = pool.submit('sleep', 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(task.state, 'running');
+    assert.equal(task.cancel('enough'), true);
+    const error = await task.catch((e: unknown) => e);
+    assert.ok(error instanceof CancelledError);
+    assert.equal(error.reason, 'enough');
+    assert.equal(await pool.submit('whereAmI'), before);
+    assert.equal(pool.stats().cancelled, 1);
+    assert.deepEqual(exits, []);
+  });
+
+  it('a task cancelled before it starts never runs', async () => {
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    const first = pool.submit('sleep', 100);
+    const second = pool.submit('spin', 10_000);
+    second.cancel();
+    await first;
+    assert.equal(await pool.submit('add', 1, 2), 3);
+    assert.equal(second.state, 'cancelled');
+  });
+
+  it('a task that ignores its signal past cancelGrace costs only its thread', async () => {
+    await using pool = await startPool(fixture, { minThreads: 2, maxThreads: 2, cancelGrace: 100 });
+    const exits: Array<{ reason: string }> = [];
+    pool.on('loop:thread-exit', (payload) => exits.push(payload));
+    const replaced = new Promise((resolve) => pool.on('loop:thread-start', resolve));
+    const other = pool.submit('sleep', 400);
+    const stubborn = pool.submit('stubborn', 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    stubborn.cancel();
+    await assert.rejects(stubborn, CancelledError);
+    await replaced;
+    assert.equal(typeof (await other), 'number');
+    assert.deepEqual(exits.map((e) => e.reason), ['crash']);
+    assert.equal(await pool.submit('add', 1, 2), 3);
+  });
+
+  it('respects resourceLimits: a thread out of memory is replaced', async () => {
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
+    const error = await pool.submit('hog').catch((e: unknown) => e);
+    assert.ok(error instanceof LoopCrashedError);
+    assert.equal(await pool.submit('add', 20, 22), 42);
+  });
+});

@@ -1,0 +1,163 @@
+// Pools with real threads: calls, scheduling, the queue limit, scaling up and down, options.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../src/index.ts';
+
+const fixture = new URL('./fixtures/pool-work.js', import.meta.url);
+
+describe('startPool', () => {
+  it('validates options before any thread starts', async () => {
+    await assert.rejects(startPool(fixture, { maxThreads: 0 }), { name: 'RangeError', message: 'Expected `maxThreads` to be an integer >= 1, got `0`' });
+    await assert.rejects(startPool(fixture, { minThreads: 3, maxThreads: 2 }), RangeError);
+    await assert.rejects(startPool(fixture, { maxQueue: -1 }), RangeError);
+    await assert.rejects(startPool(fixture, { concurrentTasksPerThread: 1.5 }), TypeError);
+    await assert.rejects(startPool(fixture, { idleTimeout: 'soon' } as never), { message: 'Expected `idleTimeout` to be a non-negative number, got `"soon"`' });
+    await assert.rejects(startPool(fixture, { threads: 2 } as never), { message: 'Unknown option `threads`' });
+  });
+
+  it('rejects with LoopInitError when init fails, leaving no thread', async () => {
+    const error = await startPool(fixture, { minThreads: 2, maxThreads: 2, initArgs: [{ failAll: true }] }).catch((e: unknown) => e);
+    assert.ok(error instanceof LoopInitError);
+    assert.match(String((error as Error & { cause: Error }).cause.message), /init failed on purpose/);
+  });
+});
+
+describe('pool calls', () => {
+  it('runs submit, callSync, stream, events and errors like a loop', async () => {
+    await using pool = await startPool(fixture, { minThreads: 2, maxThreads: 2, name: 'calls' });
+    assert.equal(pool.threads, 2);
+    assert.equal(await pool.submit('add', 1, 2), 3);
+    assert.equal(pool.callSync('add', 2, 3), 5);
+    const task = pool.submit('whoami');
+    assert.equal(await task, task.id);
+    assert.match(task.id, /^calls:\d+$/);
+    const ticks: Array<[unknown, string | undefined]> = [];
+    pool.on('tick', (payload, meta) => ticks.push([payload, meta.taskId]));
+    const emitter = pool.submit('emitTick', 7);
+    await emitter;
+    assert.deepEqual(ticks, [[7, emitter.id]]);
+    const items: number[] = [];
+    for await (const item of pool.stream('count', 40)) items.push(item as number);
+    assert.deepEqual(items, Array.from({ length: 40 }, (_, i) => i));
+    const failure = await pool.submit('fail', 'nope').catch((e: unknown) => e);
+    assert.ok(failure instanceof RangeError);
+    assert.equal((failure as RangeError & { detail: number }).detail, 42);
+    assert.match((failure).stack!, /sideloop call site/);
+    const loose = pool as unknown as { submit(fn: string, ...args: unknown[]): unknown };
+    assert.throws(() => loose.submit('nothing'), UnknownFunctionError);
+    assert.throws(() => loose.submit('add', () => 1, 2), (e: unknown) => e instanceof CloneError && e.path === 'args[0]');
+    assert.ok(!(failure instanceof RemoteError));
+  });
+
+  it('with({ timeout }) rejects with TimeoutError and keeps the thread', async () => {
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    const before = await pool.submit('whereAmI');
+    await assert.rejects(pool.with({ timeout: 50 }).submit('sleep', 10_000), TimeoutError);
+    assert.equal(await pool.submit('whereAmI'), before);
+  });
+
+  it('refuses calls once closing, after draining what was queued', async () => {
+    const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    const queued = [pool.submit('sleep', 30), pool.submit('sleep', 30), pool.submit('add', 1, 1)];
+    const closing = pool.close();
+    assert.throws(() => pool.submit('add', 1, 2), LoopClosedError);
+    const results = await Promise.all(queued);
+    assert.equal(results[2], 2);
+    await closing;
+    assert.equal(pool.state, 'closed');
+    assert.equal(pool.threads, 0);
+  });
+
+  it('close({ cancelPending }) cancels queued and running tasks', async () => {
+    const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    const running = pool.submit('sleep', 10_000);
+    const queued = pool.submit('sleep', 10_000);
+    await pool.close({ cancelPending: true });
+    assert.equal(running.state, 'cancelled');
+    assert.equal(queued.state, 'cancelled');
+  });
+});
+
+describe('pool scheduling', () => {
+  it('sends each task to the least busy thread', async () => {
+    await using pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
+    const threads = await Promise.all([pool.submit('sleep', 150), pool.submit('sleep', 150)]);
+    assert.notEqual(threads[0], threads[1]);
+  });
+
+  it('starts tasks in submission order', async () => {
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    const order: number[] = [];
+    const tasks = Array.from({ length: 200 }, (_, n) => pool.submit('mark', n).then((r) => order.push((r as { n: number }).n)));
+    await Promise.all(tasks);
+    assert.deepEqual(order, Array.from({ length: 200 }, (_, n) => n));
+  });
+
+  it('runs at most concurrentTasksPerThread tasks at once on a thread', async () => {
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1, concurrentTasksPerThread: 3 });
+    await Promise.all(Array.from({ length: 9 }, () => pool.submit('sleep', 40)));
+    assert.equal(await pool.submit('peakConcurrency'), 3);
+  });
+
+  it('keeps up with 100k queued tasks and reports stats', async () => {
+    await using pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
+    const tasks = Array.from({ length: 100_000 }, (_, i) => pool.submit('add', i, 1));
+    assert.ok(pool.stats().queued > 50_000);
+    const results = await Promise.all(tasks);
+    assert.equal(results[99_999], 100_000);
+    const stats = pool.stats();
+    assert.equal(stats.queued, 0);
+    assert.ok(stats.completed >= 100_000);
+    assert.equal(stats.threads.length, 2);
+    assert.ok(stats.runTime.p50 >= 0 && stats.waitTime.p99 >= stats.waitTime.p50);
+    for (const thread of stats.threads) assert.ok(thread.utilization >= 0 && thread.utilization <= 1);
+  });
+});
+
+describe('pool backpressure', () => {
+  it('rejects with QueueFullError beyond maxQueue and emits drain when the queue empties', async () => {
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1, maxQueue: 2 });
+    const running = pool.submit('sleep', 200);
+    const queued = [pool.submit('add', 1, 1), pool.submit('add', 2, 2)];
+    assert.equal(pool.stats().queued, 2);
+    await assert.rejects(pool.submit('add', 3, 3), QueueFullError);
+    const drained = new Promise((resolve) => pool.once('drain', resolve));
+    await running;
+    await drained;
+    assert.deepEqual(await Promise.all(queued), [2, 4]);
+    assert.equal(pool.stats().queued, 0);
+  });
+});
+
+describe('pool scaling', () => {
+  it('adds threads under load and retires them after idleTimeout', async () => {
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 3, idleTimeout: 100 });
+    const events: string[] = [];
+    pool.on('loop:thread-start', () => events.push('start'));
+    const exits = new Promise<void>((resolve) => {
+      let n = 0;
+      pool.on('loop:thread-exit', (payload) => {
+        events.push(`exit:${payload.reason}`);
+        if (++n === 2) resolve();
+      });
+    });
+    const threads = await Promise.all(Array.from({ length: 6 }, () => pool.submit('sleep', 300)));
+    assert.equal(new Set(threads).size, 3);
+    await exits;
+    assert.equal(pool.threads, 1);
+    assert.deepEqual(events, ['start', 'start', 'exit:idle', 'exit:idle']);
+  });
+
+  it('retries a thread that fails init, with backoff, and reports it', async () => {
+    const counter = new SharedArrayBuffer(4);
+    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 2, initArgs: [{ counter, from: 2, count: 2 }] });
+    const failures: number[] = [];
+    pool.on('loop:init-failed', (payload) => failures.push(payload.attempt));
+    const started = new Promise((resolve) => pool.on('loop:thread-start', resolve));
+    const results = await Promise.all(Array.from({ length: 4 }, () => pool.submit('sleep', 400)));
+    assert.equal(results.length, 4);
+    await started;
+    assert.deepEqual(failures, [1, 2]);
+    assert.equal(pool.threads, 2);
+  });
+});
