@@ -12,7 +12,7 @@ import {
   type CallKind, type FromLoop, type ServicePolicy, type ToLoop,
 } from './protocol.ts';
 import { Task, type TaskCarrier } from './task.ts';
-import { debug, publishTaskEnd, publishTaskStart } from './diagnostics.ts';
+import { debug, publishTaskEnd, publishTaskError, publishTaskStart } from './diagnostics.ts';
 
 /** What a call may carry besides its function and arguments. */
 export interface CallSetup {
@@ -265,8 +265,12 @@ export class Connection implements TaskCarrier {
           task.settleFulfilled(message.value);
         } else {
           const error = decodeThrown(message.error, task.site);
-          if (error instanceof CancelledError) task.settleCancelled(error);
-          else task.settleRejected(error);
+          if (error instanceof CancelledError) {
+            task.settleCancelled(error);
+          } else {
+            publishTaskError(this.loopName, task.id, record.fn, error);
+            task.settleRejected(error);
+          }
         }
         return;
       }

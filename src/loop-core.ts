@@ -108,6 +108,8 @@ export class OwnedLoopCore implements LoopCore {
   #closing: Promise<void> | undefined;
   #exited: Promise<number>;
   #stopWatchdog: (() => void) | undefined;
+  /** Events `init` emitted: held until the turn after startLoop() resolves, when its caller has had a chance to listen. */
+  #bootEvents: Array<[string, unknown, string | undefined]> | undefined = [];
 
   constructor(moduleUrl: string, options: ResolvedLoopOptions, name: string) {
     this.name = name;
@@ -130,7 +132,10 @@ export class OwnedLoopCore implements LoopCore {
     });
     this.threadId = this.worker.threadId;
     this.conn = new Connection(name, 0, port1, new Int32Array(bell), this.#ctrl, {
-      onEvent: (event, payload, taskId) => routeEvent(this, event, payload, taskId),
+      onEvent: (event, payload, taskId) => {
+        if (this.#bootEvents) this.#bootEvents.push([event, payload, taskId]);
+        else routeEvent(this, event, payload, taskId);
+      },
       onCallbackError: (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: name }),
       onActive: (active) => (active || this.state === 'closing' ? this.worker.ref() : this.worker.unref()),
       probeDead: () => this.worker.performance.eventLoopUtilization().idle < 0,
@@ -181,6 +186,11 @@ export class OwnedLoopCore implements LoopCore {
       throw error;
     }
     this.worker.unref();
+    const held = this.#bootEvents ?? [];
+    setImmediate(() => {
+      this.#bootEvents = undefined;
+      for (const [event, payload, taskId] of held) routeEvent(this, event, payload, taskId);
+    });
     track(this, this.#options.shutdownSignals, this.#options.shutdownTimeout);
     if (this.#options.blockedThreshold > 0) {
       this.#stopWatchdog = watchBlocked(this.#ctrl, this.#options.blockedThreshold, (who, blockedFor, seq) => {

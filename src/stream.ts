@@ -21,6 +21,7 @@ export class TaskStream<Y> implements AsyncIterable<Y>, AsyncIterator<Y> {
   #consumed = 0;
   #waiter: (() => void) | undefined;
   #iterating = false;
+  #returned = false;
 
   /** @internal */ attach(task: Task<unknown>, control: StreamControl): void {
     this.#task = task;
@@ -60,6 +61,7 @@ export class TaskStream<Y> implements AsyncIterable<Y>, AsyncIterator<Y> {
   }
 
   async next(): Promise<IteratorResult<Y>> {
+    if (this.#returned) return { value: undefined, done: true };
     const task = this.#task!;
     for (;;) {
       if (this.#head < this.#items.length) {
@@ -84,6 +86,7 @@ export class TaskStream<Y> implements AsyncIterable<Y>, AsyncIterator<Y> {
 
   /** Called by `break`: cancels the generator, which runs its `finally` in the loop. */
   async return(): Promise<IteratorResult<Y>> {
+    this.#returned = true;
     this.#task!.cancel(new CancelledError('The consumer stopped iterating'));
     this.#items = [];
     this.#head = 0;
