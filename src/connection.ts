@@ -114,6 +114,7 @@ export class Connection implements TaskCarrier {
   send(message: ToLoop, transferList?: readonly unknown[]): void {
     this.port.postMessage(message, transferList as any);
     Atomics.add(this.#ctrl, CTRL_WAKE, 1);
+    Atomics.notify(this.#ctrl, CTRL_WAKE, 1);
   }
 
   /** Sends a call and returns its task. Throws synchronously for a closed loop, an unknown function or a bad argument. */

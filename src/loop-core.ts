@@ -108,8 +108,19 @@ export class OwnedLoopCore implements LoopCore {
   #closing: Promise<void> | undefined;
   #exited: Promise<number>;
   #stopWatchdog: (() => void) | undefined;
-  /** Events `init` emitted: held until the turn after startLoop() resolves, when its caller has had a chance to listen. */
-  #bootEvents: Array<[string, unknown, string | undefined]> | undefined = [];
+  /**
+   * Events `init` emitted: held until the turn after startLoop() resolves (its caller has had a chance to listen),
+   * or until the next event comes, whichever is first, so order is kept.
+   */
+  #booting = true;
+  #bootEvents: Array<[string, unknown, string | undefined]> = [];
+
+  #releaseBootEvents(): void {
+    if (this.#bootEvents.length === 0) return;
+    const held = this.#bootEvents;
+    this.#bootEvents = [];
+    for (const [event, payload, taskId] of held) routeEvent(this, event, payload, taskId);
+  }
 
   constructor(moduleUrl: string, options: ResolvedLoopOptions, name: string) {
     this.name = name;
@@ -133,8 +144,9 @@ export class OwnedLoopCore implements LoopCore {
     this.threadId = this.worker.threadId;
     this.conn = new Connection(name, 0, port1, new Int32Array(bell), this.#ctrl, {
       onEvent: (event, payload, taskId) => {
-        if (this.#bootEvents) this.#bootEvents.push([event, payload, taskId]);
-        else routeEvent(this, event, payload, taskId);
+        if (this.#booting) return void this.#bootEvents.push([event, payload, taskId]);
+        this.#releaseBootEvents();
+        routeEvent(this, event, payload, taskId);
       },
       onCallbackError: (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: name }),
       onActive: (active) => (active || this.state === 'closing' ? this.worker.ref() : this.worker.unref()),
@@ -186,11 +198,8 @@ export class OwnedLoopCore implements LoopCore {
       throw error;
     }
     this.worker.unref();
-    const held = this.#bootEvents ?? [];
-    setImmediate(() => {
-      this.#bootEvents = undefined;
-      for (const [event, payload, taskId] of held) routeEvent(this, event, payload, taskId);
-    });
+    this.#booting = false;
+    if (this.#bootEvents.length > 0) setImmediate(() => this.#releaseBootEvents());
     track(this, this.#options.shutdownSignals, this.#options.shutdownTimeout);
     if (this.#options.blockedThreshold > 0) {
       this.#stopWatchdog = watchBlocked(this.#ctrl, this.#options.blockedThreshold, (who, blockedFor, seq) => {

@@ -223,7 +223,13 @@ export class PoolThread {
   send(message: ToLoop, transferList?: readonly TransferListItem[]): void {
     if (this.#outbox.length > 0) this.flushCalls();
     this.port.postMessage(message, transferList as TransferListItem[] | undefined);
+    this.#wake();
+  }
+
+  /** Bumps the wake counter a lingering thread watches, and wakes it if it sleeps on it. */
+  #wake(): void {
     Atomics.add(this.ctrl, CTRL_WAKE, 1);
+    Atomics.notify(this.ctrl, CTRL_WAKE, 1);
   }
 
   /** Adds a plain task to the batch that goes out at the end of this tick, in one message. */
@@ -255,7 +261,7 @@ export class PoolThread {
         }
       }
     }
-    Atomics.add(this.ctrl, CTRL_WAKE, 1);
+    this.#wake();
   }
 
   /** A thread with work keeps the process alive; an idle one does not. */

@@ -16,8 +16,12 @@ import { runService } from './run-service.ts';
 import { runStream } from './run-stream.ts';
 import { PoolLane } from './pool-lane.ts';
 
-/** How long a loop that just went idle keeps watching for the next call, and its budget per stay (ms). */
+/**
+ * After a synchronous batch a loop spins LINGER_MS watching for the next call, then sleeps on the control block up
+ * to PARK_MS more (callers wake it with Atomics.notify), within LINGER_BUDGET_MS per stay (all in ms).
+ */
 const LINGER_MS = Number(process.env.SIDELOOP_LINGER_US ?? 50) / 1000;
+const PARK_MS = Number(process.env.SIDELOOP_PARK_US ?? 1000) / 1000;
 const LINGER_BUDGET_MS = 2;
 
 export interface Conn {
@@ -118,10 +122,10 @@ export class Runtime {
   }
 
   /**
-   * The fast path: when a batch finished synchronously, stay a moment (LINGER_MS, spinning on the control block's
-   * wake counter that callers bump after posting) so the next call is read straight off the port instead of waiting
-   * for this thread's event loop to wake. It yields at once to async work, and after LINGER_BUDGET_MS in all, so the
-   * loop's timers and I/O are late by well under a millisecond, never frozen.
+   * The fast path: when a batch finished synchronously, stay a moment (spinning LINGER_MS on the control block's
+   * wake counter that callers bump after posting, then sleeping on it up to PARK_MS) so the next call is read straight
+   * off the port instead of waiting for this thread's event loop to wake. It yields at once to async work, and after
+   * LINGER_BUDGET_MS in all, so the loop's timers and I/O are late by about a millisecond at most, never frozen.
    */
   #linger(): void {
     if (LINGER_MS <= 0 || this.#closing) return;
@@ -130,7 +134,10 @@ export class Runtime {
     let seen = Atomics.load(this.#ctrl, CTRL_WAKE);
     for (;;) {
       while (Atomics.load(this.#ctrl, CTRL_WAKE) === seen) {
-        if (performance.now() >= deadline) return;
+        if (performance.now() >= deadline) {
+          if (PARK_MS <= 0 || Atomics.wait(this.#ctrl, CTRL_WAKE, seen, PARK_MS) === 'timed-out') return;
+          break;
+        }
       }
       seen = Atomics.load(this.#ctrl, CTRL_WAKE);
       for (const conn of this.#conns.values()) {
