@@ -69,6 +69,8 @@ export class Connection implements TaskCarrier {
   #seq = 0;
   #calls = new Map<number, CallRecord>();
   #pings = new Map<number, (ok: boolean) => void>();
+  /** Calls settled here (cancelled, timed out) that the loop has not finished yet: still work, still alive. */
+  #winding = new Set<number>();
   #deferred: Array<() => void> = [];
   #blocking = 0;
   #active = false;
@@ -171,14 +173,14 @@ export class Connection implements TaskCarrier {
   /** The call's `timeout` passed: reject it with `error` and abort its signal in the loop with it. */
   expire(seq: number, error: TimeoutError): void {
     const record = this.#calls.get(seq);
-    if (!record || !this.#forget(seq)) return;
+    if (!record || !this.#forget(seq, true)) return;
     record.task.settleRejected(error);
     this.#sendAbort(seq, error);
   }
 
   /** A task was cancelled by its caller: forget it and abort its signal in the loop. */
   abort(seq: number, reason: unknown): void {
-    if (this.#forget(seq)) this.#sendAbort(seq, reason);
+    if (this.#forget(seq, true)) this.#sendAbort(seq, reason);
   }
 
   /** Aborts a service's signal but keeps waiting for its return value. */
@@ -220,10 +222,11 @@ export class Connection implements TaskCarrier {
   }
 
   /** Drops a call's record (it settled or was cancelled); false if it was already gone. */
-  #forget(seq: number): boolean {
+  #forget(seq: number, winding = false): boolean {
     const record = this.#calls.get(seq);
     if (!record) return false;
     this.#calls.delete(seq);
+    if (winding && !this.#gone) this.#winding.add(seq);
     if (record.timer) clearTimeout(record.timer);
     record.unlisten?.();
     this.#updateActive();
@@ -232,7 +235,7 @@ export class Connection implements TaskCarrier {
   }
 
   #updateActive(): void {
-    const active = this.#calls.size > 0 || this.#pings.size > 0;
+    const active = this.#calls.size > 0 || this.#pings.size > 0 || this.#winding.size > 0;
     if (active !== this.#active) {
       this.#active = active;
       if (active) this.port.ref();
@@ -258,6 +261,7 @@ export class Connection implements TaskCarrier {
   #dispatch(message: FromLoop): void {
     switch (message.type) {
       case 'result': {
+        if (this.#winding.delete(message.seq)) this.#updateActive();
         const record = this.#calls.get(message.seq);
         if (!record || !this.#forget(message.seq)) return;
         this.#flushProgress(record);
@@ -376,7 +380,7 @@ export class Connection implements TaskCarrier {
   /** Cancels every pending call, at once (close with cancelPending, or a forced close). */
   cancelAll(reason: unknown): void {
     for (const [seq, record] of [...this.#calls]) {
-      if (this.#forget(seq)) {
+      if (this.#forget(seq, true)) {
         record.task.settleCancelled(new CancelledError(reason));
         this.#sendAbort(seq, reason);
       }
@@ -393,6 +397,7 @@ export class Connection implements TaskCarrier {
     }
     for (const done of this.#pings.values()) done(false);
     this.#pings.clear();
+    this.#winding.clear();
     this.#updateActive();
     debug('loop %s connection %d failed: %s', this.loopName, this.id, error.message);
   }

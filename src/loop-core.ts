@@ -41,6 +41,8 @@ export interface LoopCore {
   readonly threadId: number;
   readonly initValue: unknown;
   readonly control: SharedArrayBuffer;
+  /** Whether calls keep their stack for error stacks. */
+  readonly captureCallSites: boolean;
   stats(): LoopStats;
   close(options?: CloseOptions): Promise<void>;
 }
@@ -120,6 +122,10 @@ export class OwnedLoopCore implements LoopCore {
     const held = this.#bootEvents;
     this.#bootEvents = [];
     for (const [event, payload, taskId] of held) routeEvent(this, event, payload, taskId);
+  }
+
+  get captureCallSites(): boolean {
+    return this.#options.captureCallSites;
   }
 
   constructor(moduleUrl: string, options: ResolvedLoopOptions, name: string) {

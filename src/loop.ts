@@ -64,7 +64,7 @@ export class Loop<M = AnyModule> implements AsyncDisposable {
 
   #call<T>(kind: 'task' | 'stream' | 'service', fn: unknown, args: unknown[], extra: object, caller: (...a: any[]) => unknown): Task<T> {
     const site: { stack?: string } = {};
-    Error.captureStackTrace(site, caller);
+    if (this.#core.captureCallSites) Error.captureStackTrace(site, caller);
     const { signal, timeout } = this.#options;
     return this.#core.conn.call<T>(kind, fn, args, { signal, timeout: kind === 'service' ? undefined : timeout, site, ...extra });
   }

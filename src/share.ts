@@ -47,6 +47,7 @@ class ConnectedLoopCore implements LoopCore {
   readonly control: SharedArrayBuffer;
   readonly threadId: number;
   readonly initValue: unknown;
+  readonly captureCallSites = true;
   #ctrl: Int32Array;
   #delay: Float64Array;
   #disconnected = false;

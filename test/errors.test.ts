@@ -1,13 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, registerErrorClass, RemoteError, CloneError, CancelledError, SideloopError } from '../src/index.ts';
-import { fixture } from './helpers.ts';
+import { fixture, closeEveryLoopAfterEach } from './helpers.ts';
 import { ValidationError } from './fixtures/errors.js';
+
+// Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
+closeEveryLoopAfterEach();
 
 registerErrorClass(ValidationError);
 
 test('built-in error classes arrive as themselves', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   for (const kind of ['Error', 'TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'URIError', 'EvalError']) {
     const error = await loop.submit('throwBuiltin', kind).catch((e: unknown) => e);
     assert.equal((error as Error).constructor, (globalThis as any)[kind]);
@@ -16,7 +19,7 @@ test('built-in error classes arrive as themselves', async () => {
 });
 
 test('registered classes keep their class and own properties; unregistered ones become RemoteError', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   const registered = await loop.submit('throwRegistered').catch((e: unknown) => e);
   assert.ok(registered instanceof ValidationError);
   assert.equal(registered.field, 'email');
@@ -30,7 +33,7 @@ test('registered classes keep their class and own properties; unregistered ones 
 });
 
 test('cause chains, cycles and AggregateError.errors survive', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   const chain = (await loop.submit('throwCauseChain').catch((e: unknown) => e)) as Error;
   assert.equal((chain.cause as Error).message, 'middle');
   assert.ok((chain.cause as Error).cause instanceof TypeError);
@@ -44,7 +47,7 @@ test('cause chains, cycles and AggregateError.errors survive', async () => {
 });
 
 test('non-Error throws arrive by value', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   for (const value of [42, 'text', null, { plain: [1] }]) {
     assert.deepEqual(await loop.submit('throwValue', value).catch((e: unknown) => e), value);
   }
@@ -52,7 +55,7 @@ test('non-Error throws arrive by value', async () => {
 });
 
 test('the stack shows the loop frames and the submitting call site', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   async function submittingFunction(): Promise<unknown> {
     return loop.submit('throwRegistered').catch((e: unknown) => e);
   }
@@ -63,7 +66,7 @@ test('the stack shows the loop frames and the submitting call site', async () =>
 });
 
 test('a non-cloneable argument throws CloneError naming its path before anything is sent', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const error = (() => {
     try {
       void loop.submit('echo', 1, { ok: true, cb: () => 1 });
@@ -80,23 +83,31 @@ test('a non-cloneable argument throws CloneError naming its path before anything
 });
 
 test('a non-cloneable return value rejects the task with CloneError', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   const error = await loop.submit('returnFunction').catch((e: unknown) => e);
   assert.ok(error instanceof CloneError);
   assert.equal(error.path, 'result.nested.fn');
 });
 
 test('an error with an uncloneable property still arrives, with that property described', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   const error = (await loop.submit('withUncloneableProp').catch((e: unknown) => e)) as Error & { handle: unknown };
   assert.equal(error.message, 'has a socket');
   assert.match(String(error.handle), /uncloneable/);
 });
 
 test('throwing CancelledError inside the loop cancels the task', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   const task = loop.submit('cancelFromInside');
   const error = await task.catch((e: unknown) => e);
   assert.ok(error instanceof CancelledError);
   assert.equal(task.state, 'cancelled');
+});
+
+test('captureCallSites: false leaves the call site out of the stack (and keeps the loop frames)', async () => {
+  const loop = await startLoop(fixture('errors.js'), { captureCallSites: false });
+  const error = (await loop.submit('throwRegistered').catch((e: unknown) => e)) as Error;
+  assert.match(error.stack!, /throwRegistered/);
+  assert.doesNotMatch(error.stack!, /sideloop call site/);
+  await assert.rejects(startLoop(fixture('errors.js'), { captureCallSites: 'yes' } as never), /Expected `captureCallSites` to be a boolean/);
 });

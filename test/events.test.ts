@@ -14,7 +14,10 @@ const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta
 
 async function open(t: { after: (fn: () => Promise<void>) => void }): Promise<Loop> {
   const loop = await startLoop(fixture('events-emitter.js'), { name: 'ev' });
+  // An idle loop never holds the process open; while a test waits for its events, this test does (as a server would).
+  const hold = setInterval(() => {}, 1 << 30);
   t.after(async () => {
+    clearInterval(hold);
     if (loop.state === 'ready') await loop.submit('stopInitTimer');
     await loop.close({ timeout: 10_000 });
   });

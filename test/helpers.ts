@@ -1,5 +1,7 @@
 // Shared test helpers: fixture URLs and child processes for process-level behaviour.
 import { spawn } from 'node:child_process';
+import { afterEach } from 'node:test';
+import { closeAllLoops } from '../src/index.ts';
 
 export const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
 export const srcIndex = new URL('../src/index.ts', import.meta.url).href;
@@ -35,4 +37,9 @@ export function runChild(code: string, { limit = 20_000, env = {}, args = [] as 
       resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
     });
   });
+}
+
+/** Closes every loop and pool the file's tests started, after each test (forcing after 10 s). */
+export function closeEveryLoopAfterEach(): void {
+  afterEach(() => closeAllLoops({ timeout: 10_000 }));
 }

@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, LoopInitError, TimeoutError, UnknownFunctionError, LoopClosedError } from '../src/index.ts';
-import { fixture, runChild, srcIndex } from './helpers.ts';
+import { fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
+
+// Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
+closeEveryLoopAfterEach();
 
 test('startLoop runs init(...initArgs) before any task and resolves with its value', async () => {
-  await using loop = await startLoop(fixture('echo.js'), { initArgs: ['a', 2] });
+  const loop = await startLoop(fixture('echo.js'), { initArgs: ['a', 2] });
   assert.deepEqual((loop.initValue as { initArgs: unknown[] }).initArgs, ['a', 2]);
   assert.equal(loop.state, 'ready');
   assert.equal(loop.name, 'echo');
@@ -79,7 +82,7 @@ test('invalid options reject with TypeError or RangeError before any thread star
 });
 
 test('unknown and reserved function names throw UnknownFunctionError synchronously', async () => {
-  await using loop = await startLoop(fixture('lifecycle.js'), { initArgs: [new SharedArrayBuffer(12)] });
+  const loop = await startLoop(fixture('lifecycle.js'), { initArgs: [new SharedArrayBuffer(12)] });
   for (const fn of ['nope', 'init', 'dispose']) {
     assert.throws(() => loop.submit(fn), (error: Error) => error instanceof UnknownFunctionError && error.message.includes(fn));
   }
@@ -88,7 +91,7 @@ test('unknown and reserved function names throw UnknownFunctionError synchronous
 });
 
 test('tasks start in the order they were submitted', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const ids = await Promise.all(Array.from({ length: 50 }, () => loop.submit('whoami')));
   assert.deepEqual(ids, ids.map((_, i) => `echo:${i + 1}`));
 });
@@ -105,7 +108,7 @@ test('calls on a closed loop throw LoopClosedError synchronously', async () => {
 });
 
 test('a TypeScript loop module loads through type stripping', async () => {
-  await using loop = await startLoop(fixture('typed.ts'), { initArgs: [2] });
+  const loop = await startLoop(fixture('typed.ts'), { initArgs: [2] });
   assert.deepEqual(loop.initValue, { scale: 2 });
   assert.equal(await loop.submit('norm', { x: 3, y: 4 }), 5);
   const seen: number[] = [];

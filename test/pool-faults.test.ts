@@ -1,14 +1,18 @@
 // Pool faults with real threads: a crash rejects only that thread's tasks and the thread is replaced; cancelling is
 // cooperative, and only a task that ignores its signal past cancelGrace costs its thread; resourceLimits hold.
 import assert from 'node:assert/strict';
+import { closeEveryLoopAfterEach } from './helpers.ts';
 import { describe, it } from 'node:test';
 import { CancelledError, LoopCrashedError, startPool } from '../src/index.ts';
+
+// Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
+closeEveryLoopAfterEach();
 
 const fixture = new URL('./fixtures/pool-work.js', import.meta.url);
 
 describe('pool faults', () => {
   it('a crashed thread rejects only its own tasks, is replaced, and the pool keeps serving', async () => {
-    await using pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
+    const pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
     const crashes: unknown[] = [];
     pool.on('crash', (error) => crashes.push(error));
     const replaced = new Promise((resolve) => pool.on('loop:thread-start', resolve));
@@ -25,13 +29,13 @@ describe('pool faults', () => {
   });
 
   it('a blocked callSync wakes with LoopCrashedError when its thread dies', async () => {
-    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     assert.throws(() => pool.callSync('crash', 5), LoopCrashedError);
     assert.equal(await pool.submit('add', 2, 2), 4);
   });
 
   it('cancelling a running task is cooperative: the thread stays', async () => {
-    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     const exits: unknown[] = [];
     pool.on('loop:thread-exit', (payload) => exits.push(payload));
     const before = await pool.submit('whereAmI');
@@ -48,7 +52,7 @@ describe('pool faults', () => {
   });
 
   it('a task cancelled before it starts never runs', async () => {
-    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     const first = pool.submit('sleep', 100);
     const second = pool.submit('spin', 10_000);
     second.cancel();
@@ -58,7 +62,7 @@ describe('pool faults', () => {
   });
 
   it('a task that ignores its signal past cancelGrace costs only its thread', async () => {
-    await using pool = await startPool(fixture, { minThreads: 2, maxThreads: 2, cancelGrace: 100 });
+    const pool = await startPool(fixture, { minThreads: 2, maxThreads: 2, cancelGrace: 100 });
     const exits: Array<{ reason: string }> = [];
     pool.on('loop:thread-exit', (payload) => exits.push(payload));
     const replaced = new Promise((resolve) => pool.on('loop:thread-start', resolve));
@@ -74,7 +78,7 @@ describe('pool faults', () => {
   });
 
   it('respects resourceLimits: a thread out of memory is replaced', async () => {
-    await using pool = await startPool(fixture, { minThreads: 1, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
+    const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
     const error = await pool.submit('hog').catch((e: unknown) => e);
     assert.ok(error instanceof LoopCrashedError);
     assert.equal(await pool.submit('add', 20, 22), 42);

@@ -2,10 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { startLoop, DeadlockError, TimeoutError } from '../src/index.ts';
-import { fixture } from './helpers.ts';
+import { fixture, closeEveryLoopAfterEach } from './helpers.ts';
+
+// Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
+closeEveryLoopAfterEach();
 
 test('callSync blocks the main thread until the result, with no help from its event loop', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   let timerRan = false;
   setTimeout(() => (timerRan = true), 0);
   assert.equal(loop.callSync('sleep', 50), 50);
@@ -14,14 +17,14 @@ test('callSync blocks the main thread until the result, with no help from its ev
 });
 
 test('callSync rethrows the loop error and honours the call timeout', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   assert.throws(() => loop.callSync('throwRegistered'), (e: Error) => e.name === 'ValidationError' && e.message === 'bad email');
-  await using echo = await startLoop(fixture('echo.js'));
+  const echo = await startLoop(fixture('echo.js'));
   assert.throws(() => echo.with({ timeout: 30 }).callSync('sleep', 2000), TimeoutError);
 });
 
 test('events emitted during a blocking call are delivered afterwards, in order', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const seen: number[] = [];
   loop.on('tick', (n) => seen.push(n as number));
   assert.equal(loop.callSync('emitMany', 5), 5);
@@ -31,14 +34,14 @@ test('events emitted during a blocking call are delivered afterwards, in order',
 });
 
 test('a blocking call on the loop\'s own thread throws DeadlockError at once', async () => {
-  await using loop = await startLoop(fixture('self-call.js'));
+  const loop = await startLoop(fixture('self-call.js'));
   await assert.rejects(loop.submit('blockOnSelf'), (e: unknown) => e instanceof DeadlockError && e.code === 'SIDELOOP_DEADLOCK');
   await assert.rejects(loop.submit('resultOnSelf'), DeadlockError);
   assert.equal(await loop.submit('submitToSelf'), 42, 'async calls to itself are fine');
 });
 
 test('share() hands the loop to another Worker: async, blocking calls, events and onDone there', async () => {
-  await using loop = await startLoop(fixture('echo.js'), { initArgs: ['shared'] });
+  const loop = await startLoop(fixture('echo.js'), { initArgs: ['shared'] });
   const handle = loop.share();
   const worker = new Worker(fixture('connect-worker.js'), { workerData: { handle }, transferList: [handle.port] });
   const [reply] = await Promise.all([

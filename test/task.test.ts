@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, Task, CancelledError, TimeoutError } from '../src/index.ts';
-import { fixture, runChild, srcIndex } from './helpers.ts';
+import { fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
+
+// Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
+closeEveryLoopAfterEach();
 
 test('a task is a real Promise whose then() gives a plain Promise', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const task = loop.submit('add', 1, 2);
   assert.ok(task instanceof Promise);
   assert.ok(task instanceof Task);
@@ -18,7 +21,7 @@ test('a task is a real Promise whose then() gives a plain Promise', async () => 
 });
 
 test('state goes pending or running, then fulfilled or rejected', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const task = loop.submit('sleep', 100);
   assert.ok(['pending', 'running'].includes(task.state));
   await new Promise((r) => setTimeout(r, 50));
@@ -30,7 +33,7 @@ test('state goes pending or running, then fulfilled or rejected', async () => {
 });
 
 test('cancel() settles the task at once, aborts the loop-side signal, and drops the late result', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const task = loop.submit('sleep', 10_000);
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(task.cancel('enough'), true);
@@ -50,7 +53,7 @@ test('cancel() settles the task at once, aborts the loop-side signal, and drops 
 test('a task cancelled before it starts never runs', async () => {
   const shared = new SharedArrayBuffer(12);
   const ran = new Int32Array(shared);
-  await using loop = await startLoop(fixture('lifecycle.js'), { initArgs: [shared] });
+  const loop = await startLoop(fixture('lifecycle.js'), { initArgs: [shared] });
   const blocker = loop.submit('stubborn', 150);
   const queued = Array.from({ length: 5 }, () => loop.submit('work', 1));
   for (const task of queued) task.cancel();
@@ -61,7 +64,7 @@ test('a task cancelled before it starts never runs', async () => {
 });
 
 test('result() blocks until the value; a timeout throws TimeoutError without cancelling', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const task = loop.submit('sleep', 300);
   assert.throws(() => task.result({ timeout: 20 }), (e: unknown) => e instanceof TimeoutError && e.timeout === 20);
   assert.equal(task.done(), false);
@@ -70,7 +73,7 @@ test('result() blocks until the value; a timeout throws TimeoutError without can
 });
 
 test('exception() returns the error of a rejected task and throws for a cancelled one', async () => {
-  await using loop = await startLoop(fixture('errors.js'));
+  const loop = await startLoop(fixture('errors.js'));
   const task = loop.submit('rejectLater');
   const error = task.exception() as Error;
   assert.equal(error.message, 'async failure');
@@ -82,7 +85,7 @@ test('exception() returns the error of a rejected task and throws for a cancelle
 });
 
 test('onDone runs on this thread, after the task settles, never synchronously', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const task = loop.submit('add', 2, 2);
   await task;
   let called = false;
@@ -104,7 +107,7 @@ test('onDone runs on this thread, after the task settles, never synchronously', 
 });
 
 test('call option timeout rejects with TimeoutError and aborts the loop-side signal', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const task = loop.with({ timeout: 50 }).submit('sleep', 5000);
   const error = await task.catch((e: unknown) => e);
   assert.ok(error instanceof TimeoutError);
@@ -114,7 +117,7 @@ test('call option timeout rejects with TimeoutError and aborts the loop-side sig
 });
 
 test('call option signal cancels with the signal reason; an aborted signal never sends the call', async () => {
-  await using loop = await startLoop(fixture('echo.js'));
+  const loop = await startLoop(fixture('echo.js'));
   const controller = new AbortController();
   const task = loop.with({ signal: controller.signal }).submit('sleep', 5000);
   controller.abort('stop it');

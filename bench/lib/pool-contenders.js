@@ -100,7 +100,7 @@ export function poolContenders() {
   let tinypool;
   return [
     sideloopContender('sideloop', "pool.submit('add', 1, 2), 2 threads, default options", {}),
-    sideloopContender('sideloop, no call sites', "same, with captureCallSites: false (no submit stack kept for errors)", { captureCallSites: false }),
+    sideloopContender('sideloop, call sites', "same, with captureCallSites: true (each submit's stack kept for errors)", { captureCallSites: true }),
     {
       label: 'Piscina',
       note: 'piscina.run({ a: 1, b: 2 }), 2 threads, default options',

@@ -163,7 +163,9 @@ export class Runtime {
         }
         Atomics.store(conn.bell, BELL_STARTED, message.seq);
         if (cancelled.has(message.seq)) {
+          // Never started; the answer only tells the caller the call is over.
           Atomics.add(this.#ctrl, CTRL_CANCELLED, 1);
+          this.post(conn, { type: 'result', seq: message.seq, ok: false, error: encodeThrown(new CancelledError('The task was cancelled before it started')) });
           return;
         }
         void this.#run(conn, message);
