@@ -12,6 +12,7 @@ import {
   type CallKind, type FromLoop, type ServicePolicy, type ToLoop,
 } from './protocol.ts';
 import { Task, type TaskCarrier } from './task.ts';
+import { Delivery } from './delivery.ts';
 import { debug, publishTaskEnd, publishTaskError, publishTaskStart } from './diagnostics.ts';
 
 /** What a call may carry besides its function and arguments. */
@@ -71,8 +72,7 @@ export class Connection implements TaskCarrier {
   #pings = new Map<number, (ok: boolean) => void>();
   /** Calls settled here (cancelled, timed out) that the loop has not finished yet: still work, still alive. */
   #winding = new Set<number>();
-  #deferred: Array<() => void> = [];
-  #blocking = 0;
+  readonly #delivery = new Delivery();
   #active = false;
   #exports: ReadonlySet<string> | undefined;
   #generators: ReadonlySet<string> | undefined;
@@ -91,7 +91,7 @@ export class Connection implements TaskCarrier {
     this.#ctrl = ctrl;
     this.#hooks = hooks;
     port.on('message', (message: FromLoop) => {
-      if (this.#deferred.length > 0) this.#flushDeferred();
+      this.#delivery.flush();
       this.#dispatch(message);
     });
     port.unref();
@@ -244,20 +244,6 @@ export class Connection implements TaskCarrier {
     }
   }
 
-  #deliver(fn: () => void): void {
-    if (this.#blocking > 0) {
-      if (this.#deferred.push(fn) === 1) queueMicrotask(() => this.#flushDeferred());
-    } else {
-      fn();
-    }
-  }
-
-  #flushDeferred(): void {
-    const list = this.#deferred;
-    this.#deferred = [];
-    for (const fn of list) fn();
-  }
-
   #dispatch(message: FromLoop): void {
     switch (message.type) {
       case 'result': {
@@ -281,7 +267,7 @@ export class Connection implements TaskCarrier {
       }
       case 'event': {
         const { event, payload, taskId } = message;
-        this.#deliver(() => this.#hooks.onEvent(event, payload, taskId));
+        this.#delivery.run(() => this.#hooks.onEvent(event, payload, taskId));
         return;
       }
       case 'progress': {
@@ -302,7 +288,7 @@ export class Connection implements TaskCarrier {
       }
       case 'service-ready': {
         const record = this.#calls.get(message.seq);
-        if (record) this.#deliver(() => record.setup.onReady?.(message.value));
+        if (record) this.#delivery.run(() => record.setup.onReady?.(message.value));
         return;
       }
       case 'pong': {
@@ -322,7 +308,7 @@ export class Connection implements TaskCarrier {
     if (!progress?.scheduled) return;
     progress.scheduled = false;
     const value = progress.value;
-    this.#deliver(() => record.task.emitProgress(value));
+    this.#delivery.run(() => record.task.emitProgress(value));
   }
 
   waitFor(task: Task<unknown>, timeout: number | undefined): boolean {
@@ -330,7 +316,7 @@ export class Connection implements TaskCarrier {
       throw new DeadlockError(`Blocking on task ${task.id} from the thread of loop "${this.loopName}" itself would never end: await it instead`);
     }
     const deadline = timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout;
-    this.#blocking++;
+    this.#delivery.blocking++;
     try {
       for (;;) {
         const seen = Atomics.load(this.#bell, BELL_SEQ);
@@ -346,7 +332,7 @@ export class Connection implements TaskCarrier {
         Atomics.wait(this.#bell, BELL_SEQ, seen, Math.min(remaining, 50));
       }
     } finally {
-      this.#blocking--;
+      this.#delivery.blocking--;
     }
   }
 
@@ -354,7 +340,7 @@ export class Connection implements TaskCarrier {
   drainNow(): void {
     let received: { message: FromLoop } | undefined;
     while ((received = receiveMessageOnPort(this.port)) !== undefined) {
-      if (this.#deferred.length > 0) this.#flushDeferred();
+      this.#delivery.flush();
       this.#dispatch(received.message);
     }
   }

@@ -18,6 +18,7 @@ import { TimeWindow } from './pool-stats.ts';
 import { Task, type TaskCarrier } from './task.ts';
 import { plainArgs, type PoolCall, type PoolCallSetup, type ThreadSource } from './pool-call.ts';
 import { blockUntil } from './pool-blocking.ts';
+import { Delivery } from './delivery.ts';
 
 /** Prefetch: a thread may be sent about this many ms of work beyond what it runs at once. */
 const PREFETCH_MS = 1;
@@ -47,8 +48,7 @@ export class PoolDispatcher implements TaskCarrier {
   #window: number;
   #pumpScheduled = false;
   /** @internal Blocking waits under way (events are held until they end). */
-  blocking = 0;
-  #deferred: Array<() => void> = [];
+  readonly delivery = new Delivery();
   readonly #pumpLater = (): void => {
     this.#pumpScheduled = false;
     this.pump();
@@ -171,7 +171,7 @@ export class PoolDispatcher implements TaskCarrier {
       }
       if (this.queue.size === 0) {
         this.queue.clear();
-        this.#deliver(() => this.emitter.emit('drain', undefined, { loop: this.name }));
+        this.delivery.run(() => this.emitter.emit('drain', undefined, { loop: this.name }));
         return;
       }
     }
@@ -211,7 +211,7 @@ export class PoolDispatcher implements TaskCarrier {
     switch (message.type) {
       case 'event': {
         const { event, payload, taskId } = message;
-        this.#deliver(() => routeEvent(this, event, payload, taskId));
+        this.delivery.run(() => routeEvent(this, event, payload, taskId));
         return;
       }
       case 'progress': {
@@ -276,22 +276,10 @@ export class PoolDispatcher implements TaskCarrier {
     if (!progress?.scheduled) return;
     progress.scheduled = false;
     const value = progress.value;
-    this.#deliver(() => call.task.emitProgress(value));
+    this.delivery.run(() => call.task.emitProgress(value));
   }
 
-  #deliver(fn: () => void): void {
-    if (this.blocking > 0) {
-      if (this.#deferred.push(fn) === 1) queueMicrotask(() => this.#flushDeferred());
-    } else {
-      fn();
-    }
-  }
 
-  #flushDeferred(): void {
-    const list = this.#deferred;
-    this.#deferred = [];
-    for (const fn of list) fn();
-  }
 
   // TaskCarrier
 
@@ -321,7 +309,7 @@ export class PoolDispatcher implements TaskCarrier {
     if (!thread) {
       const wasQueued = call.queued;
       this.forget(call);
-      if (wasQueued && this.queue.size === 0) this.#deliver(() => this.emitter.emit('drain', undefined, { loop: this.name }));
+      if (wasQueued && this.queue.size === 0) this.delivery.run(() => this.emitter.emit('drain', undefined, { loop: this.name }));
       return;
     }
     call.cancelling = true;
@@ -395,11 +383,11 @@ export class PoolDispatcher implements TaskCarrier {
   }
 
   waitFor(task: Task<unknown>, timeout: number | undefined): boolean {
-    this.blocking++;
+    this.delivery.blocking++;
     try {
       return blockUntil(this, this.#source, task, timeout);
     } finally {
-      this.blocking--;
+      this.delivery.blocking--;
     }
   }
 }
