@@ -23,6 +23,8 @@ import { PoolLane } from './pool-lane.ts';
 const LINGER_MS = Number(process.env.SIDELOOP_LINGER_US ?? 50) / 1000;
 const PARK_MS = Number(process.env.SIDELOOP_PARK_US ?? 1000) / 1000;
 const LINGER_BUDGET_MS = 2;
+/** A batch that ran longer than this (ms) goes straight to sleeping on the control block, without spinning. */
+const SPIN_CUTOFF_MS = 1;
 
 export interface Conn {
   id: number;
@@ -102,6 +104,7 @@ export class Runtime {
    * whose cancel is already queued (even behind a long synchronous task) never starts.
    */
   #onBatch(conn: Conn, first: ToLoop, nested = false): void {
+    const startedAt = nested ? 0 : performance.now();
     const batch: ToLoop[] = [first];
     const cancelled = new Set<number>();
     const pull = (): void => {
@@ -118,19 +121,22 @@ export class Runtime {
       if ((message.type === 'call' || message.type === 'calls') && i > 0) pull();
       this.#handle(conn, message, cancelled);
     }
-    if (!nested && this.#running.size === 0) this.#linger();
+    if (!nested && this.#running.size === 0) this.#linger(performance.now() - startedAt);
   }
 
   /**
-   * The fast path: when a batch finished synchronously, stay a moment (spinning LINGER_MS on the control block's
-   * wake counter that callers bump after posting, then sleeping on it up to PARK_MS) so the next call is read straight
-   * off the port instead of waiting for this thread's event loop to wake. It yields at once to async work, and after
-   * LINGER_BUDGET_MS in all, so the loop's timers and I/O are late by about a millisecond at most, never frozen.
+   * The fast path: when a batch finished synchronously, stay a moment so the next call is read straight off the port
+   * instead of waiting for this thread's event loop to wake: spin LINGER_MS on the control block's wake counter
+   * (which callers bump after posting), unless the batch ran long, then sleep on it up to PARK_MS. It yields at once
+   * to async work, and after LINGER_BUDGET_MS in all, so the loop's timers and I/O are late by about a millisecond at
+   * most, never frozen.
    */
-  #linger(): void {
-    if (LINGER_MS <= 0 || this.#closing) return;
+  #linger(batchMs: number): void {
+    if ((LINGER_MS <= 0 && PARK_MS <= 0) || this.#closing) return;
     const start = performance.now();
-    let deadline = start + LINGER_MS;
+    // Spinning pays off only after small calls; after long work it would take a core from the threads that need one.
+    const spinUntil = (now: number, ranMs: number): number => (ranMs > SPIN_CUTOFF_MS ? now : now + LINGER_MS);
+    let deadline = spinUntil(start, batchMs);
     let seen = Atomics.load(this.#ctrl, CTRL_WAKE);
     for (;;) {
       while (Atomics.load(this.#ctrl, CTRL_WAKE) === seen) {
@@ -140,6 +146,7 @@ export class Runtime {
         }
       }
       seen = Atomics.load(this.#ctrl, CTRL_WAKE);
+      const ranFrom = performance.now();
       for (const conn of this.#conns.values()) {
         const received = receiveMessageOnPort(conn.port);
         if (received) this.#onBatch(conn, received.message, true);
@@ -147,7 +154,7 @@ export class Runtime {
       if (this.#running.size > 0) return;
       const now = performance.now();
       if (now - start >= LINGER_BUDGET_MS) return;
-      deadline = now + LINGER_MS;
+      deadline = spinUntil(now, now - ranFrom);
     }
   }
 
