@@ -3,8 +3,7 @@
  * `startLoop()` and the `Loop` handle: call a loop's exported functions from anywhere and get futures back.
  * A handle made by `with(options)` is a view of the same loop whose calls carry those options.
  */
-import { pathToFileURL } from 'node:url';
-import { isAbsolute, resolve as resolvePath, basename } from 'node:path';
+import { moduleUrlOf, nameOfModule } from './module-url.ts';
 import { threadId } from 'node:worker_threads';
 import { DeadlockError } from './errors.ts';
 import type { EventMeta, LoopListener } from './events.ts';
@@ -25,13 +24,6 @@ export type FnArgs<M, K> = K extends keyof M ? (IsAny<M[K]> extends true ? any[]
 export type FnResult<M, K> = K extends keyof M ? (IsAny<M[K]> extends true ? any : M[K] extends (...args: any[]) => infer R ? Awaited<R> : unknown) : any;
 export type YieldOf<M, K> = K extends keyof M ? (IsAny<M[K]> extends true ? any : M[K] extends (...args: any[]) => AsyncGenerator<infer Y, any, any> | Generator<infer Y, any, any> ? Y : unknown) : unknown;
 
-function moduleUrlOf(module: string | URL): string {
-  if (module instanceof URL) return module.href;
-  if (typeof module !== 'string' || module.length === 0) throw new TypeError(`Expected \`module\` to be a path or URL, got \`${String(module)}\``);
-  if (/^(file|data):/.test(module)) return module;
-  return pathToFileURL(isAbsolute(module) ? module : resolvePath(process.cwd(), module)).href;
-}
-
 /**
  * Starts a loop: a worker thread with its own event loop running `module`. Resolves once the module's
  * `init(...initArgs)` has returned (its value is `loop.initValue`); rejects with `LoopInitError` otherwise.
@@ -39,7 +31,7 @@ function moduleUrlOf(module: string | URL): string {
 export async function startLoop<M = AnyModule>(module: string | URL, options?: LoopOptions): Promise<Loop<M>> {
   const resolved = resolveLoopOptions(options);
   const url = moduleUrlOf(module);
-  const name = resolved.name ?? basename(new URL(url).pathname).replace(/\.[cm]?[jt]s$/, '');
+  const name = resolved.name ?? nameOfModule(url);
   const core = new OwnedLoopCore(url, resolved, name);
   await core.boot();
   return new Loop<M>(core, {});

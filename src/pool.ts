@@ -3,8 +3,7 @@
  * `startPool()` and the `Pool` handle: N threads running the same loop module, for parallel CPU and I/O work, with
  * the loop's calls (`submit`, `callSync`, `stream`, `with`, `on`, `stats`, `close`), its errors and its guarantees.
  */
-import { pathToFileURL } from 'node:url';
-import { basename, isAbsolute, resolve as resolvePath } from 'node:path';
+import { moduleUrlOf, nameOfModule } from './module-url.ts';
 import { TimeoutError } from './errors.ts';
 import type { BuiltinLoopEvents, EventMeta, LoopEvents } from './events.ts';
 import type { AnyModule, FnArgs, FnName, FnResult, YieldOf } from './loop.ts';
@@ -34,13 +33,6 @@ export interface BuiltinPoolEvents {
 type AllPoolEvents = BuiltinLoopEvents & BuiltinPoolEvents & LoopEvents;
 export type PoolListener<E extends string> = (payload: E extends keyof AllPoolEvents ? AllPoolEvents[E] : unknown, meta: EventMeta) => void;
 
-function moduleUrlOf(module: string | URL): string {
-  if (module instanceof URL) return module.href;
-  if (typeof module !== 'string' || module.length === 0) throw new TypeError(`Expected \`module\` to be a path or URL, got \`${String(module)}\``);
-  if (/^(file|data):/.test(module)) return module;
-  return pathToFileURL(isAbsolute(module) ? module : resolvePath(process.cwd(), module)).href;
-}
-
 /**
  * Starts a pool of threads running `module`. Resolves once `minThreads` threads (at least one) passed `init`;
  * rejects with `LoopInitError` otherwise. Invalid options reject with `TypeError`/`RangeError` before any thread.
@@ -48,7 +40,7 @@ function moduleUrlOf(module: string | URL): string {
 export async function startPool<M = AnyModule>(module: string | URL, options?: PoolOptions): Promise<Pool<M>> {
   const resolved = resolvePoolOptions(options);
   const url = moduleUrlOf(module);
-  const name = resolved.name ?? basename(new URL(url).pathname).replace(/\.[cm]?[jt]s$/, '');
+  const name = resolved.name ?? nameOfModule(url);
   const core = new PoolCore(url, resolved, name);
   await core.start();
   return new Pool<M>(core, {});
