@@ -103,7 +103,8 @@ export function describeValue(value) {
   }
   const named = Array.isArray(value) ? value : Array.isArray(value?.tools) ? value.tools : null;
   if (named && named.length > 0 && named.every((t) => t && typeof t.name === 'string')) {
-    return preview(`${named.length} ${Array.isArray(value) ? 'items' : 'tools'}: ${named.map((t) => t.name).join(', ')}`, 200);
+    const tools = !Array.isArray(value) || named.every((t) => 'inputSchema' in t);
+    return preview(`${named.length} ${tools ? 'tools' : 'items'}: ${named.map((t) => t.name).join(', ')}`, 200);
   }
   if (typeof value === 'number') return formatCount(value);
   return preview(value, 200);

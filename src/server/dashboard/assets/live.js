@@ -44,7 +44,7 @@ function reduce(state, action) {
       const loops = action.snapshot.loops.map((l) => ((l.expose ?? []).length > 0 || !state.expose[l.name] ? l : { ...l, expose: state.expose[l.name] }));
       return {
         ...state, loops, main: action.snapshot.main ?? state.main, loopsError: undefined,
-        history: record(state.history, action.snapshot, action.at),
+        history: action.chart ? record(state.history, action.snapshot, action.at) : state.history,
       };
     }
     case 'event': {
@@ -130,16 +130,22 @@ export function useLive() {
 
   function connect() {
     const token = tokenRef.current;
+    // The server only samples while someone watches, so the first snapshot after connecting covers an unknown
+    // stretch (server start-up, say): it updates the cards but stays off the per-second chart.
+    let firstStats = true;
     const socket = openSocket(token, (status, recovered) => {
       dispatch({ type: 'status', status });
       if (status === 'connected') {
+        firstStats = true;
         void refreshLoops();
         if (!recovered) void refreshTasks();
       }
     });
     socket.on('loop:stats', (payload) => {
       const snapshot = asSnapshot(payload);
-      if (snapshot) dispatch({ type: 'stats', snapshot, at: typeof payload.at === 'number' ? payload.at : Date.now() });
+      if (!snapshot) return;
+      dispatch({ type: 'stats', snapshot, chart: !firstStats, at: typeof payload.at === 'number' ? payload.at : Date.now() });
+      firstStats = false;
     });
     socket.on('task:progress', ({ id, progress }) => {
       dispatch({ type: 'task-update', id, patch: { progress, state: 'running' }, at: Date.now() });
