@@ -108,6 +108,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     pools: byName('pool'),
     events: config.relay.events,
     to: room,
+    expose: Object.fromEntries([...targets.values()].map((t) => [t.name, [...t.expose]])),
     statsInterval: opts.statsInterval,
     submit: (request, socket) => {
       if (limiter && !limiter.hit(socket.handshake.address)) throw new RequestError('RATE_LIMITED', 'Too many task submissions');

@@ -97,6 +97,10 @@ void describe('Socket.IO', () => {
     assert.equal(typeof snapshot.at, 'number');
     assert.equal(typeof snapshot.main.eventLoopDelay.p99, 'number');
     assert.deepEqual(snapshot.loops.map((l) => [l.name, l.kind]), [['work', 'loop'], ['calc', 'pool']]);
+    const listed = await http(server, 'GET', '/api/loops');
+    const exposed = (loops: { name: string; expose: string[] }[]) => loops.map((l) => [l.name, l.expose]);
+    assert.deepEqual(exposed(snapshot.loops), exposed(listed.body.loops), 'snapshots name the same exposed functions as the API');
+    assert.ok(snapshot.loops.every((l) => l.expose.length > 0));
     const second = await next<StatsSnapshot>(socket, 'loop:stats');
     assert.ok(second.at >= snapshot.at);
   });
