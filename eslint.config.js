@@ -1,15 +1,22 @@
 // Typed lint: this is an async library, so floating and misused promises are errors.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/server/dashboard/assets/**', 'docs/**', 'test/fixtures/enum.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'docs/**', 'test/fixtures/enum.ts'] },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
   {
+    // The dashboard runs in the browser as plain modules: untyped lint with browser globals.
+    files: ['src/server/dashboard/assets/**/*.js'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
+    ignores: ['src/server/dashboard/assets/**'],
+    extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, tsconfigRootDir: import.meta.dirname },
-      globals: { console: 'readonly', process: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', structuredClone: 'readonly', performance: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', queueMicrotask: 'readonly', SharedArrayBuffer: 'readonly', Atomics: 'readonly', Buffer: 'readonly', globalThis: 'readonly' },
+      globals: globals.node,
     },
     rules: {
       '@typescript-eslint/no-floating-promises': ['error', {

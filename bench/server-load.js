@@ -5,7 +5,6 @@
 //      server vs plain Socket.IO emitting the same events from the main thread, in the same run.
 //   3. Main event-loop delay (p99) while the cpu pool is saturated, vs the same work on the main thread.
 // Writes bench/results/server-load.json with the machine noted.
-/* global fetch */
 //
 //   node bench/server-load.js [--quick]
 import { fork } from 'node:child_process';
