@@ -126,36 +126,52 @@ export class Runtime {
 
   /**
    * The fast path: when a batch finished synchronously, stay a moment so the next call is read straight off the port
-   * instead of waiting for this thread's event loop to wake: spin LINGER_MS on the control block's wake counter
-   * (which callers bump after posting), unless the batch ran long, then sleep on it up to PARK_MS. It yields at once
-   * to async work, and after LINGER_BUDGET_MS in all, so the loop's timers and I/O are late by about a millisecond at
-   * most, never frozen.
+   * instead of waiting for this thread's event loop to wake. Calls already queued are read at once; otherwise spin
+   * LINGER_MS on the control block's wake counter (which callers bump after posting), unless the last batch ran long,
+   * then sleep on it up to PARK_MS. It yields at once to async work, and after LINGER_BUDGET_MS in all, so the
+   * loop's timers and I/O are late by about a millisecond at most, never frozen.
    */
   #linger(batchMs: number): void {
     if ((LINGER_MS <= 0 && PARK_MS <= 0) || this.#closing) return;
     const start = performance.now();
-    // Spinning pays off only after small calls; after long work it would take a core from the threads that need one.
-    const spinUntil = (now: number, ranMs: number): number => (ranMs > SPIN_CUTOFF_MS ? now : now + LINGER_MS);
-    let deadline = spinUntil(start, batchMs);
-    let seen = Atomics.load(this.#ctrl, CTRL_WAKE);
+    let ranMs = batchMs;
     for (;;) {
-      while (Atomics.load(this.#ctrl, CTRL_WAKE) === seen) {
-        if (performance.now() >= deadline) {
-          if (PARK_MS <= 0 || Atomics.wait(this.#ctrl, CTRL_WAKE, seen, PARK_MS) === 'timed-out') return;
-          break;
-        }
+      // The counter is read before the ports: a call posted after that look has bumped it past `seen`.
+      const seen = Atomics.load(this.#ctrl, CTRL_WAKE);
+      const from = performance.now();
+      if (this.#readPorts()) {
+        ranMs = performance.now() - from;
+        if (this.#running.size > 0) return;
+      } else if (!this.#awaitWake(seen, ranMs > SPIN_CUTOFF_MS ? 0 : LINGER_MS)) {
+        return;
       }
-      seen = Atomics.load(this.#ctrl, CTRL_WAKE);
-      const ranFrom = performance.now();
-      for (const conn of this.#conns.values()) {
-        const received = receiveMessageOnPort(conn.port);
-        if (received) this.#onBatch(conn, received.message, true);
-      }
-      if (this.#running.size > 0) return;
-      const now = performance.now();
-      if (now - start >= LINGER_BUDGET_MS) return;
-      deadline = spinUntil(now, now - ranFrom);
+      if (this.#closing || performance.now() - start >= LINGER_BUDGET_MS) return;
     }
+  }
+
+  /** Runs one queued message per connection, if any; true if there was one. */
+  #readPorts(): boolean {
+    let found = false;
+    for (const conn of this.#conns.values()) {
+      const received = receiveMessageOnPort(conn.port);
+      if (received) {
+        found = true;
+        this.#onBatch(conn, received.message, true);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Spins `spinMs`, then sleeps up to PARK_MS, until the wake counter moves past `seen`; false if it did not.
+   * Spinning pays off only after small calls; after long work it would take a core from threads that need one.
+   */
+  #awaitWake(seen: number, spinMs: number): boolean {
+    const deadline = performance.now() + spinMs;
+    while (Atomics.load(this.#ctrl, CTRL_WAKE) === seen) {
+      if (performance.now() >= deadline) return PARK_MS > 0 && Atomics.wait(this.#ctrl, CTRL_WAKE, seen, PARK_MS) !== 'timed-out';
+    }
+    return true;
   }
 
   #handle(conn: Conn, message: ToLoop, cancelled: ReadonlySet<number>): void {
