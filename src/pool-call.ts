@@ -25,6 +25,8 @@ export interface PoolCall {
   submittedAt: number;
   /** Settled on this side; waiting for the thread to confirm the task stopped. */
   cancelling: boolean;
+  /** Sent ahead to a thread busy with another task, and can be taken back until it starts (claims.ts). */
+  ahead?: boolean;
   timer?: NodeJS.Timeout | undefined;
   grace?: NodeJS.Timeout | undefined;
   unlisten?: (() => void) | undefined;

@@ -1,8 +1,10 @@
 /**
  * The pool's dispatcher: every task it was given, the FIFO queue of those waiting for a thread, and the routing of
  * replies. A task goes to the least busy ready thread at once when one has room, else it waits in the queue. A
- * thread's room is `concurrentTasksPerThread` plus a prefetch sized from recent run times (tiny tasks: hundreds,
- * so no task waits a round trip; long ones: none, so no task waits behind a long one while another thread idles).
+ * thread's room is `concurrentTasksPerThread` plus a prefetch sized from recent run times: tiny tasks, hundreds, so
+ * no task waits a round trip; long ones, one, so a thread goes from task to task without waiting for the main thread
+ * (nor making it wake the thread). A long task sent ahead like that is taken back for a thread that runs dry before
+ * it started (claims.ts), so no task waits behind a long one while another thread idles.
  */
 import { CancelledError, QueueFullError, TimeoutError, UnknownFunctionError } from './errors.ts';
 import { decodeThrown, encodeThrown, type WireThrown } from './error-codec.ts';
@@ -23,6 +25,8 @@ import { Delivery } from './delivery.ts';
 /** Prefetch: a thread may be sent about this many ms of work beyond what it runs at once. */
 const PREFETCH_MS = 1;
 const PREFETCH_MAX = 512;
+/** Tasks that run this long (ms, on average) and are sent ahead can be taken back; shorter ones are soon started. */
+const TAKE_BACK_MS = 1;
 
 
 export class PoolDispatcher implements TaskCarrier {
@@ -46,6 +50,8 @@ export class PoolDispatcher implements TaskCarrier {
   #seq = 0;
   #avgRunMs = -1;
   #window: number;
+  /** Tasks run TAKE_BACK_MS or more on average: busy threads are sent one ahead. */
+  #long = false;
   #pumpScheduled = false;
   /** @internal Blocking waits under way (events are held until they end). */
   readonly delivery = new Delivery();
@@ -91,6 +97,7 @@ export class PoolDispatcher implements TaskCarrier {
       }
       this.queue.push(call);
       this.#source.wantThreads();
+      if (this.#long) this.#pumpSoon(); // a busy thread may take it ahead
     }
     this.calls.set(seq, call);
     this.#watch(call);
@@ -139,7 +146,9 @@ export class PoolDispatcher implements TaskCarrier {
       // Arguments that might not clone are sent at once so that a CloneError is thrown by submit() itself;
       // plain ones (and queued ones, checked when queued) go out in the thread's next batch.
       if (kind === 'task' && !(direct && !plainArgs(args))) {
-        thread.queueTask(seq, fn, args, transfersOfArgs(args));
+        const transfers = transfersOfArgs(args);
+        const ahead = this.#long && transfers === undefined && thread.inFlight >= this.#options.concurrentTasksPerThread;
+        call.ahead = thread.queueTask(seq, fn, args, transfers, ahead);
       } else {
         const message: CallMessage = { type: 'call', seq, fn, args, kind, limit: this.#options.concurrentTasksPerThread };
         if (setup.credit !== undefined) message.credit = setup.credit;
@@ -153,7 +162,8 @@ export class PoolDispatcher implements TaskCarrier {
       call.task.settleRejected(failure);
       return false;
     }
-    call.args = undefined;
+    // A task sent ahead keeps its arguments, to be sent again if it is taken back.
+    if (!call.ahead) call.args = undefined;
     call.thread = thread;
     if (++thread.inFlight === 1) thread.setActive(true);
     return true;
@@ -161,7 +171,10 @@ export class PoolDispatcher implements TaskCarrier {
 
   /** Sends queued tasks to threads with room. */
   pump(): void {
-    if (this.queue.size === 0) return;
+    if (this.queue.size === 0) {
+      for (const thread of this.#source.threads) this.#takeBackFor(thread);
+      return;
+    }
     for (let thread = this.#pick(); thread; thread = this.#pick()) {
       let room = this.#window - thread.inFlight;
       while (room > 0) {
@@ -169,13 +182,32 @@ export class PoolDispatcher implements TaskCarrier {
         if (!call) break;
         if (this.#send(call, thread, false)) room--;
       }
-      if (this.queue.size === 0) {
-        this.queue.clear();
-        this.delivery.run(() => this.emitter.emit('drain', undefined, { loop: this.name }));
-        return;
-      }
+      if (this.queue.size === 0) return this.#drained();
     }
     this.#source.wantThreads();
+    this.#sendAhead();
+  }
+
+  /** Long tasks: a thread busy with as many as it runs at once gets the next one ahead, if it can be taken back. */
+  #sendAhead(): void {
+    if (!this.#long) return;
+    const limit = this.#options.concurrentTasksPerThread;
+    for (const thread of this.#source.threads) {
+      if (thread.state !== 'ready' || thread.inFlight !== limit) continue;
+      const call = this.queue.shift();
+      if (!call) return;
+      if (call.kind !== 'task' || transfersOfArgs(call.args!) !== undefined) {
+        this.queue.unshift(call); // it could not be taken back: it waits here for a free thread, in its turn
+        return;
+      }
+      this.#send(call, thread, false);
+      if (this.queue.size === 0) return this.#drained();
+    }
+  }
+
+  #drained(): void {
+    this.queue.clear();
+    this.delivery.run(() => this.emitter.emit('drain', undefined, { loop: this.name }));
   }
 
   #pumpSoon(): void {
@@ -184,16 +216,49 @@ export class PoolDispatcher implements TaskCarrier {
     queueMicrotask(this.#pumpLater);
   }
 
-  /** Frees the thread's slot for `call`. */
+  /** Frees the thread's slot for `call`; with nothing queued, the thread may take back a task sent ahead elsewhere. */
   #release(call: PoolCall): void {
     const thread = call.thread;
     if (!thread) return;
     call.thread = undefined;
-    if (--thread.inFlight === 0) {
+    if (call.ahead) {
+      call.ahead = false;
+      thread.takeBack(call.seq); // frees its claim word if it never started (it was cancelled while it waited)
+    }
+    thread.inFlight--;
+    if (this.queue.size === 0) this.#takeBackFor(thread);
+    if (thread.inFlight === 0) {
       thread.setActive(false);
       this.#source.idle(thread);
     }
     this.#pumpSoon();
+  }
+
+  /** If `thread` has a free slot, gives it the oldest task another thread was sent ahead and has not started. */
+  #takeBackFor(thread: PoolThread): void {
+    if (thread.state !== 'ready' || thread.inFlight >= this.#options.concurrentTasksPerThread) return;
+    for (const other of this.#source.threads) {
+      while (other !== thread && other.ahead.length > 0) {
+        const call = this.calls.get(other.ahead[0]!);
+        if (call?.thread !== other || call.cancelling) {
+          other.ahead.shift(); // its answer is on the way; #release frees its word then
+          continue;
+        }
+        const taken = other.takeBack(call.seq);
+        call.ahead = false;
+        if (!taken) {
+          call.args = undefined; // it runs where it is
+          continue;
+        }
+        call.thread = undefined;
+        if (--other.inFlight === 0) {
+          other.setActive(false);
+          this.#source.idle(other);
+        }
+        this.#send(call, thread, false);
+        return;
+      }
+    }
   }
 
   /** Drops the call's bookkeeping (the task is settled or about to be). */
@@ -263,11 +328,15 @@ export class PoolDispatcher implements TaskCarrier {
     }
   }
 
-  /** Run times steer the prefetch: a thread gets about PREFETCH_MS of work beyond what it runs at once. */
+  /**
+   * Run times steer the prefetch: a thread gets about PREFETCH_MS of work beyond what it runs at once, or, when tasks
+   * run longer than that, one task ahead that can be taken back (#sendAhead).
+   */
   #learn(ms: number): void {
     this.runTime.record(ms);
     this.#avgRunMs = this.#avgRunMs < 0 ? ms : this.#avgRunMs * 0.9 + ms * 0.1;
-    const extra = Math.min(PREFETCH_MAX, Math.floor(PREFETCH_MS / Math.max(this.#avgRunMs, 0.001)));
+    this.#long = this.#avgRunMs >= TAKE_BACK_MS;
+    const extra = this.#long ? 0 : Math.min(PREFETCH_MAX, Math.floor(PREFETCH_MS / Math.max(this.#avgRunMs, 0.001)));
     this.#window = this.#options.concurrentTasksPerThread + extra;
   }
 
@@ -309,7 +378,14 @@ export class PoolDispatcher implements TaskCarrier {
     if (!thread) {
       const wasQueued = call.queued;
       this.forget(call);
-      if (wasQueued && this.queue.size === 0) this.delivery.run(() => this.emitter.emit('drain', undefined, { loop: this.name }));
+      if (wasQueued && this.queue.size === 0) this.#drained();
+      return;
+    }
+    if (call.ahead && thread.takeBack(call.seq)) {
+      // Sent ahead and not started: taken back, it never runs.
+      call.ahead = false;
+      this.#release(call);
+      this.forget(call);
       return;
     }
     call.cancelling = true;
@@ -349,10 +425,17 @@ export class PoolDispatcher implements TaskCarrier {
     call.task.settleRejected(error);
   }
 
-  /** A thread ended: its tasks reject with `error` (the others keep going). */
+  /** A thread ended: its tasks reject with `error` (the others keep going); those it never started go elsewhere. */
   threadGone(thread: PoolThread, error: Error): void {
+    const unstarted: PoolCall[] = [];
     for (const call of [...this.calls.values()]) {
       if (call.thread !== thread) continue;
+      if (call.ahead && !call.cancelling && thread.takeBack(call.seq)) {
+        call.ahead = false;
+        call.thread = undefined;
+        unstarted.push(call);
+        continue;
+      }
       this.calls.delete(call.seq);
       if (call.grace) clearTimeout(call.grace);
       call.thread = undefined;
@@ -362,6 +445,7 @@ export class PoolDispatcher implements TaskCarrier {
       call.task.settleRejected(error);
     }
     thread.inFlight = 0;
+    for (let i = unstarted.length - 1; i >= 0; i--) this.queue.unshift(unstarted[i]!);
     if (this.calls.size === 0) this.onSettled?.();
     this.#pumpSoon();
   }

@@ -26,6 +26,15 @@ export class RingQueue<T extends { queued: boolean }> {
     this.size++;
   }
 
+  /** Puts `item` back at the front (a task that must run before everything queued after it). */
+  unshift(item: T): void {
+    if (this.#tail - this.#head === this.#items.length) this.#grow();
+    this.#head--;
+    this.#items[this.#head & this.#mask] = item;
+    item.queued = true;
+    this.size++;
+  }
+
   /** The oldest live entry, removed; undefined when empty. */
   shift(): T | undefined {
     while (this.#head < this.#tail) {

@@ -7,6 +7,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort, type Tr
 import { LoopCrashedError, LoopInitError, TimeoutError } from './errors.ts';
 import { decodeThrown } from './error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from './clone.ts';
+import { offerClaim, takeClaim } from './claims.ts';
 import { loopDelay, type DelayStats } from './health.ts';
 import { newBell } from './loop-core.ts';
 import {
@@ -66,6 +67,8 @@ export class PoolThread {
   idleTimer: NodeJS.Timeout | undefined;
   /** The pool's `concurrentTasksPerThread`. */
   limit = 1;
+  /** Tasks sent ahead that the thread may not have started yet (seqs, oldest first). */
+  readonly ahead: number[] = [];
   #threadError: unknown;
   #closedCleanly = false;
   #crash: LoopCrashedError | undefined;
@@ -232,14 +235,27 @@ export class PoolThread {
     Atomics.notify(this.ctrl, CTRL_WAKE, 1);
   }
 
-  /** Adds a plain task to the batch that goes out at the end of this tick, in one message. */
-  queueTask(seq: number, fn: string, args: unknown[], transferList: readonly TransferListItem[] | undefined): void {
-    this.#outbox.push(seq, fn, args);
+  /**
+   * Adds a plain task to the batch that goes out at the end of this tick, in one message. A task sent `ahead` (to wait
+   * behind a running one) can be taken back with `takeBack` until the thread starts it; false if it cannot be.
+   */
+  queueTask(seq: number, fn: string, args: unknown[], transferList: readonly TransferListItem[] | undefined, ahead = false): boolean {
+    ahead &&= offerClaim(this.bell, seq);
+    if (ahead) this.ahead.push(seq);
+    this.#outbox.push(ahead ? -seq : seq, fn, args);
     if (transferList !== undefined) (this.#outboxTransfers ??= []).push(...transferList);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#flushLater);
     }
+    return ahead;
+  }
+
+  /** Takes back a task sent ahead, unless the thread started it; either way it is no longer ahead here. */
+  takeBack(seq: number): boolean {
+    const at = this.ahead.indexOf(seq);
+    if (at >= 0) this.ahead.splice(at, 1);
+    return takeClaim(this.bell, seq);
   }
 
   flushCalls(): void {
@@ -253,7 +269,9 @@ export class PoolThread {
     } catch (error) {
       if (!isDataCloneError(error)) throw error;
       for (let i = 0; i < flat.length; i += 3) {
-        const call: CallMessage = { type: 'call', seq: flat[i] as number, fn: flat[i + 1] as string, args: flat[i + 2] as unknown[], kind: 'task', limit: this.limit };
+        const seq = flat[i] as number;
+        const call: CallMessage = { type: 'call', seq: Math.abs(seq), fn: flat[i + 1] as string, args: flat[i + 2] as unknown[], kind: 'task', limit: this.limit };
+        if (seq < 0) call.claim = true;
         try {
           this.port.postMessage(call, transfersOfArgs(call.args));
         } catch (failure) {

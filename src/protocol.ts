@@ -20,11 +20,13 @@ export interface ServicePolicy {
  */
 export interface CallMessage {
   type: 'call'; seq: number; fn: string; args: unknown[]; kind: CallKind; credit?: number; policy?: ServicePolicy; limit?: number;
+  /** Sent ahead: the thread claims it (see claims.ts) before it starts, as the pool may have taken it back. */
+  claim?: boolean;
 }
 
 /**
  * Caller to loop. `calls` is a pool's batch of plain tasks, flat to keep it cheap to clone: `flat` holds
- * `seq, fn, args` for each call in turn, all with the same `limit`.
+ * `seq, fn, args` for each call in turn, all with the same `limit`; a negative `seq` marks a call to claim first.
  */
 export type ToLoop =
   | CallMessage
@@ -67,7 +69,10 @@ export interface MessagePortLike {
 export const BELL_SEQ = 0;
 /** Highest `seq` of this connection the loop has started running (tasks start in order). */
 export const BELL_STARTED = 1;
-export const BELL_SLOTS = 2;
+/** First of CLAIM_SLOTS claim words (claims.ts): pool tasks sent ahead, which the pool may still take back. */
+export const BELL_CLAIMS = 2;
+export const CLAIM_SLOTS = 32;
+export const BELL_SLOTS = BELL_CLAIMS + CLAIM_SLOTS;
 
 /** Per-loop control block (Int32Array). */
 export const CTRL_STATE = 0;

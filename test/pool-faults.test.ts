@@ -28,6 +28,20 @@ describe('pool faults', () => {
     assert.deepEqual(await Promise.all([pool.submit('add', 1, 1), pool.submit('add', 2, 2)]), [2, 4]);
   });
 
+  it('a task sent ahead to a thread that crashes before starting it runs on another thread', async () => {
+    const pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
+    // Tasks over a millisecond: a busy thread is sent its next task ahead.
+    await Promise.all(Array.from({ length: 4 }, () => pool.submit('spin', 5)));
+    const doomed = await pool.submit('whereAmI');
+    const victim = pool.submit('crashAfter', 100, 9);
+    const other = pool.submit('spin', 300);
+    const waiting = pool.submit('whereAmI');
+    const error = await victim.catch((e: unknown) => e);
+    assert.ok(error instanceof LoopCrashedError);
+    assert.notEqual(await waiting, doomed);
+    assert.equal(typeof (await other), 'number');
+  });
+
   it('a blocked callSync wakes with LoopCrashedError when its thread dies', async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     assert.throws(() => pool.callSync('crash', 5), LoopCrashedError);

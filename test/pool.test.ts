@@ -103,6 +103,64 @@ describe('pool scheduling', () => {
     assert.equal(await pool.submit('peakConcurrency'), 3);
   });
 
+  // Once tasks run over a millisecond, a busy thread is sent its next task ahead; a thread that runs dry takes back
+  // one that has not started yet.
+  const learnLongTasks = (pool: { submit(fn: string, ...args: unknown[]): Promise<unknown> }) =>
+    Promise.all(Array.from({ length: 4 }, () => pool.submit('spin', 5)));
+
+  it('a thread that runs dry takes back a task waiting behind a long one elsewhere', async () => {
+    const pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
+    await learnLongTasks(pool);
+    const long = pool.submit('spin', 600);
+    const short = pool.submit('spin', 30);
+    const next = pool.submit('whereAmI');
+    const [shortThread, nextThread] = await Promise.all([short, next]);
+    assert.equal(long.state, 'running', 'the next task did not wait for the long one');
+    assert.equal(nextThread, shortThread);
+    assert.notEqual(await long, nextThread);
+  });
+
+  it('a task cancelled while it waits ahead never runs', async () => {
+    const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    await learnLongTasks(pool);
+    const counts = new SharedArrayBuffer(8);
+    const first = pool.submit('countRun', counts, 0, 150);
+    const second = pool.submit('countRun', counts, 1, 0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(second.cancel(), true);
+    assert.equal(await first, 0);
+    await assert.rejects(second, { name: 'CancelledError' });
+    assert.equal(await pool.submit('add', 1, 1), 2);
+    assert.deepEqual([...new Int32Array(counts)], [1, 0]);
+  });
+
+  it('runs every task exactly once while threads take tasks back', async () => {
+    const pool = await startPool(fixture, { minThreads: 3, maxThreads: 3 });
+    await learnLongTasks(pool);
+    const waves = 40;
+    const size = 8;
+    const counts = new SharedArrayBuffer(waves * size * 4);
+    // Short waves of uneven tasks: at the end of each, threads run dry at different moments and take back what the
+    // others were sent ahead.
+    for (let wave = 0; wave < waves; wave++) {
+      const ids = Array.from({ length: size }, (_, k) => wave * size + k);
+      const results = await Promise.all(ids.map((i) => pool.submit('countRun', counts, i, (i * 7) % 5)));
+      assert.deepEqual(results, ids);
+    }
+    assert.deepEqual([...new Int32Array(counts)], new Array(waves * size).fill(1));
+  });
+
+  it('a result is sent as soon as its task ends, not held for the tasks after it', async () => {
+    const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    // Tiny tasks first: the thread is then sent many tasks at once, so both below go out in one batch.
+    await Promise.all(Array.from({ length: 100 }, (_, i) => pool.submit('add', i, 1)));
+    const first = pool.submit('spin', 150);
+    const second = pool.submit('spin', 150);
+    await first;
+    assert.equal(second.state, 'running');
+    await second;
+  });
+
   it('keeps up with 100k queued tasks and reports stats', async () => {
     const pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
     const tasks = Array.from({ length: 100_000 }, (_, i) => pool.submit('add', i, 1));

@@ -2,20 +2,24 @@
  * The loop side of a pool thread. A pool sends a thread more calls than it may run at once (so that tiny tasks do
  * not wait a round trip each); those calls carry the pool's `concurrentTasksPerThread` as `limit` and wait here, in
  * order, until fewer than `limit` of them run. A call cancelled before it started never runs: it is answered with a
- * `CancelledError` result at once, which tells the pool the thread's slot is free again.
+ * `CancelledError` result at once, which tells the pool the thread's slot is free again. A call marked `claim` is
+ * claimed just before it starts; if the pool took it back meanwhile (claims.ts), it is skipped without an answer.
  *
  * Results are held and sent together (one `results` message): when the lane runs dry, when RESULT_BATCH are held,
- * or at the end of this turn of the event loop. Any other message (an event, progress, a stream item) first sends
+ * when the held tasks ran HOLD_MS in all (so no result waits long behind the tasks after it), or at the end of this
+ * turn of the event loop. Any other message (an event, progress, a stream item) first sends
  * what is held, so the caller sees everything in the order it happened.
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { CancelledError } from '../errors.ts';
 import { decodeThrown, encodeThrown, type WireThrown } from '../error-codec.ts';
 import { isDataCloneError, transfersOf } from '../clone.ts';
+import { takeClaim } from '../claims.ts';
 import { BELL_SEQ, type CallMessage, type FromLoop, type ResultMessage } from '../protocol.ts';
 import type { Conn, Runtime } from './runtime.ts';
 
 const RESULT_BATCH = 256;
+const HOLD_MS = 1;
 
 export class PoolLane {
   readonly #runtime: Runtime;
@@ -26,6 +30,8 @@ export class PoolLane {
   #limit = 1;
   /** Held results, flat: seq, ok, value or encoded error, ms. */
   #held: unknown[] = [];
+  /** Run time of the held tasks, ms. */
+  #heldMs = 0;
   #heldTransfers: TransferListItem[] | undefined;
   #flushScheduled = false;
   #bypass = false;
@@ -52,7 +58,10 @@ export class PoolLane {
   /** A batch of plain tasks: `seq, fn, args` in turn. */
   pushFlat(flat: readonly unknown[], limit: number, cancelled: ReadonlySet<number> | undefined): void {
     for (let i = 0; i < flat.length; i += 3) {
-      this.#push({ type: 'call', seq: flat[i] as number, fn: flat[i + 1] as string, args: flat[i + 2] as unknown[], kind: 'task', limit }, cancelled);
+      const seq = flat[i] as number;
+      const message: CallMessage = { type: 'call', seq: Math.abs(seq), fn: flat[i + 1] as string, args: flat[i + 2] as unknown[], kind: 'task', limit };
+      if (seq < 0) message.claim = true;
+      this.#push(message, cancelled);
     }
     if (this.#running === 0) this.flush();
   }
@@ -79,7 +88,8 @@ export class PoolLane {
     }
     this.#held.push(message.seq, message.ok, message.ok ? message.value : message.error, message.ms);
     if (transferList !== undefined && transferList.length > 0) (this.#heldTransfers ??= []).push(...transferList);
-    if (this.#held.length >= RESULT_BATCH * 4) this.flush();
+    this.#heldMs += message.ms ?? 0;
+    if (this.#held.length >= RESULT_BATCH * 4 || this.#heldMs >= HOLD_MS) this.flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#flushLater);
@@ -94,6 +104,7 @@ export class PoolLane {
     const transfers = this.#heldTransfers;
     this.#held = [];
     this.#heldTransfers = undefined;
+    this.#heldMs = 0;
     const conn = this.#conn;
     try {
       conn.port.postMessage({ type: 'results', flat: held } satisfies FromLoop, transfers);
@@ -143,8 +154,9 @@ export class PoolLane {
     this.#runtime.post(this.#conn, { type: 'result', seq, ok: false, error: encodeThrown(error) });
   }
 
-  /** Starts a call; true if it already finished (a synchronous task). */
+  /** Starts a call; true if it already finished (a synchronous task) or was taken back by the pool. */
   #start(message: CallMessage): boolean {
+    if (message.claim === true && !takeClaim(this.#conn.bell, message.seq)) return true;
     this.#running++;
     const pending = this.#runtime.start(this.#conn, message);
     if (pending === undefined) {
