@@ -157,7 +157,7 @@ describe('pool scheduling', () => {
     const first = pool.submit('spin', 150);
     const second = pool.submit('spin', 150);
     await first;
-    assert.equal(second.state, 'running');
+    assert.ok(second.state === 'pending' || second.state === 'running', `the second task is still under way, not ${second.state}`);
     await second;
   });
 
