@@ -227,11 +227,15 @@ export class PoolDispatcher implements TaskCarrier {
     }
     thread.inFlight--;
     if (this.queue.size === 0) this.#takeBackFor(thread);
-    if (thread.inFlight === 0) {
-      thread.setActive(false);
-      this.#source.idle(thread);
-    }
+    this.#idleIfDone(thread);
     this.#pumpSoon();
+  }
+
+  /** A thread with nothing in flight lets the process exit and may be retired. */
+  #idleIfDone(thread: PoolThread): void {
+    if (thread.inFlight !== 0) return;
+    thread.setActive(false);
+    this.#source.idle(thread);
   }
 
   /** If `thread` has a free slot, gives it the oldest task another thread was sent ahead and has not started. */
@@ -251,10 +255,8 @@ export class PoolDispatcher implements TaskCarrier {
           continue;
         }
         call.thread = undefined;
-        if (--other.inFlight === 0) {
-          other.setActive(false);
-          this.#source.idle(other);
-        }
+        other.inFlight--;
+        this.#idleIfDone(other);
         this.#send(call, thread, false);
         return;
       }

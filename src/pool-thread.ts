@@ -12,7 +12,7 @@ import { loopDelay, type DelayStats } from './health.ts';
 import { newBell } from './loop-core.ts';
 import {
   BELL_SEQ, BELL_STARTED, CONTROL_BYTES, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_EXIT_CODE, CTRL_FAILED, CTRL_RUNNING, CTRL_STATE,
-  CTRL_WAKE, STATE_DEAD, controlViews, type CallMessage, type FromLoop, type LoopBootData, type ToLoop,
+  CTRL_WAKE, STATE_DEAD, controlViews, flatCall, type FromLoop, type LoopBootData, type ToLoop,
 } from './protocol.ts';
 import type { ResolvedLoopOptions } from './options.ts';
 
@@ -269,9 +269,7 @@ export class PoolThread {
     } catch (error) {
       if (!isDataCloneError(error)) throw error;
       for (let i = 0; i < flat.length; i += 3) {
-        const seq = flat[i] as number;
-        const call: CallMessage = { type: 'call', seq: Math.abs(seq), fn: flat[i + 1] as string, args: flat[i + 2] as unknown[], kind: 'task', limit: this.limit };
-        if (seq < 0) call.claim = true;
+        const call = flatCall(flat, i, this.limit);
         try {
           this.port.postMessage(call, transfersOfArgs(call.args));
         } catch (failure) {

@@ -39,6 +39,14 @@ export type ToLoop =
   | { type: 'disconnect' }
   | { type: 'close'; cancelPending: boolean };
 
+/** The call at `i` of a `calls` batch's `flat` (a negative `seq` there marks a call to claim first). */
+export function flatCall(flat: readonly unknown[], i: number, limit: number): CallMessage {
+  const seq = flat[i] as number;
+  const call: CallMessage = { type: 'call', seq: Math.abs(seq), fn: flat[i + 1] as string, args: flat[i + 2] as unknown[], kind: 'task', limit };
+  if (seq < 0) call.claim = true;
+  return call;
+}
+
 /** A call's outcome; `ms` is how long it ran in the loop. */
 export type ResultMessage =
   | { type: 'result'; seq: number; ok: true; value: unknown; ms?: number }

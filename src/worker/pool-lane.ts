@@ -7,15 +7,15 @@
  *
  * Results are held and sent together (one `results` message): when the lane runs dry, when RESULT_BATCH are held,
  * when the held tasks ran HOLD_MS in all (so no result waits long behind the tasks after it), or at the end of this
- * turn of the event loop. Any other message (an event, progress, a stream item) first sends
- * what is held, so the caller sees everything in the order it happened.
+ * turn of the event loop. Any other message (an event, progress, a stream item) first sends what is held, so the
+ * caller sees everything in the order it happened.
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { CancelledError } from '../errors.ts';
 import { decodeThrown, encodeThrown, type WireThrown } from '../error-codec.ts';
 import { isDataCloneError, transfersOf } from '../clone.ts';
 import { takeClaim } from '../claims.ts';
-import { BELL_SEQ, type CallMessage, type FromLoop, type ResultMessage } from '../protocol.ts';
+import { BELL_SEQ, flatCall, type CallMessage, type FromLoop, type ResultMessage } from '../protocol.ts';
 import type { Conn, Runtime } from './runtime.ts';
 
 const RESULT_BATCH = 256;
@@ -57,12 +57,7 @@ export class PoolLane {
 
   /** A batch of plain tasks: `seq, fn, args` in turn. */
   pushFlat(flat: readonly unknown[], limit: number, cancelled: ReadonlySet<number> | undefined): void {
-    for (let i = 0; i < flat.length; i += 3) {
-      const seq = flat[i] as number;
-      const message: CallMessage = { type: 'call', seq: Math.abs(seq), fn: flat[i + 1] as string, args: flat[i + 2] as unknown[], kind: 'task', limit };
-      if (seq < 0) message.claim = true;
-      this.#push(message, cancelled);
-    }
+    for (let i = 0; i < flat.length; i += 3) this.#push(flatCall(flat, i, limit), cancelled);
     if (this.#running === 0) this.flush();
   }
 
