@@ -44,6 +44,8 @@ export interface PoolConfig {
   maxThreads?: number;
   /** @default the pool's: min(maxThreads, max(1, floor(cores / 2))) */
   minThreads?: number;
+  /** Tasks waiting for a thread; past it submissions answer 503 `QUEUE_FULL` with `Retry-After`. @default 1000 */
+  maxQueue?: number;
   /** @default [] */
   expose?: string[];
 }
@@ -98,6 +100,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
 }
+
+/** Tasks a server pool queues by default: enough for bursts, bounded so overload answers 503 instead of growing. */
+export const DEFAULT_MAX_QUEUE = 1000;
 
 function checkKeys(key: string, value: Record<string, unknown>, allowed: readonly string[]): void {
   for (const name of Object.keys(value)) {
@@ -185,7 +190,7 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
   });
   const pools = entries('pools', config.pools).map(([name, def]) => {
     const key = `pools.${name}`;
-    checkKeys(key, def, ['module', 'initArgs', 'readyTimeout', 'maxThreads', 'minThreads', 'expose']);
+    checkKeys(key, def, ['module', 'initArgs', 'readyTimeout', 'maxThreads', 'minThreads', 'maxQueue', 'expose']);
     if (names.has(name)) throw new ConfigError(key, 'must not reuse the name of a loop', name);
     names.add(name);
     const maxThreads = positiveInt(`${key}.maxThreads`, def.maxThreads, undefined);
@@ -200,6 +205,7 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
       readyTimeout: positiveInt(`${key}.readyTimeout`, def.readyTimeout, 30_000)!,
       maxThreads,
       minThreads,
+      maxQueue: positiveInt(`${key}.maxQueue`, def.maxQueue, DEFAULT_MAX_QUEUE, { allowZero: true })!,
       expose: fnNames(`${key}.expose`, def.expose),
     };
   });

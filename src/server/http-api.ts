@@ -3,9 +3,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { LoopInfo } from '../socket-io/events.ts';
+import { settledEvent } from '../socket-io/relay.ts';
 import { RequestError } from '../socket-io/request-error.ts';
-import { parseTaskRequest, submitTask, type ExposedTarget } from '../socket-io/submit.ts';
-import { readStats } from '../socket-io/target.ts';
+import { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from '../socket-io/submit.ts';
+import { readStats, type RelayTask } from '../socket-io/target.ts';
 import type { RunningTarget } from './loop-set.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { TaskRegistry } from './task-registry.ts';
@@ -16,8 +17,13 @@ export interface ApiContext {
   metrics: ServerMetrics;
   /** False while starting or draining, or when a loop has crashed. */
   ready(): boolean;
-  /** Submits through the registry, so the task shows in lookups and metrics. */
-  submit(request: { loop: string; fn: string; args: unknown[] }): { id: string };
+  /** Submits through the registry, so the task shows in lookups and metrics; the task has its public id. */
+  submit(request: TaskRequest): RelayTask;
+}
+
+/** `?wait=1`, `?detach=true` and the like; absent, `0` and `false` are off. */
+function flag(value: string | undefined): boolean {
+  return value !== undefined && value !== '0' && value !== 'false';
 }
 
 export function loopInfos(targets: ReadonlyMap<string, RunningTarget>): LoopInfo[] {
@@ -27,9 +33,8 @@ export function loopInfos(targets: ReadonlyMap<string, RunningTarget>): LoopInfo
 }
 
 /** Routes a request straight to the registry-backed submission. */
-export function submitThrough(targets: ReadonlyMap<string, ExposedTarget>, registry: TaskRegistry, request: { loop: string; fn: string; args: unknown[] }): { id: string } {
-  const task = submitTask(targets, request);
-  return registry.add(request.loop, request.fn, task);
+export function submitThrough(targets: ReadonlyMap<string, ExposedTarget>, registry: TaskRegistry, request: TaskRequest): RelayTask {
+  return registry.add(request.loop, request.fn, submitTask(targets, request));
 }
 
 export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -43,23 +48,28 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/loops', async () => ({ loops: loopInfos(ctx.targets) }));
 
-  app.post<{ Params: { name: string }; Querystring: { wait?: string } }>('/api/loops/:name/tasks', async (request, reply) => {
-    const task = parseTaskRequest(request.body, request.params.name);
-    if (!ctx.targets.has(task.loop)) throw new RequestError('UNKNOWN_LOOP', `No loop or pool is named "${task.loop}"`);
-    if (!ctx.ready() && ctx.targets.get(task.loop)?.target.state !== 'ready') {
-      throw new RequestError('NOT_READY', `Loop "${task.loop}" is not ready`);
+  app.post<{ Params: { name: string }; Querystring: { wait?: string; detach?: string } }>('/api/loops/:name/tasks', async (request, reply) => {
+    const parsed = parseTaskRequest(request.body, request.params.name);
+    if (!ctx.targets.has(parsed.loop)) throw new RequestError('UNKNOWN_LOOP', `No loop or pool is named "${parsed.loop}"`);
+    if (!ctx.ready() && ctx.targets.get(parsed.loop)?.target.state !== 'ready') {
+      throw new RequestError('NOT_READY', `Loop "${parsed.loop}" is not ready`);
     }
-    const { id } = ctx.submit(task);
-    const wait = request.query.wait;
-    if (wait === undefined || wait === '0' || wait === 'false') return reply.status(202).send({ id });
-    const view = await ctx.registry.settled(id);
-    const { progress: _progress, ...rest } = view;
-    return reply.status(200).send(rest);
+    const task = ctx.submit(parsed);
+    if (!flag(request.query.wait)) return reply.status(202).send({ id: task.id });
+    // Work nobody waits for any more is cancelled, unless the client said it may run on (?detach=1).
+    const detach = flag(request.query.detach);
+    const onClose = (): void => {
+      if (!reply.raw.writableEnded && !detach) task.cancel(new Error('The waiting client disconnected'));
+    };
+    reply.raw.once('close', onClose);
+    const { id, ...outcome } = await settledEvent(task);
+    reply.raw.off('close', onClose);
+    return reply.status(200).send({ id, loop: parsed.loop, fn: parsed.fn, ...outcome });
   });
 
   app.get<{ Params: { id: string } }>('/api/tasks/:id', async (request) => {
     const view = ctx.registry.get(request.params.id);
-    if (!view) throw new RequestError('UNKNOWN_TASK', `No task has the id "${request.params.id}" (finished tasks are kept for the last ${ctx.registry.keep})`);
+    if (!view) throw new RequestError('UNKNOWN_TASK', `No task has the id "${request.params.id}" (settled tasks are kept for the last ${ctx.registry.keep}, within ${ctx.registry.maxBytes} bytes)`);
     return view;
   });
 

@@ -62,7 +62,7 @@ export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
     }),
     ...config.pools.map(async (def) => {
       const options = {
-        name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout,
+        name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout, maxQueue: def.maxQueue,
         ...(def.minThreads === undefined ? {} : { minThreads: def.minThreads }),
         ...(def.maxThreads === undefined ? {} : { maxThreads: def.maxThreads }),
       };

@@ -18,7 +18,13 @@ export interface ServerMetrics {
 
 const STATES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
 
-export function createMetrics(targets: ReadonlyMap<string, { target: RelayTarget }>): ServerMetrics {
+/** What the metrics read of the task registry. */
+export interface KeptTasks {
+  readonly size: number;
+  readonly bytes: number;
+}
+
+export function createMetrics(targets: ReadonlyMap<string, { target: RelayTarget }>, kept: KeptTasks): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sideloop_process_' });
   const mainDelay = new DelayMonitor();
@@ -57,6 +63,22 @@ export function createMetrics(targets: ReadonlyMap<string, { target: RelayTarget
       };
       put('main', mainDelay.read({ reset: true }));
       for (const [name, { target }] of targets) put(name, readStats(target).eventLoopDelay);
+    },
+  });
+  new Gauge({
+    name: 'sideloop_server_kept_tasks',
+    help: 'Tasks the server keeps for GET /api/tasks/:id (open and recently settled)',
+    registers: [registry],
+    collect() {
+      this.set(kept.size);
+    },
+  });
+  new Gauge({
+    name: 'sideloop_server_kept_task_bytes',
+    help: 'Bytes of values, errors and progress the server keeps for settled tasks (capped by keepTaskBytes)',
+    registers: [registry],
+    collect() {
+      this.set(kept.bytes);
     },
   });
   const settled = new Counter({

@@ -7,13 +7,16 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { demoConfig } from '../demo/config.ts';
+import { boundedRecoveryAdapter } from '../socket-io/bounded-recovery-adapter.ts';
 import { attachRelay, type Relay, type RelayServer } from '../socket-io/relay.ts';
 import { RequestError } from '../socket-io/request-error.ts';
-import type { RelayTarget } from '../socket-io/target.ts';
-import { bearerToken, isLoopback, tokenMatches } from './auth.ts';
+import { limitSendBuffers } from '../socket-io/send-buffer-limit.ts';
+import type { TaskRequest } from '../socket-io/submit.ts';
+import type { RelayTarget, RelayTask } from '../socket-io/target.ts';
+import { isLoopback, requireHttpToken, socketTokenError } from './auth.ts';
 import { loadConfig, type ResolvedConfig } from './config.ts';
 import { registerApiRoutes, submitThrough } from './http-api.ts';
-import { registerErrorHandlers } from './http-errors.ts';
+import { clientErrorHandler, frameworkErrors, registerErrorHandlers } from './http-errors.ts';
 import { startLoopSet, type LoopSet } from './loop-set.ts';
 import { createMetrics } from './metrics.ts';
 import { ServerStartError } from './server-start-error.ts';
@@ -43,22 +46,39 @@ function urlOf(host: string, port: number): string {
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const opts = resolveServerOptions(options);
   if (!isLoopback(opts.host) && opts.token === undefined) {
-    throw new ServerStartError(`Listening on ${opts.host} needs a token: pass --token or set SIDELOOP_TOKEN`);
+    throw new ServerStartError(`Listening on ${opts.host}, not a loopback address, needs a token: pass --token or set SIDELOOP_TOKEN`);
   }
   const config = opts.config === undefined ? demoConfig() : typeof opts.config === 'string' ? await loadConfig(opts.config) : opts.config;
   const loops = await startLoopSet(config);
 
   let closing: Promise<void> | undefined;
   const targets = loops.targets;
-  const registry = new TaskRegistry({ keep: opts.keepTasks, onSettled: (view, seconds) => metrics.observe(view, seconds) });
-  const metrics = createMetrics(targets);
+  const registry = new TaskRegistry({
+    keep: opts.keepTasks, maxBytes: opts.keepTaskBytes, maxValueBytes: opts.maxValueBytes,
+    onSettled: (view, seconds) => metrics.observe(view, seconds),
+  });
+  const metrics = createMetrics(targets, registry);
   const ready = (): boolean => closing === undefined && loops.ready();
-  const submit = (request: { loop: string; fn: string; args: unknown[] }): { id: string } => {
+  const submit = (request: TaskRequest): RelayTask => {
     if (closing) throw new RequestError('NOT_READY', 'The server is shutting down');
     return submitThrough(targets, registry, request);
   };
 
-  const app = Fastify({ bodyLimit: opts.bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
+  const app = Fastify({
+    bodyLimit: opts.bodyLimit,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    // A request (headers and body) must arrive within requestTimeout; Node checks at this interval.
+    requestTimeout: opts.requestTimeout,
+    http: {
+      headersTimeout: Math.min(60_000, opts.requestTimeout),
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(opts.requestTimeout / 4))),
+    },
+    // Longer than any name a config allows (64), so a long name is an unknown loop (404), not a framework error.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors,
+    clientErrorHandler,
+  });
   registerErrorHandlers(app);
   if (opts.rateLimit) {
     await app.register(rateLimit, {
@@ -68,30 +88,26 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
   }
   const token = opts.token;
-  if (token !== undefined) {
-    app.addHook('onRequest', async (request) => {
-      const path = request.url.split('?')[0]!;
-      if (!path.startsWith('/api/') && path !== '/metrics') return;
-      if (!tokenMatches(token, bearerToken(request.headers.authorization))) {
-        throw new RequestError('UNAUTHORIZED', 'A valid token is required: send `Authorization: Bearer <token>`');
-      }
-    });
-  }
+  if (token !== undefined) requireHttpToken(app, token);
   registerApiRoutes(app, { targets, registry, metrics, ready, submit });
   await registerStaticRoutes(app);
   await app.ready();
 
   const io: RelayServer = new Server(app.server, {
-    connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: true },
+    // Middlewares (the token check) run on recovered connections too: a saved session id is no credential.
+    connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: false },
+    adapter: boundedRecoveryAdapter(opts.recoveryBytes),
     maxHttpBufferSize: opts.bodyLimit,
+  });
+  limitSendBuffers(io, {
+    maxBytes: opts.clientBufferBytes,
+    onExceeded: ({ address, bytes, maxBytes }) => {
+      opts.log(`disconnected a Socket.IO client at ${address}: ${bytes} bytes waiting to be sent to it (limit ${maxBytes}); it is not reading`);
+    },
   });
   if (token !== undefined) {
     io.use((socket, next) => {
-      const given = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-      if (tokenMatches(token, given)) return next();
-      const error = new Error('A valid token is required in the handshake `auth.token`') as Error & { data?: unknown };
-      error.data = { code: 'UNAUTHORIZED' };
-      next(error);
+      next(socketTokenError((socket.handshake.auth as { token?: unknown } | undefined)?.token, token));
     });
   }
   const room = config.relay.to;
@@ -110,14 +126,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     to: room,
     expose: Object.fromEntries([...targets.values()].map((t) => [t.name, [...t.expose]])),
     statsInterval: opts.statsInterval,
+    maxValueBytes: opts.maxValueBytes,
     submit: (request, socket) => {
       if (limiter && !limiter.hit(socket.handshake.address)) throw new RequestError('RATE_LIMITED', 'Too many task submissions');
-      const { id } = submit(request);
-      const task = registry.taskOf(id);
-      if (!task) throw new RequestError('INTERNAL', `Task "${id}" vanished`);
-      return task;
+      return submit(request);
     },
-    cancel: (id) => {
+    cancel: (id, socket) => {
+      if (limiter && !limiter.hit(socket.handshake.address)) throw new RequestError('RATE_LIMITED', 'Too many task cancellations');
       registry.cancel(id);
     },
   });

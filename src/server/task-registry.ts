@@ -1,9 +1,14 @@
 /**
- * The server's record of tasks submitted over HTTP and Socket.IO: every open task plus the most recent settled ones
- * (bounded), so `GET /api/tasks/:id` can answer after the fact.
+ * The server's record of tasks submitted over HTTP and Socket.IO, under their public ids: every open task plus the
+ * most recent settled ones, so `GET /api/tasks/:id` can answer after the fact. What is kept is bounded twice: by
+ * count (`keep`) and by the bytes of the kept values and errors (`maxBytes`); a value larger than `maxValueBytes` is
+ * not kept at all (`valueOmitted: { bytes }`). A settled record holds no reference to its task, so nothing else of
+ * the result stays in memory.
  */
 import type { ErrorInfo, SettledState } from '../socket-io/events.ts';
-import { errorInfo, jsonSafe, RequestError } from '../socket-io/request-error.ts';
+import { boundedValue, jsonSafe, MAX_VALUE_BYTES } from '../socket-io/json-value.ts';
+import { withPublicId } from '../socket-io/public-id.ts';
+import { errorInfo, RequestError } from '../socket-io/request-error.ts';
 import type { RelayTask } from '../socket-io/target.ts';
 
 export interface TaskView {
@@ -13,37 +18,61 @@ export interface TaskView {
   state: RelayTask['state'];
   progress: unknown;
   value?: unknown;
+  valueOmitted?: { bytes: number };
   error?: ErrorInfo;
+}
+
+interface Settled {
+  state: SettledState;
+  value?: unknown;
+  valueOmitted?: { bytes: number };
+  error?: ErrorInfo;
+  /** What this record counts against `maxBytes`. */
+  bytes: number;
+  at: number;
 }
 
 interface TaskRecord {
   id: string;
   loop: string;
   fn: string;
-  task: RelayTask;
+  /** The task under its public id, until it settles. */
+  task?: RelayTask;
   progress: unknown;
   submittedAt: number;
-  settled?: { state: SettledState; value?: unknown; error?: ErrorInfo; at: number };
+  settled?: Settled;
   done: Promise<TaskView>;
 }
 
 export interface TaskRegistryOptions {
   /** Settled tasks kept for lookups; older ones are forgotten. @default 1000 */
   keep?: number;
+  /** Bytes of values, errors and progress kept for settled tasks (JSON); the oldest are forgotten first. @default 67108864 (64 MiB) */
+  maxBytes?: number;
+  /** A settled value whose JSON is larger is not kept (`valueOmitted: { bytes }`). @default 65536 (64 KiB) */
+  maxValueBytes?: number;
   /** Called once per task when it settles, with its duration in seconds. */
   onSettled?: (view: TaskView, seconds: number) => void;
 }
 
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`Expected \`${name}\` to be a non-negative integer, got \`${String(value)}\``);
+  return value;
+}
+
 export class TaskRegistry {
   readonly keep: number;
+  readonly maxBytes: number;
+  readonly maxValueBytes: number;
   #records = new Map<string, TaskRecord>();
   #settledIds: string[] = [];
+  #bytes = 0;
   #onSettled: TaskRegistryOptions['onSettled'];
 
   constructor(options: TaskRegistryOptions = {}) {
-    const keep = options.keep ?? 1000;
-    if (!Number.isInteger(keep) || keep < 0) throw new RangeError(`Expected \`keep\` to be a non-negative integer, got \`${String(keep)}\``);
-    this.keep = keep;
+    this.keep = nonNegativeInteger('keep', options.keep ?? 1000);
+    this.maxBytes = nonNegativeInteger('maxBytes', options.maxBytes ?? 64 * 1024 * 1024);
+    this.maxValueBytes = nonNegativeInteger('maxValueBytes', options.maxValueBytes ?? MAX_VALUE_BYTES);
     this.#onSettled = options.onSettled;
   }
 
@@ -52,7 +81,14 @@ export class TaskRegistry {
     return this.#records.size;
   }
 
-  add(loop: string, fn: string, task: RelayTask): TaskView {
+  /** Bytes held by the kept settled tasks' values, errors and last progress. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Records a core task under a fresh public id; returns the task as clients see it. */
+  add(loop: string, fn: string, core: RelayTask): RelayTask {
+    const task = withPublicId(core);
     let resolveDone!: (view: TaskView) => void;
     const record: TaskRecord = {
       id: task.id, loop, fn, task, progress: null, submittedAt: performance.now(),
@@ -65,17 +101,12 @@ export class TaskRegistry {
     task.onDone(() => {
       void this.#settle(record).then(resolveDone);
     });
-    return this.#view(record);
+    return task;
   }
 
   get(id: string): TaskView | undefined {
     const record = this.#records.get(id);
     return record && this.#view(record);
-  }
-
-  /** The task object itself, while it is kept. */
-  taskOf(id: string): RelayTask | undefined {
-    return this.#records.get(id)?.task;
   }
 
   /** Resolves with the task's final view once it settles. */
@@ -98,34 +129,53 @@ export class TaskRegistry {
     }
   }
 
-  /** Cancels an open task; throws `RequestError` 404 for an unknown id, 409 for a settled task. */
+  /**
+   * Cancels a task. A task that is or already was cancelled answers its view (the first reason stands); throws
+   * `RequestError` 404 for an unknown id, 409 for a task that fulfilled or rejected.
+   */
   cancel(id: string, reason: unknown = new Error('Cancelled by the client')): TaskView {
     const record = this.#records.get(id);
     if (!record) throw new RequestError('UNKNOWN_TASK', `No task has the id "${id}"`);
-    if (!record.task.cancel(reason)) throw new RequestError('TASK_SETTLED', `Task "${id}" has already settled (${record.task.state})`);
+    const { task } = record;
+    const cancelled = task ? task.cancel(reason) || task.state === 'cancelled' : record.settled!.state === 'cancelled';
+    if (!cancelled) throw new RequestError('TASK_SETTLED', `Task "${id}" has already settled (${task?.state ?? record.settled!.state})`);
     return this.#view(record);
   }
 
   async #settle(record: TaskRecord): Promise<TaskView> {
+    const task = record.task!;
+    let settled: Settled;
     try {
-      const value = await record.task;
-      record.settled = { state: 'fulfilled', value: jsonSafe(value), at: performance.now() };
+      const { value, valueOmitted, bytes } = boundedValue(await task, this.maxValueBytes);
+      settled = valueOmitted
+        ? { state: 'fulfilled', valueOmitted, bytes: 0, at: performance.now() }
+        : { state: 'fulfilled', value, bytes, at: performance.now() };
     } catch (error) {
-      const state = record.task.state === 'cancelled' ? 'cancelled' : 'rejected';
-      record.settled = { state, error: errorInfo(error), at: performance.now() };
+      const info = errorInfo(error);
+      const state = task.state === 'cancelled' ? 'cancelled' : 'rejected';
+      settled = { state, error: info, bytes: info.code.length + info.message.length + (info.name?.length ?? 0), at: performance.now() };
     }
+    settled.bytes += JSON.stringify(record.progress)?.length ?? 0;
+    record.settled = settled;
+    delete record.task;
+    this.#bytes += settled.bytes;
     this.#settledIds.push(record.id);
-    while (this.#settledIds.length > this.keep) this.#records.delete(this.#settledIds.shift()!);
+    while (this.#settledIds.length > this.keep || (this.#bytes > this.maxBytes && this.#settledIds.length > 0)) {
+      const forgotten = this.#records.get(this.#settledIds.shift()!);
+      this.#records.delete(forgotten!.id);
+      this.#bytes -= forgotten!.settled!.bytes;
+    }
     const view = this.#view(record);
-    this.#onSettled?.(view, (record.settled.at - record.submittedAt) / 1000);
+    this.#onSettled?.(view, (settled.at - record.submittedAt) / 1000);
     return view;
   }
 
   #view(record: TaskRecord): TaskView {
     const { id, loop, fn, progress, settled } = record;
-    if (!settled) return { id, loop, fn, state: record.task.state === 'pending' ? 'pending' : 'running', progress };
+    if (!settled) return { id, loop, fn, state: record.task!.state === 'pending' ? 'pending' : 'running', progress };
     const view: TaskView = { id, loop, fn, state: settled.state, progress };
-    if (settled.state === 'fulfilled') view.value = settled.value;
+    if (settled.valueOmitted) view.valueOmitted = settled.valueOmitted;
+    else if (settled.state === 'fulfilled') view.value = settled.value;
     else view.error = settled.error;
     return view;
   }

@@ -54,6 +54,8 @@ export interface TaskDoneEvent {
   id: string;
   state: SettledState;
   value?: unknown;
+  /** In place of `value` when its JSON is larger than the relay's `maxValueBytes` (64 KiB by default). */
+  valueOmitted?: { bytes: number };
   error?: ErrorInfo;
 }
 

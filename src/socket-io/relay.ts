@@ -11,7 +11,9 @@ import {
   type ClientToServerEvents, type LoopInfo, type ServerToClientEvents, type StatsSnapshot, type TaskCancelReply,
   type TaskDoneEvent, type TaskSubmitReply,
 } from './events.ts';
-import { errorInfo, jsonSafe, RequestError } from './request-error.ts';
+import { boundedValue, jsonSafe, MAX_VALUE_BYTES } from './json-value.ts';
+import { withPublicId } from './public-id.ts';
+import { errorInfo, RequestError } from './request-error.ts';
 import { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from './submit.ts';
 import { readStats, type RelayTarget, type RelayTask, type TaskListener } from './target.ts';
 
@@ -31,9 +33,11 @@ export interface RelayOptions {
   expose?: Record<string, readonly string[]>;
   /** Milliseconds between `loop:stats` snapshots; 0 turns them off. @default 1000 */
   statsInterval?: number;
-  /** Replaces the default submission (the server routes it through its task registry). */
+  /** Largest value `task:done` carries, in bytes of JSON; a larger one is sent as `valueOmitted: { bytes }`. @default 65536 */
+  maxValueBytes?: number;
+  /** Replaces the default submission (the server routes it through its task registry); the task's id is public. */
   submit?: (request: TaskRequest, socket: RelaySocket) => RelayTask;
-  /** Replaces the default cancellation; throws `RequestError` for an unknown or settled task. */
+  /** Replaces the default cancellation; throws `RequestError` for an unknown task or one that fulfilled or rejected. */
   cancel?: (id: string, socket: RelaySocket) => void;
 }
 
@@ -46,11 +50,13 @@ export interface Relay {
   close(): void;
 }
 
-/** Reads a settled task into a `task:done` payload. */
-export async function settledEvent(task: RelayTask): Promise<TaskDoneEvent> {
+/** Reads a settled task into a `task:done` payload; a value over `maxValueBytes` is left out (`valueOmitted`). */
+export async function settledEvent(task: RelayTask, maxValueBytes = Infinity): Promise<TaskDoneEvent> {
   try {
     const value = await task;
-    return { id: task.id, state: 'fulfilled', value: jsonSafe(value) };
+    if (maxValueBytes === Infinity) return { id: task.id, state: 'fulfilled', value: jsonSafe(value) };
+    const { value: kept, valueOmitted } = boundedValue(value, maxValueBytes);
+    return valueOmitted ? { id: task.id, state: 'fulfilled', valueOmitted } : { id: task.id, state: 'fulfilled', value: kept };
   } catch (error) {
     const state = task.state === 'cancelled' ? 'cancelled' : 'rejected';
     return { id: task.id, state, error: errorInfo(error) };
@@ -63,10 +69,11 @@ function check(name: string, value: unknown, ok: boolean, expectation: string): 
 
 /** Wires `io` to loops and pools; see `RelayOptions`. */
 export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay {
-  const { loops = {}, pools = {}, events = [], to = 'all', expose = {}, statsInterval = 1000 } = options;
+  const { loops = {}, pools = {}, events = [], to = 'all', expose = {}, statsInterval = 1000, maxValueBytes = MAX_VALUE_BYTES } = options;
   check('events', events, Array.isArray(events) && events.every((e) => typeof e === 'string' && !(relayEventNames as readonly string[]).includes(e)), 'an array of event names');
   check('to', to, typeof to === 'string' && to !== '', "'all' or a room name");
   check('statsInterval', statsInterval, Number.isInteger(statsInterval) && statsInterval >= 0, 'a non-negative integer');
+  check('maxValueBytes', maxValueBytes, Number.isInteger(maxValueBytes) && maxValueBytes >= 0, 'a non-negative integer');
   const targets = new Map<string, ExposedTarget & { kind: 'loop' | 'pool' }>();
   for (const [kind, group] of [['loop', loops], ['pool', pools]] as const) {
     for (const [name, target] of Object.entries(group)) {
@@ -112,7 +119,7 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
     });
     task.onDone(() => {
       tasks.delete(task.id);
-      void settledEvent(task).then((event) => {
+      void settledEvent(task, maxValueBytes).then((event) => {
         batch.push(() => {
           io.to(room).emit('task:done', event);
           io.in(room).socketsLeave(room);
@@ -121,11 +128,13 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
     });
   };
 
-  const submit = options.submit ?? ((request: TaskRequest) => submitTask(targets, request));
+  const submit = options.submit ?? ((request: TaskRequest) => withPublicId(submitTask(targets, request)));
   const cancel = options.cancel ?? ((id: string) => {
     const task = tasks.get(id);
     if (!task) throw new RequestError('UNKNOWN_TASK', `No running task has the id "${id}"`);
-    if (!task.cancel(new Error('Cancelled by the client'))) throw new RequestError('TASK_SETTLED', `Task "${id}" has already settled`);
+    if (!task.cancel(new Error('Cancelled by the client')) && task.state !== 'cancelled') {
+      throw new RequestError('TASK_SETTLED', `Task "${id}" has already settled (${task.state})`);
+    }
   });
 
   const onConnection = (socket: RelaySocket): void => {

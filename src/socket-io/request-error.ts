@@ -7,13 +7,17 @@ import type { ErrorInfo } from './events.ts';
 export type RequestErrorCode =
   | 'BAD_REQUEST'
   | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
   | 'FUNCTION_NOT_EXPOSED'
   | 'UNKNOWN_LOOP'
   | 'UNKNOWN_FUNCTION'
   | 'UNKNOWN_TASK'
   | 'NOT_FOUND'
   | 'TASK_SETTLED'
+  | 'REQUEST_TIMEOUT'
   | 'BODY_TOO_LARGE'
+  | 'URI_TOO_LONG'
+  | 'HEADERS_TOO_LARGE'
   | 'RATE_LIMITED'
   | 'NOT_READY'
   | 'QUEUE_FULL'
@@ -22,13 +26,17 @@ export type RequestErrorCode =
 const STATUS: Record<RequestErrorCode, number> = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   FUNCTION_NOT_EXPOSED: 403,
   UNKNOWN_LOOP: 404,
   UNKNOWN_FUNCTION: 404,
   UNKNOWN_TASK: 404,
   NOT_FOUND: 404,
   TASK_SETTLED: 409,
+  REQUEST_TIMEOUT: 408,
   BODY_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
   RATE_LIMITED: 429,
   NOT_READY: 503,
   QUEUE_FULL: 503,
@@ -53,15 +61,4 @@ export function errorInfo(error: unknown): ErrorInfo {
     return { code: typeof code === 'string' ? code : 'TASK_FAILED', message: error.message, name: error.name };
   }
   return { code: 'TASK_FAILED', message: String(error), name: 'Error' };
-}
-
-/** A JSON-safe copy of a value (bigint as string, undefined kept out); unserializable values become a note. */
-export function jsonSafe(value: unknown): unknown {
-  if (value === undefined) return undefined;
-  try {
-    const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-    return text === undefined ? undefined : JSON.parse(text);
-  } catch (error) {
-    return { unserializable: true, reason: error instanceof Error ? error.message : String(error) };
-  }
 }

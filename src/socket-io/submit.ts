@@ -70,11 +70,18 @@ export function submitTask(targets: ReadonlyMap<string, ExposedTarget>, request:
   if (entry.target.state !== 'ready') {
     throw new RequestError('NOT_READY', `Loop "${request.loop}" is ${entry.target.state}`);
   }
+  let task: RelayTask;
   try {
-    return entry.target.submit(request.fn, ...request.args);
+    task = entry.target.submit(request.fn, ...request.args);
   } catch (error) {
     throw submitError(error, request);
   }
+  // A pool with a full queue rejects at once (QUEUE_FULL): answer that now rather than accept a dead task.
+  if (task.state === 'rejected' && task.exception) {
+    task.then(undefined, () => {});
+    throw submitError(task.exception(), request);
+  }
+  return task;
 }
 
 /** The loop module's export names when the loop tells them. */

@@ -11,6 +11,8 @@ export interface RelayTask extends PromiseLike<unknown> {
   readonly state: 'pending' | 'running' | 'fulfilled' | 'rejected' | 'cancelled';
   cancel(reason?: unknown): boolean;
   onDone(callback: (task: any) => void): void;
+  /** The error of a rejected task, read synchronously (what `Task` offers). */
+  exception?(): unknown;
   on(event: 'progress', listener: (value: unknown) => void): unknown;
 }
 

@@ -89,7 +89,7 @@ void describe('sideloop CLI', () => {
 
     const open = await finish(run(['serve', fixtureConfig, '--port', '0', '--host', '0.0.0.0']));
     assert.equal(open.code, 1);
-    assert.equal(open.stderr, 'sideloop: Listening on 0.0.0.0 needs a token: pass --token or set SIDELOOP_TOKEN\n');
+    assert.equal(open.stderr, 'sideloop: Listening on 0.0.0.0, not a loopback address, needs a token: pass --token or set SIDELOOP_TOKEN\n');
   });
 
   void test('SIGINT drains running tasks, then exits 0', async () => {
@@ -108,7 +108,9 @@ void describe('sideloop CLI', () => {
     child.kill('SIGINT');
     const response = await waiting;
     assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { id: 'work:2', loop: 'work', fn: 'sleep', state: 'fulfilled', value: 'slept' });
+    const { id, ...rest } = await response.json() as { id: string };
+    assert.match(id, /^[\w-]{22}$/, 'a public task id');
+    assert.deepEqual(rest, { loop: 'work', fn: 'sleep', state: 'fulfilled', value: 'slept' });
     const result = await done;
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /SIGINT, draining/);

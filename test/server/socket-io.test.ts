@@ -88,7 +88,12 @@ void describe('Socket.IO', () => {
     assert.equal(event.state, 'cancelled');
     assert.equal(event.error?.code, 'SIDELOOP_CANCELLED');
     const again = await new Promise((resolve) => socket.emit('task:cancel', { id: reply.id }, resolve));
-    assert.equal((again as { error: { code: string } }).error.code, 'TASK_SETTLED');
+    assert.deepEqual(again, { id: reply.id, state: 'cancelled' }, 'a cancelled task stays cancelled: cancelling again answers so');
+    const echoed = await submit(socket, { loop: 'work', fn: 'echo', args: [1] });
+    assert.ok('id' in echoed);
+    await next<TaskDoneEvent>(socket, 'task:done', (e) => e.id === echoed.id);
+    const late = await new Promise((resolve) => socket.emit('task:cancel', { id: echoed.id }, resolve));
+    assert.equal((late as { error: { code: string } }).error.code, 'TASK_SETTLED', 'a fulfilled task cannot be cancelled');
   });
 
   void test('loop:stats snapshots arrive regularly', async () => {
