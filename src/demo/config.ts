@@ -3,7 +3,7 @@
  * `feed` service) and pool `cpu` (`primes`), relaying `item_added` to every client.
  */
 import { availableParallelism } from 'node:os';
-import type { ResolvedConfig } from '../server/config.ts';
+import { DEFAULT_MAX_QUEUE, type ResolvedConfig } from '../server/config.ts';
 
 /** `.ts` when run from source, `.js` from dist. */
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -26,6 +26,7 @@ export function demoConfig(): ResolvedConfig {
       readyTimeout: 30_000,
       maxThreads: Math.max(1, availableParallelism() - 1),
       minThreads: 1,
+      maxQueue: DEFAULT_MAX_QUEUE,
       expose: ['primes'],
     }],
     relay: { events: ['item_added'], to: 'all' },
