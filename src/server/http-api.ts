@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { LoopInfo } from '../socket-io/events.ts';
 import { settledEvent } from '../socket-io/relay.ts';
-import { RequestError } from '../socket-io/request-error.ts';
+import { quoted, RequestError } from '../socket-io/request-error.ts';
 import { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from '../socket-io/submit.ts';
 import { readStats, type RelayTask } from '../socket-io/target.ts';
 import type { RunningTarget } from './loop-set.ts';
@@ -50,7 +50,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Params: { name: string }; Querystring: { wait?: string; detach?: string } }>('/api/loops/:name/tasks', async (request, reply) => {
     const parsed = parseTaskRequest(request.body, request.params.name);
-    if (!ctx.targets.has(parsed.loop)) throw new RequestError('UNKNOWN_LOOP', `No loop or pool is named "${parsed.loop}"`);
+    if (!ctx.targets.has(parsed.loop)) throw new RequestError('UNKNOWN_LOOP', `No loop or pool is named ${quoted(parsed.loop)}`);
     if (!ctx.ready() && ctx.targets.get(parsed.loop)?.target.state !== 'ready') {
       throw new RequestError('NOT_READY', `Loop "${parsed.loop}" is not ready`);
     }
@@ -69,7 +69,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get<{ Params: { id: string } }>('/api/tasks/:id', async (request) => {
     const view = ctx.registry.get(request.params.id);
-    if (!view) throw new RequestError('UNKNOWN_TASK', `No task has the id "${request.params.id}" (settled tasks are kept for the last ${ctx.registry.keep}, within ${ctx.registry.maxBytes} bytes)`);
+    if (!view) throw new RequestError('UNKNOWN_TASK', `No task has the id ${quoted(request.params.id)} (settled tasks are kept for the last ${ctx.registry.keep}, within ${ctx.registry.maxBytes} bytes)`);
     return view;
   });
 

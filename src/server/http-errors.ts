@@ -1,6 +1,6 @@
 /**
  * Every HTTP error answers `{ error: { code, message } }` with a fitting status: request errors keep theirs; Fastify's
- * own (bad JSON, forbidden keys, body too large, bad URL, long parameters), the static files' (a path outside the
+ * own (body too large, wrong content type, bad URL, long parameters), the static files' (a path outside the
  * dashboard) and Node's parser's (headers too large, a request that did not arrive in time) are mapped onto the same
  * shape. A 503 that clears by itself (`QUEUE_FULL`, `NOT_READY`) says when to retry.
  */
@@ -20,12 +20,6 @@ export function toRequestError(error: unknown): RequestError {
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) return new RequestError('BODY_TOO_LARGE', 'The request body is too large');
   if (e.code === 'FST_ERR_BAD_URL') return new RequestError('BAD_REQUEST', 'The request URL is not valid (a malformed percent-encoding)');
   if (e.code === 'FST_ERR_MAX_PARAM_LENGTH' || status === 414) return new RequestError('URI_TOO_LONG', 'A path segment of the request URL is too long');
-  if (/forbidden prototype property|__proto__|constructor\.prototype/i.test(message)) {
-    return new RequestError('BAD_REQUEST', 'The body has a `__proto__` or `constructor.prototype` key, which is refused');
-  }
-  if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) {
-    return new RequestError('BAD_REQUEST', `The body is not valid JSON: ${message}`);
-  }
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) return new RequestError('BAD_REQUEST', 'The body must be JSON (`content-type: application/json`)');
   if (status === 429) return new RequestError('RATE_LIMITED', message);
   if (status === 403) return new RequestError('FORBIDDEN', 'That path is outside what the server serves');
@@ -70,6 +64,7 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     return send(reply, mapped);
   });
   app.setNotFoundHandler((request, reply) => {
-    return send(reply, new RequestError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`));
+    const path = request.url.split('?')[0]!;
+    return send(reply, new RequestError('NOT_FOUND', `No route for ${request.method} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}`));
   });
 }

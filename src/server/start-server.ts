@@ -16,6 +16,7 @@ import type { RelayTarget, RelayTask } from '../socket-io/target.ts';
 import { isLoopback, requireHttpToken, socketTokenError } from './auth.ts';
 import { loadConfig, type ResolvedConfig } from './config.ts';
 import { registerApiRoutes, submitThrough } from './http-api.ts';
+import { registerJsonBody } from './json-body.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandlers } from './http-errors.ts';
 import { startLoopSet, type LoopSet } from './loop-set.ts';
 import { createMetrics } from './metrics.ts';
@@ -74,12 +75,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       headersTimeout: Math.min(60_000, opts.requestTimeout),
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(opts.requestTimeout / 4))),
     },
-    // Longer than any name a config allows (64), so a long name is an unknown loop (404), not a framework error.
-    routerOptions: { maxParamLength: 256 },
+    // Far longer than any loop name (64) or task id (22), so a long one is unknown (404), not a framework error.
+    routerOptions: { maxParamLength: 1024 },
     frameworkErrors,
     clientErrorHandler,
   });
   registerErrorHandlers(app);
+  registerJsonBody(app);
   if (opts.rateLimit) {
     await app.register(rateLimit, {
       max: opts.rateLimit.max,

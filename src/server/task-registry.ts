@@ -8,7 +8,7 @@
 import type { ErrorInfo, SettledState } from '../socket-io/events.ts';
 import { boundedValue, jsonSafe, MAX_VALUE_BYTES } from '../socket-io/json-value.ts';
 import { withPublicId } from '../socket-io/public-id.ts';
-import { errorInfo, RequestError } from '../socket-io/request-error.ts';
+import { errorInfo, quoted, RequestError } from '../socket-io/request-error.ts';
 import type { RelayTask } from '../socket-io/target.ts';
 
 export interface TaskView {
@@ -112,7 +112,7 @@ export class TaskRegistry {
   /** Resolves with the task's final view once it settles. */
   settled(id: string): Promise<TaskView> {
     const record = this.#records.get(id);
-    if (!record) return Promise.reject(new RequestError('UNKNOWN_TASK', `No task has the id "${id}"`));
+    if (!record) return Promise.reject(new RequestError('UNKNOWN_TASK', `No task has the id ${quoted(id)}`));
     return record.done;
   }
 
@@ -135,10 +135,10 @@ export class TaskRegistry {
    */
   cancel(id: string, reason: unknown = new Error('Cancelled by the client')): TaskView {
     const record = this.#records.get(id);
-    if (!record) throw new RequestError('UNKNOWN_TASK', `No task has the id "${id}"`);
+    if (!record) throw new RequestError('UNKNOWN_TASK', `No task has the id ${quoted(id)}`);
     const { task } = record;
     const cancelled = task ? task.cancel(reason) || task.state === 'cancelled' : record.settled!.state === 'cancelled';
-    if (!cancelled) throw new RequestError('TASK_SETTLED', `Task "${id}" has already settled (${task?.state ?? record.settled!.state})`);
+    if (!cancelled) throw new RequestError('TASK_SETTLED', `Task ${quoted(id)} has already settled (${task?.state ?? record.settled!.state})`);
     return this.#view(record);
   }
 

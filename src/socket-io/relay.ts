@@ -13,7 +13,7 @@ import {
 } from './events.ts';
 import { boundedValue, jsonSafe, MAX_VALUE_BYTES } from './json-value.ts';
 import { withPublicId } from './public-id.ts';
-import { errorInfo, RequestError } from './request-error.ts';
+import { errorInfo, quoted, RequestError } from './request-error.ts';
 import { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from './submit.ts';
 import { readStats, type RelayTarget, type RelayTask, type TaskListener } from './target.ts';
 
@@ -131,9 +131,9 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
   const submit = options.submit ?? ((request: TaskRequest) => withPublicId(submitTask(targets, request)));
   const cancel = options.cancel ?? ((id: string) => {
     const task = tasks.get(id);
-    if (!task) throw new RequestError('UNKNOWN_TASK', `No running task has the id "${id}"`);
+    if (!task) throw new RequestError('UNKNOWN_TASK', `No running task has the id ${quoted(id)}`);
     if (!task.cancel(new Error('Cancelled by the client')) && task.state !== 'cancelled') {
-      throw new RequestError('TASK_SETTLED', `Task "${id}" has already settled (${task.state})`);
+      throw new RequestError('TASK_SETTLED', `Task ${quoted(id)} has already settled (${task.state})`);
     }
   });
 

@@ -62,3 +62,8 @@ export function errorInfo(error: unknown): ErrorInfo {
   }
   return { code: 'TASK_FAILED', message: String(error), name: 'Error' };
 }
+
+/** A client-supplied name or id as an error message quotes it: at most `max` characters. */
+export function quoted(text: string, max = 64): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}

@@ -2,7 +2,7 @@
  * Checks a client's task request and submits it: the one path by which HTTP and Socket.IO callers reach a loop.
  * Nothing a client sends names a module; only functions listed in `expose` can run.
  */
-import { RequestError } from './request-error.ts';
+import { quoted, RequestError } from './request-error.ts';
 import type { RelayTarget, RelayTask } from './target.ts';
 
 export interface ExposedTarget {
@@ -59,7 +59,7 @@ export function submitError(error: unknown, request: TaskRequest): RequestError 
 /** Finds the target, checks exposure and submits; throws `RequestError` (404, 403, 400, 503). */
 export function submitTask(targets: ReadonlyMap<string, ExposedTarget>, request: TaskRequest): RelayTask {
   const entry = targets.get(request.loop);
-  if (!entry) throw new RequestError('UNKNOWN_LOOP', `No loop or pool is named "${request.loop}"`);
+  if (!entry) throw new RequestError('UNKNOWN_LOOP', `No loop or pool is named ${quoted(request.loop)}`);
   if (!entry.expose.has(request.fn)) {
     const known = exportsOf(entry.target);
     if (known && !known.includes(request.fn)) {
