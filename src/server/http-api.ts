@@ -7,6 +7,7 @@ import { settledEvent } from '../socket-io/relay.ts';
 import { quoted, RequestError } from '../socket-io/request-error.ts';
 import { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from '../socket-io/submit.ts';
 import { readStats, type RelayTask } from '../socket-io/target.ts';
+import type { HealthReport } from './health-model.ts';
 import type { RunningTarget } from './loop-set.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { TaskRegistry } from './task-registry.ts';
@@ -17,6 +18,8 @@ export interface ApiContext {
   metrics: ServerMetrics;
   /** False while starting or draining, or when a loop has crashed. */
   ready(): boolean;
+  /** The health model: ok, or unhealthy with reasons. */
+  health(): HealthReport;
   /** Submits through the registry, so the task shows in lookups and metrics; the task has its public id. */
   submit(request: TaskRequest): RelayTask;
 }
@@ -39,11 +42,10 @@ export function submitThrough(targets: ReadonlyMap<string, ExposedTarget>, regis
 
 export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/health', async (_request, reply) => {
-    if (!ctx.ready()) {
-      const states = [...ctx.targets.values()].map((t) => `${t.name}: ${t.target.state}`).join(', ');
-      throw new RequestError('NOT_READY', `Not ready${states ? ` (${states})` : ''}`);
-    }
-    return reply.send({ status: 'ok', loops: ctx.targets.size });
+    const report = ctx.health();
+    if (report.status !== 'unhealthy') return reply.send({ ...report, loops: ctx.targets.size });
+    const error = { code: 'NOT_READY', message: `Unhealthy: ${report.reasons.join('; ')}` };
+    return reply.status(503).header('retry-after', '1').send({ ...report, loops: ctx.targets.size, error });
   });
 
   app.get('/api/loops', async () => ({ loops: loopInfos(ctx.targets) }));

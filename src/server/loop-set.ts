@@ -15,11 +15,21 @@ export interface RunningTarget {
 
 
 interface ServiceHandle {
+  readonly finished: { readonly state: string };
   stop(options?: { timeout?: number }): Promise<unknown>;
+}
+
+/** A service the config started, with the loop it runs on. */
+export interface RunningService {
+  loop: string;
+  fn: string;
+  service: ServiceHandle;
 }
 
 export interface LoopSet {
   readonly targets: ReadonlyMap<string, RunningTarget>;
+  /** The services the config started (they end only when the set closes, unless they fail for good). */
+  readonly services: readonly RunningService[];
   /** Every loop and pool is in state `ready`. */
   ready(): boolean;
   /** Stops services, then closes loops and pools gracefully; after `timeout` ms pending work is cancelled. */
@@ -38,7 +48,7 @@ type StartPool = (module: URL, options: object) => Promise<RunningTarget['target
 /** Starts everything in `config` in parallel; if anything fails, closes what started and throws `ServerStartError`. */
 export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
   const targets = new Map<string, RunningTarget>();
-  const services: ServiceHandle[] = [];
+  const services: RunningService[] = [];
   const startPool = (core as unknown as { startPool?: StartPool }).startPool;
 
   const starting = [
@@ -54,7 +64,7 @@ export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
         try {
           const view = loop.with({ restart: svc.restart, maxRestarts: svc.maxRestarts, readyTimeout: def.readyTimeout });
           const spawn = view.spawn.bind(view) as (fn: string, ...args: unknown[]) => Promise<ServiceHandle>;
-          services.push(await spawn(svc.fn, ...svc.args));
+          services.push({ loop: def.name, fn: svc.fn, service: await spawn(svc.fn, ...svc.args) });
         } catch (error) {
           throw new ServerStartError(`Service "${svc.fn}" of loop "${def.name}" failed to start: ${reason(error)}`, { cause: error });
         }
@@ -82,9 +92,10 @@ export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   const set: LoopSet = {
     targets,
+    services,
     ready: () => [...targets.values()].every((t) => t.target.state === 'ready'),
     async close({ timeout = 10_000 } = {}) {
-      await Promise.allSettled(services.splice(0).map((svc) => svc.stop({ timeout })));
+      await Promise.allSettled(services.map(({ service }) => service.stop({ timeout })));
       await Promise.allSettled([...targets.values()].map((t) => t.target.close({ timeout })));
     },
   };

@@ -15,6 +15,7 @@ import type { TaskRequest } from '../socket-io/submit.ts';
 import type { RelayTarget, RelayTask } from '../socket-io/target.ts';
 import { isLoopback, requireHttpToken, socketTokenError } from './auth.ts';
 import { loadConfig, type ResolvedConfig } from './config.ts';
+import { healthOf, type HealthReport } from './health-model.ts';
 import { registerApiRoutes, submitThrough } from './http-api.ts';
 import { registerJsonBody } from './json-body.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandlers } from './http-errors.ts';
@@ -91,7 +92,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
   const token = opts.token;
   if (token !== undefined) requireHttpToken(app, token);
-  registerApiRoutes(app, { targets, registry, metrics, ready, submit });
+  const health = (): HealthReport => healthOf(targets.values(), loops.services, closing !== undefined);
+  registerApiRoutes(app, { targets, registry, metrics, ready, health, submit });
   await registerStaticRoutes(app);
   await app.ready();
 

@@ -1,7 +1,7 @@
 // The HTTP API of `sideloop serve`: every route and every error status, on a real server with real loops.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { RunningServer } from '../../src/server/index.ts';
+import { startServer, validateConfig, type RunningServer } from '../../src/server/index.ts';
 import { client, connected, delay, http, start } from './helpers.ts';
 
 void describe('HTTP API', () => {
@@ -14,7 +14,7 @@ void describe('HTTP API', () => {
   void test('GET /api/health answers ok once every loop is ready', async () => {
     const res = await http(server, 'GET', '/api/health');
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { status: 'ok', loops: 2 });
+    assert.deepEqual(res.body, { status: 'ok', reasons: [], loops: 2 });
   });
 
   void test('GET /api/loops lists loops and pools with their stats', async () => {
@@ -149,12 +149,32 @@ void describe('HTTP API', () => {
     assert.equal(ioClient.status, 200);
   });
 
+  void test('a service that stops for good makes the server unhealthy, with the reason', async () => {
+    const config = validateConfig({
+      loops: { work: { module: './work.ts', expose: ['echo'], services: [{ fn: 'brittle', args: [50], restart: 'never' }] } },
+    }, new URL('./fixtures/', import.meta.url).pathname);
+    const other = await startServer({ config, port: 0 });
+    try {
+      let health;
+      do {
+        health = await http(other, 'GET', '/api/health');
+      } while (health.status === 200 && (await delay(20), true));
+      assert.equal(health.status, 503);
+      assert.deepEqual(health.body.reasons, ['service "brittle" of loop "work" has stopped for good (rejected)']);
+      assert.equal((await http(other, 'POST', '/api/loops/work/tasks?wait=1', { fn: 'echo', args: [1] })).body.value, 1, 'the loop still serves');
+    } finally {
+      await other.close();
+    }
+  });
+
   void test('503 when a loop is not running', async () => {
     const other = await start();
     try {
       await other.loops.targets.get('work')!.target.close();
       const health = await http(other, 'GET', '/api/health');
       assert.equal(health.status, 503);
+      assert.equal(health.body.status, 'unhealthy');
+      assert.ok(health.body.reasons.includes('loop "work" is closed'), health.body.reasons.join('; '));
       assert.equal(health.body.error.code, 'NOT_READY');
       const submit = await http(other, 'POST', '/api/loops/work/tasks', { fn: 'echo' });
       assert.equal(submit.status, 503);
