@@ -28,8 +28,10 @@ Arguments:
 
 Options:
   -p, --port <n>   Port to listen on, 0 for any free port (default 7420)
-  -H, --host <h>   Address to bind (default 127.0.0.1); any other host needs a token
-  -t, --token <t>  Token clients must send (Authorization: Bearer <t>, Socket.IO auth.token);
+  -H, --host <h>   Address to bind (default 127.0.0.1); any address but a loopback one
+                   (127.0.0.0/8, ::1, localhost) needs a token
+  -t, --token <t>  Token clients must send (Authorization: Bearer <t>, Socket.IO auth.token):
+                   at least 8 visible ASCII characters, no spaces;
                    default: the SIDELOOP_TOKEN environment variable
   -h, --help       Show this help
 

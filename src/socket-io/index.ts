@@ -6,3 +6,7 @@ export { taskRoom, relayEventNames } from './events.ts';
 export type * from './events.ts';
 export type { RelayTarget, RelayTask } from './target.ts';
 export type { TaskRequest } from './submit.ts';
+export { limitSendBuffers } from './send-buffer-limit.ts';
+export type { SendBufferLimitOptions } from './send-buffer-limit.ts';
+export { boundedRecoveryAdapter } from './bounded-recovery-adapter.ts';
+export { MAX_VALUE_BYTES } from './json-value.ts';

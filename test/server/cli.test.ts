@@ -90,6 +90,11 @@ void describe('sideloop CLI', () => {
     const open = await finish(run(['serve', fixtureConfig, '--port', '0', '--host', '0.0.0.0']));
     assert.equal(open.code, 1);
     assert.equal(open.stderr, 'sideloop: Listening on 0.0.0.0, not a loopback address, needs a token: pass --token or set SIDELOOP_TOKEN\n');
+
+    // A token HTTP clients could never send (it has a space) is refused at start, not accepted and then unusable.
+    const spaced = await finish(run(['serve', fixtureConfig, '--port', '0', '--token', 'has a space here']));
+    assert.equal(spaced.code, 1);
+    assert.equal(spaced.stderr, 'sideloop: Expected `token` to be at least 8 visible ASCII characters without spaces, got `<hidden>`\n');
   });
 
   void test('SIGINT drains running tasks, then exits 0', async () => {

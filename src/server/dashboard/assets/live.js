@@ -150,8 +150,8 @@ export function useLive() {
     socket.on('task:progress', ({ id, progress }) => {
       dispatch({ type: 'task-update', id, patch: { progress, state: 'running' }, at: Date.now() });
     });
-    socket.on('task:done', ({ id, state, value, error }) => {
-      dispatch({ type: 'task-update', id, patch: { state, value, error }, at: Date.now() });
+    socket.on('task:done', ({ id, state, value, valueOmitted, error }) => {
+      dispatch({ type: 'task-update', id, patch: { state, value, valueOmitted, error }, at: Date.now() });
     });
     socket.onAny((name, payload) => {
       if (name.startsWith('task:') || name.startsWith('loop:')) return;
@@ -182,6 +182,7 @@ export function useLive() {
           const patch = { state: info.state };
           if (info.progress !== undefined && info.progress !== null) patch.progress = info.progress;
           if ('value' in info) patch.value = info.value;
+          if ('valueOmitted' in info) patch.valueOmitted = info.valueOmitted;
           if ('error' in info) patch.error = info.error;
           dispatch({ type: 'task-update', id: t.id, patch, at: Date.now() });
         }

@@ -1,7 +1,7 @@
 // The tasks this page ran: call, loop, state, a progress bar, the result or error, and cancel while it runs.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { describeError, describeValue, formatDuration, preview, progressDetail, progressFraction, signature } from './format.js';
+import { describeError, describeValue, formatCount, formatDuration, preview, progressDetail, progressFraction, signature } from './format.js';
 import { isSettled } from './live.js';
 
 const STATE_LABEL = { pending: 'queued', running: 'running', fulfilled: 'done', rejected: 'failed', cancelled: 'cancelled' };
@@ -66,7 +66,9 @@ function TaskRow({ task, onCancel }) {
           ${percent === null ? (settled ? '' : unknownProgress || '…') : `${percent}%`}${detail ? ` · ${detail}` : ''}
         </span>
       </div>
-      ${task.state === 'fulfilled' && html`
+      ${task.state === 'fulfilled' && task.valueOmitted && html`
+        <p class="task-result" data-testid="task-result">→ a value of ${formatCount(task.valueOmitted.bytes)} bytes, too large to relay</p>`}
+      ${task.state === 'fulfilled' && !task.valueOmitted && html`
         <p class="task-result" data-testid="task-result" title=${preview(task.value, 2000)}>→ ${describeValue(task.value)}</p>`}
       ${(task.state === 'rejected' || task.state === 'cancelled') && task.error && html`
         <p class=${`task-result ${task.state === 'rejected' ? 'error' : ''}`} data-testid="task-error">${describeError(task.error)}</p>`}
