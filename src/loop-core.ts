@@ -47,6 +47,12 @@ export interface LoopCore {
   close(options?: CloseOptions): Promise<void>;
 }
 
+/**
+ * How long a forced close (its timeout passed) leaves the loop to cancel what runs and run `dispose()` before the
+ * thread is terminated, in ms. A blocked thread, or a `dispose()` that hangs, costs this much more.
+ */
+export const DISPOSE_GRACE_MS = 1000;
+
 const ENTRY = new URL(`./worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 /**
@@ -264,16 +270,30 @@ export class OwnedLoopCore implements LoopCore {
   }
 
   #forceTimer: NodeJS.Timeout | undefined;
+  #forced = false;
 
-  /** Ends the thread after `timeout` ms unless it has ended: what is still pending is cancelled. */
+  /** Forces the close after `timeout` ms unless the thread has ended by then. */
   #forceAfter(timeout: number): void {
-    if (this.#forceTimer && timeout > 0) return;
+    if (this.#forced || (this.#forceTimer && timeout > 0)) return;
     clearTimeout(this.#forceTimer);
-    this.#forceTimer = setTimeout(() => {
-      this.conn.cancelAll(new TimeoutError(`Loop "${this.name}" did not close within ${timeout} ms`, timeout));
-      this.state = 'closed';
-      void this.worker.terminate();
-    }, timeout);
+    this.#forceTimer = setTimeout(() => this.#force(timeout), timeout);
+  }
+
+  /**
+   * What is still pending is cancelled; the loop is told to cancel what it runs and run `dispose()` without waiting
+   * for it (so that what `init` acquired, child processes say, is released); the thread is terminated if it has not
+   * ended DISPOSE_GRACE_MS later.
+   */
+  #force(timeout: number): void {
+    this.#forced = true;
+    this.conn.cancelAll(new TimeoutError(`Loop "${this.name}" did not close within ${timeout} ms`, timeout));
+    this.state = 'closed';
+    try {
+      this.conn.send({ type: 'close', cancelPending: true, force: true });
+    } catch {
+      // the port is gone: the thread is ending anyway
+    }
+    this.#forceTimer = setTimeout(() => void this.worker.terminate(), DISPOSE_GRACE_MS);
   }
 
   async #close(timeout: number, cancelPending: boolean): Promise<void> {

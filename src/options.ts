@@ -46,7 +46,10 @@ export interface CallOptions {
 }
 
 export interface CloseOptions {
-  /** After this many ms the close forces: running tasks are cancelled and the thread is ended. @default Infinity */
+  /**
+   * After this many ms the close forces: running tasks are cancelled, `dispose()` runs without waiting for them, and
+   * the thread ends (terminated if it has not ended 1000 ms later). @default Infinity
+   */
   timeout?: number;
   /** Cancel pending and running tasks instead of waiting for them. @default false */
   cancelPending?: boolean;

@@ -220,7 +220,7 @@ export class PoolCore implements ThreadSource {
     const timer = timeout === Infinity ? undefined : setTimeout(() => {
       forced = true;
       d.cancelAll(new TimeoutError(`Pool "${this.name}" did not close within ${timeout} ms`, timeout));
-      for (const thread of [...this.threads]) void thread.terminate();
+      for (const thread of [...this.threads]) void thread.forceClose();
     }, timeout);
     if (d.calls.size > 0) {
       await new Promise<void>((resolve) => {
@@ -229,7 +229,7 @@ export class PoolCore implements ThreadSource {
     }
     this.#stopping = true;
     clearTimeout(this.#retry);
-    await Promise.all([...this.threads].map((thread) => (forced || thread.state === 'starting' ? thread.terminate() : thread.close(cancelPending))));
+    await Promise.all([...this.threads].map((thread) => (thread.state === 'starting' ? thread.terminate() : forced ? thread.forceClose() : thread.close(cancelPending))));
     clearTimeout(timer);
     this.state = 'closed';
     untrack(this);

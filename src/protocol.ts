@@ -37,7 +37,8 @@ export type ToLoop =
   | { type: 'subscribe'; on: boolean }
   | { type: 'connect'; conn: number; port: MessagePortLike; bell: SharedArrayBuffer }
   | { type: 'disconnect' }
-  | { type: 'close'; cancelPending: boolean };
+  /** `force`: the close timed out; stop waiting for running work (cancel it and leave it) and run `dispose()` now. */
+  | { type: 'close'; cancelPending: boolean; force?: boolean };
 
 /** The call at `i` of a `calls` batch's `flat` (a negative `seq` there marks a call to claim first). */
 export function flatCall(flat: readonly unknown[], i: number, limit: number): CallMessage {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, closeAllLoops, CancelledError, LoopClosedError } from '../src/index.ts';
+import { DISPOSE_GRACE_MS } from '../src/loop-core.ts';
 import { fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
@@ -40,6 +41,32 @@ test('close({ timeout }) forces: a task that never ends is cancelled and the thr
   const loop = await startLoop(fixture('crash.js'));
   const task = loop.submit('hang');
   await loop.close({ timeout: 100 });
+  assert.equal(loop.state, 'closed');
+  await assert.rejects(task, CancelledError);
+});
+
+test('a close({ timeout }) that has to force still runs dispose(), without waiting for a task that ignores its signal', async () => {
+  const shared = new SharedArrayBuffer(12);
+  const log = new Int32Array(shared);
+  const loop = await startLoop(fixture('lifecycle.js'), { initArgs: [shared] });
+  // `work` waits its whole time whatever its signal says.
+  const task = loop.submit('work', 60_000);
+  const started = performance.now();
+  await loop.close({ timeout: 100 });
+  assert.ok(performance.now() - started < 100 + DISPOSE_GRACE_MS, `closed in ${Math.round(performance.now() - started)} ms`);
+  assert.equal(loop.state, 'closed');
+  await assert.rejects(task, CancelledError);
+  assert.equal(Atomics.load(log, 1), 0, 'the task never finished');
+  assert.equal(Atomics.load(log, 2), 100, 'dispose ran');
+});
+
+test('a forced close ends the thread DISPOSE_GRACE_MS after the timeout, even if dispose() hangs', async () => {
+  const loop = await startLoop(fixture('stuck-dispose.js'));
+  const task = loop.submit('hang');
+  const started = performance.now();
+  await loop.close({ timeout: 50 });
+  const ms = performance.now() - started;
+  assert.ok(ms >= 50 + DISPOSE_GRACE_MS - 20 && ms < 50 + DISPOSE_GRACE_MS + 3000, `closed in ${Math.round(ms)} ms`);
   assert.equal(loop.state, 'closed');
   await assert.rejects(task, CancelledError);
 });

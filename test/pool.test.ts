@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { closeEveryLoopAfterEach } from './helpers.ts';
 import { describe, it } from 'node:test';
-import { CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../src/index.ts';
+import { DISPOSE_GRACE_MS } from '../src/loop-core.ts';
+import { CancelledError, CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../src/index.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
 closeEveryLoopAfterEach();
@@ -79,6 +80,23 @@ describe('pool calls', () => {
     await pool.close({ cancelPending: true });
     assert.equal(running.state, 'cancelled');
     assert.equal(queued.state, 'cancelled');
+  });
+});
+
+describe('pool close', () => {
+  it('a close({ timeout }) that has to force still runs dispose() in every thread', async () => {
+    const shared = new SharedArrayBuffer(12);
+    const log = new Int32Array(shared);
+    const pool = await startPool(new URL('./fixtures/lifecycle.js', import.meta.url), { minThreads: 2, maxThreads: 2, initArgs: [shared] });
+    // `work` waits its whole time whatever its signal says.
+    const tasks = [pool.submit('work', 60_000), pool.submit('work', 60_000)];
+    const started = performance.now();
+    await pool.close({ timeout: 100 });
+    assert.ok(performance.now() - started < 100 + DISPOSE_GRACE_MS, `closed in ${Math.round(performance.now() - started)} ms`);
+    assert.equal(pool.state, 'closed');
+    for (const task of tasks) await assert.rejects(task, CancelledError);
+    assert.equal(Atomics.load(log, 1), 0, 'no task finished');
+    assert.equal(Atomics.load(log, 2), 100, 'dispose ran');
   });
 });
 

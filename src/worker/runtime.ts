@@ -228,7 +228,7 @@ export class Runtime {
         conn.port.close();
         return;
       case 'close':
-        void this.close(message.cancelPending);
+        void this.close(message.cancelPending, message.force === true);
         return;
     }
   }
@@ -327,25 +327,49 @@ export class Runtime {
     };
   }
 
-  /** Drains: refuses new calls, stops services, cancels tasks when asked, waits, then runs `dispose()`. */
-  close(cancelPending: boolean): Promise<void> {
-    this.#closing ??= (async () => {
+  /**
+   * Drains: refuses new calls, stops services, cancels tasks when asked, waits, then runs `dispose()`. A forced close
+   * (the caller's close timed out; it may come on top of a drain under way) cancels what runs and runs `dispose()`
+   * without waiting for it: a task that ignores its signal is left behind, as the thread ends after `dispose()`.
+   */
+  close(cancelPending: boolean, force = false): Promise<void> {
+    if (force && !this.#forced) {
+      this.#forced = true;
+      if (this.#closing) {
+        this.#cancelRunning();
+        this.#drained?.();
+      }
+    }
+    if (this.#closing) return this.#closing;
+    this.#closing = (async () => {
       Atomics.store(this.#ctrl, CTRL_STATE, STATE_CLOSING);
       this.initController.abort(new LoopClosedError(`Loop "${this.name}" is closing`));
-      if (cancelPending) for (const conn of this.#conns.values()) conn.lane?.dropAll();
-      for (const running of this.#running.values()) {
-        if (cancelPending) running.controller.abort(new CancelledError('The loop is closing'));
-        else if (running.kind !== 'task') {
+      if (cancelPending || this.#forced) this.#cancelRunning();
+      else {
+        for (const running of this.#running.values()) {
+          if (running.kind === 'task') continue;
           running.stopping = true;
           running.controller.abort(new LoopClosedError(`Loop "${this.name}" is closing`));
+          running.wake?.();
         }
-        running.wake?.();
       }
-      if (this.#running.size > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      if (this.#running.size > 0 && !this.#forced) await new Promise<void>((resolve) => (this.#drained = resolve));
       const dispose = this.#mod.dispose;
       if (typeof dispose === 'function') await dispose();
     })();
     this.#closing.then(() => this.#onClosed(), (error: unknown) => this.#onClosed(error));
     return this.#closing;
+  }
+
+  /** Set by a forced close: `dispose()` does not wait for running work. */
+  #forced = false;
+
+  /** Drops queued pool calls and aborts every running call's signal. */
+  #cancelRunning(): void {
+    for (const conn of this.#conns.values()) conn.lane?.dropAll();
+    for (const running of this.#running.values()) {
+      running.controller.abort(new CancelledError('The loop is closing'));
+      running.wake?.();
+    }
   }
 }
