@@ -135,6 +135,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       if (limiter && !limiter.hit(socket.handshake.address)) throw new RequestError('RATE_LIMITED', 'Too many task submissions');
       return submit(request);
     },
+    doneEvent: (task) => registry.doneEvent(task.id),
     cancel: (id, socket) => {
       if (limiter && !limiter.hit(socket.handshake.address)) throw new RequestError('RATE_LIMITED', 'Too many task cancellations');
       registry.cancel(id);

@@ -5,7 +5,7 @@
  * not kept at all (`valueOmitted: { bytes }`). A settled record holds no reference to its task, so nothing else of
  * the result stays in memory.
  */
-import type { ErrorInfo, SettledState } from '../socket-io/events.ts';
+import type { ErrorInfo, SettledState, TaskDoneEvent } from '../socket-io/events.ts';
 import { boundedValue, jsonSafe, MAX_VALUE_BYTES } from '../socket-io/json-value.ts';
 import { withPublicId } from '../socket-io/public-id.ts';
 import { errorInfo, quoted, RequestError } from '../socket-io/request-error.ts';
@@ -114,6 +114,12 @@ export class TaskRegistry {
     const record = this.#records.get(id);
     if (!record) return Promise.reject(new RequestError('UNKNOWN_TASK', `No task has the id ${quoted(id)}`));
     return record.done;
+  }
+
+  /** The `task:done` payload of a task, from what was kept of it (its value measured once, here). */
+  async doneEvent(id: string): Promise<TaskDoneEvent> {
+    const { loop: _loop, fn: _fn, progress: _progress, ...event } = await this.settled(id);
+    return event as TaskDoneEvent;
   }
 
   /** Resolves once every open task has settled, or after `timeout` ms (then false). */

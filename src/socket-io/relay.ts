@@ -39,6 +39,8 @@ export interface RelayOptions {
   submit?: (request: TaskRequest, socket: RelaySocket) => RelayTask;
   /** Replaces the default cancellation; throws `RequestError` for an unknown task or one that fulfilled or rejected. */
   cancel?: (id: string, socket: RelaySocket) => void;
+  /** Replaces how a settled task becomes its `task:done` payload (the server reuses what its registry kept). */
+  doneEvent?: (task: RelayTask) => Promise<TaskDoneEvent>;
 }
 
 export interface Relay {
@@ -119,7 +121,7 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
     });
     task.onDone(() => {
       tasks.delete(task.id);
-      void settledEvent(task, maxValueBytes).then((event) => {
+      void doneEvent(task).then((event) => {
         batch.push(() => {
           io.to(room).emit('task:done', event);
           io.in(room).socketsLeave(room);
@@ -129,6 +131,7 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
   };
 
   const submit = options.submit ?? ((request: TaskRequest) => withPublicId(submitTask(targets, request)));
+  const doneEvent = options.doneEvent ?? ((task: RelayTask) => settledEvent(task, maxValueBytes));
   const cancel = options.cancel ?? ((id: string) => {
     const task = tasks.get(id);
     if (!task) throw new RequestError('UNKNOWN_TASK', `No running task has the id ${quoted(id)}`);
