@@ -34,9 +34,33 @@ export interface BoundedValue {
   bytes: number;
 }
 
+/**
+ * Bytes of a string's JSON (`JSON.stringify(text)` as UTF-8) without building it: the quotes, two bytes for each
+ * short escape (`\"`, `\\`, `\n`, …), six for each other control character and each lone surrogate.
+ */
+export function jsonStringBytes(text: string): number {
+  let bytes = Buffer.byteLength(text) + 2;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d) bytes += 1;
+    else if (c < 0x20) bytes += 5;
+    else if (c >= 0xd800 && c <= 0xdfff) {
+      const pair = c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
+      if (pair) i += 1;
+      else bytes += 3; // counted as U+FFFD (3 bytes), written as \udXXX (6)
+    }
+  }
+  return bytes;
+}
+
 /** `jsonSafe`, or `valueOmitted: { bytes }` when the value's JSON is larger than `maxBytes`. */
 export function boundedValue(value: unknown, maxBytes: number): BoundedValue {
   if (value === undefined) return { bytes: 0 };
+  // A large text result is measured without a copy: one less allocation of its size per task.
+  if (typeof value === 'string' && value.length > maxBytes) {
+    const bytes = jsonStringBytes(value);
+    return { valueOmitted: { bytes }, bytes };
+  }
   let text: string | undefined;
   try {
     text = stringify(value);
