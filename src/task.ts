@@ -68,10 +68,11 @@ export class Task<T> extends Promise<T> {
 
   /**
    * Settles the task as cancelled at once (awaiting it rejects with `CancelledError`) and aborts its signal in the
-   * loop. A result that arrives later is dropped. Returns false if the task had already settled.
+   * loop. A result that arrives later is dropped. Returns true when the task is cancelled, also when it already was
+   * (the first reason is kept), and false once it fulfilled or rejected.
    */
   cancel(reason?: unknown): boolean {
-    if (this.#state !== 'open') return false;
+    if (this.#state !== 'open') return this.#state === 'cancelled';
     const error = reason instanceof CancelledError ? reason : new CancelledError(reason);
     this.settleCancelled(error);
     this.#carrier.abort(this.seq, error.reason ?? error);

@@ -39,10 +39,13 @@ test('cancel() settles the task at once, aborts the loop-side signal, and drops 
   assert.equal(task.cancel('enough'), true);
   assert.equal(task.state, 'cancelled');
   assert.ok(task.cancelled());
-  assert.equal(task.cancel(), false, 'a settled task cannot be cancelled again');
+  assert.equal(task.cancel('again'), true, 'a cancelled task stays cancelled: cancelling again answers true');
   const error = await task.catch((e: unknown) => e);
   assert.ok(error instanceof CancelledError);
-  assert.equal(error.reason, 'enough');
+  assert.equal(error.reason, 'enough', 'the first reason is kept');
+  const echoed = loop.submit('echo', 1);
+  await echoed;
+  assert.equal(echoed.cancel(), false, 'a fulfilled task cannot be cancelled');
   // The loop saw the abort: sleep rejected with the reason, which is counted as cancelled.
   await loop.ping();
   await new Promise((r) => setTimeout(r, 20));

@@ -143,7 +143,7 @@ export class TaskRegistry {
     const record = this.#records.get(id);
     if (!record) throw new RequestError('UNKNOWN_TASK', `No task has the id ${quoted(id)}`);
     const { task } = record;
-    const cancelled = task ? task.cancel(reason) || task.state === 'cancelled' : record.settled!.state === 'cancelled';
+    const cancelled = task ? task.cancel(reason) : record.settled!.state === 'cancelled';
     if (!cancelled) throw new RequestError('TASK_SETTLED', `Task ${quoted(id)} has already settled (${task?.state ?? record.settled!.state})`);
     return this.#view(record);
   }

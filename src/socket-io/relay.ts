@@ -56,7 +56,6 @@ export interface Relay {
 export async function settledEvent(task: RelayTask, maxValueBytes = Infinity): Promise<TaskDoneEvent> {
   try {
     const value = await task;
-    if (maxValueBytes === Infinity) return { id: task.id, state: 'fulfilled', value: jsonSafe(value) };
     const { value: kept, valueOmitted } = boundedValue(value, maxValueBytes);
     return valueOmitted ? { id: task.id, state: 'fulfilled', valueOmitted } : { id: task.id, state: 'fulfilled', value: kept };
   } catch (error) {
@@ -135,7 +134,7 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
   const cancel = options.cancel ?? ((id: string) => {
     const task = tasks.get(id);
     if (!task) throw new RequestError('UNKNOWN_TASK', `No running task has the id ${quoted(id)}`);
-    if (!task.cancel(new Error('Cancelled by the client')) && task.state !== 'cancelled') {
+    if (!task.cancel(new Error('Cancelled by the client'))) {
       throw new RequestError('TASK_SETTLED', `Task ${quoted(id)} has already settled (${task.state})`);
     }
   });
