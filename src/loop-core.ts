@@ -12,7 +12,7 @@ import { track, untrack } from './lifecycle.ts';
 import { checkMs, type CloseOptions, type ResolvedLoopOptions } from './options.ts';
 import {
   BELL_SEQ, BELL_SLOTS, CONTROL_BYTES, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_FAILED, CTRL_RUNNING, CTRL_STATE, STATE_DEAD,
-  controlViews, taskIdOf, type FromLoop, type LoopBootData,
+  controlViews, taskIdOf, type FromLoop, type LoopBootData, type ToLoop,
 } from './protocol.ts';
 import { publishServiceRestart } from './diagnostics.ts';
 import type { DelayStats } from './health.ts';
@@ -52,6 +52,20 @@ export interface LoopCore {
  * thread is terminated, in ms. A blocked thread, or a `dispose()` that hangs, costs this much more.
  */
 export const DISPOSE_GRACE_MS = 1000;
+
+/**
+ * Closes a thread by force, for loops and pool threads alike: it is told to cancel what it runs and run `dispose()`
+ * without waiting for it (so that what `init` acquired, child processes say, is released), and terminated if it has
+ * not ended DISPOSE_GRACE_MS later. Returns that timer.
+ */
+export function forceCloseThread(send: (message: ToLoop) => void, worker: Worker): NodeJS.Timeout {
+  try {
+    send({ type: 'close', cancelPending: true, force: true });
+  } catch {
+    // the port is gone: the thread is ending anyway
+  }
+  return setTimeout(() => void worker.terminate(), DISPOSE_GRACE_MS);
+}
 
 const ENTRY = new URL(`./worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
@@ -279,21 +293,12 @@ export class OwnedLoopCore implements LoopCore {
     this.#forceTimer = setTimeout(() => this.#force(timeout), timeout);
   }
 
-  /**
-   * What is still pending is cancelled; the loop is told to cancel what it runs and run `dispose()` without waiting
-   * for it (so that what `init` acquired, child processes say, is released); the thread is terminated if it has not
-   * ended DISPOSE_GRACE_MS later.
-   */
+  /** What is still pending is cancelled, then the thread is closed by force (`forceCloseThread`). */
   #force(timeout: number): void {
     this.#forced = true;
     this.conn.cancelAll(new TimeoutError(`Loop "${this.name}" did not close within ${timeout} ms`, timeout));
     this.state = 'closed';
-    try {
-      this.conn.send({ type: 'close', cancelPending: true, force: true });
-    } catch {
-      // the port is gone: the thread is ending anyway
-    }
-    this.#forceTimer = setTimeout(() => void this.worker.terminate(), DISPOSE_GRACE_MS);
+    this.#forceTimer = forceCloseThread((message) => this.conn.send(message), this.worker);
   }
 
   async #close(timeout: number, cancelPending: boolean): Promise<void> {

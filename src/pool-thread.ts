@@ -9,7 +9,7 @@ import { decodeThrown } from './error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from './clone.ts';
 import { offerClaim, takeClaim } from './claims.ts';
 import { loopDelay, type DelayStats } from './health.ts';
-import { DISPOSE_GRACE_MS, newBell } from './loop-core.ts';
+import { forceCloseThread, newBell } from './loop-core.ts';
 import {
   BELL_SEQ, BELL_STARTED, CONTROL_BYTES, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_EXIT_CODE, CTRL_FAILED, CTRL_RUNNING, CTRL_STATE,
   CTRL_WAKE, STATE_DEAD, controlViews, flatCall, type FromLoop, type LoopBootData, type ToLoop,
@@ -306,21 +306,13 @@ export class PoolThread {
     return this.#exited;
   }
 
-  /**
-   * Forced (the pool's close timed out): the thread cancels what it runs and runs `dispose()` without waiting for it,
-   * and is terminated if it has not ended DISPOSE_GRACE_MS later.
-   */
+  /** Forced (the pool's close timed out): `forceCloseThread`, then the thread's end. */
   async forceClose(): Promise<void> {
     if (this.state === 'closed' || this.state === 'crashed') return this.#exited;
     if (this.state === 'starting') return this.terminate();
     this.state = 'closed';
     this.setActive(true);
-    try {
-      this.send({ type: 'close', cancelPending: true, force: true });
-    } catch {
-      // the port is gone: the thread is ending anyway
-    }
-    const timer = setTimeout(() => void this.worker.terminate(), DISPOSE_GRACE_MS);
+    const timer = forceCloseThread((message) => this.send(message), this.worker);
     await this.#exited;
     clearTimeout(timer);
   }
