@@ -121,6 +121,20 @@ void describe('built-in demo: the MCP child ends with the server', { skip: proce
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  /** Starts `args` as a server process with a busy MCP child; both are killed after the test if still alive. */
+  async function busyServer(args: string[]): Promise<{ server: Awaited<ReturnType<typeof startProcess>>; mcp: number }> {
+    const server = await startProcess(args, dir);
+    leftovers.push(server.child.pid!);
+    const mcp = await busyMcpChild(server);
+    leftovers.push(mcp);
+    return { server, mcp };
+  }
+
+  async function assertEnds(mcp: number, exitedAt: number): Promise<void> {
+    assert.ok(await eventually(() => ended(mcp), 2000),
+      `the MCP child ${mcp} is still alive ${Math.round(performance.now() - exitedAt)} ms after the server exited`);
+  }
+
   void test('after a drain that times out (close cancels, closes the loops, then the process exits)', async () => {
     // What `sideloop serve` does on the first signal, with a short shutdownTimeout (the CLI has no flag for it).
     const script = `
@@ -134,42 +148,30 @@ void describe('built-in demo: the MCP child ends with the server', { skip: proce
     `;
     const file = join(dir, 'drain-server.mjs');
     writeFileSync(file, script);
-    const server = await startProcess([file], dir);
-    leftovers.push(server.child.pid!);
-    const mcp = await busyMcpChild(server);
-    leftovers.push(mcp);
+    const { server, mcp } = await busyServer([file]);
     const signalled = performance.now();
     server.child.kill('SIGTERM');
     const exit = await server.exited;
     assert.equal(exit.code, 0, server.stderr());
     assert.ok(exit.at - signalled < 8000, `the server took ${Math.round(exit.at - signalled)} ms to close`);
-    assert.ok(await eventually(() => ended(mcp), 2000),
-      `the MCP child ${mcp} is still alive ${Math.round(performance.now() - exit.at)} ms after the server exited`);
+    await assertEnds(mcp, exit.at);
   });
 
   void test('after a second signal (sideloop serve exits at once)', async () => {
-    const server = await startProcess([cli, 'serve', '--port', '0'], dir);
-    leftovers.push(server.child.pid!);
-    const mcp = await busyMcpChild(server);
-    leftovers.push(mcp);
+    const { server, mcp } = await busyServer([cli, 'serve', '--port', '0']);
     server.child.kill('SIGTERM');
     assert.ok(await eventually(() => server.stderr().includes('draining'), 5000), server.stderr());
     server.child.kill('SIGTERM');
     const exit = await server.exited;
     assert.equal(exit.code, 130, server.stderr());
-    assert.ok(await eventually(() => ended(mcp), 2000),
-      `the MCP child ${mcp} is still alive ${Math.round(performance.now() - exit.at)} ms after the server exited`);
+    await assertEnds(mcp, exit.at);
   });
 
   void test('after SIGKILL (nothing in the server runs)', async () => {
-    const server = await startProcess([cli, 'serve', '--port', '0'], dir);
-    leftovers.push(server.child.pid!);
-    const mcp = await busyMcpChild(server);
-    leftovers.push(mcp);
+    const { server, mcp } = await busyServer([cli, 'serve', '--port', '0']);
     server.child.kill('SIGKILL');
     const exit = await server.exited;
     assert.equal(exit.signal, 'SIGKILL');
-    assert.ok(await eventually(() => ended(mcp), 2000),
-      `the MCP child ${mcp} is still alive ${Math.round(performance.now() - exit.at)} ms after the server was killed`);
+    await assertEnds(mcp, exit.at);
   });
 });
