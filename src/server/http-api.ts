@@ -64,9 +64,12 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!reply.raw.writableEnded && !detach) task.cancel(new Error('The waiting client disconnected'));
     };
     reply.raw.once('close', onClose);
-    const { id, ...outcome } = await settledEvent(task);
+    // What the registry kept answers; only a value too large to keep is read (and copied) again, whole.
+    const { progress: _progress, valueOmitted, ...view } = await ctx.registry.settled(task.id);
     reply.raw.off('close', onClose);
-    return reply.status(200).send({ id, loop: parsed.loop, fn: parsed.fn, ...outcome });
+    if (!valueOmitted) return reply.status(200).send(view);
+    const { value } = await settledEvent(task);
+    return reply.status(200).send({ ...view, value });
   });
 
   app.get<{ Params: { id: string } }>('/api/tasks/:id', async (request) => {
