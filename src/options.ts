@@ -55,11 +55,24 @@ export interface CloseOptions {
   cancelPending?: boolean;
 }
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
+/** A value as an error message shows it: faithfully (NaN, Infinity, -0, 10n, Symbol(x), undefined), strings quoted. */
+export function show(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Object.is(value, -0) ? '-0' : String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return 'a function';
+    case 'undefined':
+      return 'undefined';
+  }
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
   } catch {
     return String(value);
   }
@@ -75,10 +88,13 @@ export function checkObject(key: string, value: unknown): Record<string, unknown
   return value as Record<string, unknown>;
 }
 
-/** A number of milliseconds: positive (or non-negative) and finite, or Infinity where allowed. */
+/**
+ * A number of milliseconds: positive (or non-negative) and finite, or Infinity where allowed. As Node does: a value
+ * of the wrong type is a TypeError, a number out of range (NaN included) a RangeError.
+ */
 export function checkMs(key: string, value: unknown, { allowZero = false, allowInfinity = false } = {}): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || Number.isNaN(value)) throw invalid(key, allowZero ? 'a non-negative number' : 'a positive number', value);
+  if (typeof value !== 'number') throw invalid(key, allowZero ? 'a non-negative number' : 'a positive number', value);
   if (value === Infinity && allowInfinity) return value;
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw invalid(key, allowZero ? 'a non-negative number' : 'a positive number', value, RangeError);
@@ -89,8 +105,8 @@ export function checkMs(key: string, value: unknown, { allowZero = false, allowI
 export function checkInteger(key: string, value: unknown, min: number, { allowInfinity = false } = {}): number | undefined {
   if (value === undefined) return undefined;
   if (allowInfinity && value === Infinity) return value;
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid(key, `an integer >= ${min}`, value);
-  if (value < min) throw invalid(key, `an integer >= ${min}`, value, RangeError);
+  if (typeof value !== 'number') throw invalid(key, `an integer >= ${min}`, value);
+  if (!Number.isInteger(value) || value < min) throw invalid(key, `an integer >= ${min}`, value, RangeError);
   return value;
 }
 
@@ -172,7 +188,8 @@ export function resolveCallOptions(base: CallOptions, input: unknown): CallOptio
   const backoff = checkObject('backoff', options.backoff);
   checkMs('backoff.initial', backoff.initial, { allowZero: true });
   checkMs('backoff.max', backoff.max, { allowZero: true });
-  if (backoff.factor !== undefined && (typeof backoff.factor !== 'number' || !(backoff.factor >= 1) || !Number.isFinite(backoff.factor))) {
+  if (backoff.factor !== undefined && typeof backoff.factor !== 'number') throw invalid('backoff.factor', 'a number >= 1', backoff.factor);
+  if (backoff.factor !== undefined && (!(backoff.factor >= 1) || !Number.isFinite(backoff.factor))) {
     throw invalid('backoff.factor', 'a number >= 1', backoff.factor, RangeError);
   }
   return { ...base, ...(options as CallOptions), backoff: { ...base.backoff, ...(backoff as CallOptions['backoff']) } };

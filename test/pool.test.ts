@@ -13,9 +13,13 @@ const fixture = new URL('./fixtures/pool-work.js', import.meta.url);
 describe('startPool', () => {
   it('validates options before any thread starts', async () => {
     await assert.rejects(startPool(fixture, { maxThreads: 0 }), { name: 'RangeError', message: 'Expected `maxThreads` to be an integer >= 1, got `0`' });
+    await assert.rejects(startPool(fixture, { maxThreads: NaN }), { name: 'RangeError', message: 'Expected `maxThreads` to be an integer >= 1, got `NaN`' });
+    await assert.rejects(startPool(fixture, { maxThreads: 1.5 }), { name: 'RangeError', message: 'Expected `maxThreads` to be an integer >= 1, got `1.5`' });
+    await assert.rejects(startPool(fixture, { maxQueue: '9' } as never), { name: 'TypeError', message: 'Expected `maxQueue` to be an integer >= 0, got `"9"`' });
+    await assert.rejects(startPool(fixture, { cancelGrace: NaN }), { name: 'RangeError', message: 'Expected `cancelGrace` to be a non-negative number, got `NaN`' });
     await assert.rejects(startPool(fixture, { minThreads: 3, maxThreads: 2 }), RangeError);
     await assert.rejects(startPool(fixture, { maxQueue: -1 }), RangeError);
-    await assert.rejects(startPool(fixture, { concurrentTasksPerThread: 1.5 }), TypeError);
+    await assert.rejects(startPool(fixture, { concurrentTasksPerThread: 1.5 }), RangeError, 'a number, but not an integer: out of range');
     await assert.rejects(startPool(fixture, { idleTimeout: 'soon' } as never), { message: 'Expected `idleTimeout` to be a non-negative number, got `"soon"`' });
     await assert.rejects(startPool(fixture, { threads: 2 } as never), { message: 'Unknown option `threads`' });
   });

@@ -1,6 +1,7 @@
 /**
  * Options of `startServer`, validated with one message formula: "Expected `port` to be …, got `…`".
  */
+import { show } from '../options.ts';
 import { TOKEN_PATTERN } from './auth.ts';
 import type { ResolvedConfig } from './config.ts';
 
@@ -45,8 +46,8 @@ export interface ServerOptions {
 
 export type ResolvedServerOptions = Required<Omit<ServerOptions, 'config' | 'token'>> & Pick<ServerOptions, 'config' | 'token'>;
 
-function fail(name: string, expectation: string, value: unknown): never {
-  throw new TypeError(`Expected \`${name}\` to be ${expectation}, got \`${typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)}\``);
+function fail(name: string, expectation: string, value: unknown, ctor: typeof TypeError = TypeError): never {
+  throw new ctor(`Expected \`${name}\` to be ${expectation}, got \`${typeof value === 'string' ? value : show(value)}\``);
 }
 
 function writeLine(line: string): void {
@@ -54,9 +55,8 @@ function writeLine(line: string): void {
 }
 
 function int(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    fail(name, `an integer from ${min} to ${max}`, value);
-  }
+  if (typeof value !== 'number') fail(name, `an integer from ${min} to ${max}`, value);
+  if (!Number.isInteger(value) || value < min || value > max) fail(name, `an integer from ${min} to ${max}`, value, RangeError);
   return value;
 }
 

@@ -5,6 +5,7 @@
  * not kept at all (`valueOmitted: { bytes }`). A settled record holds no reference to its task, so nothing else of
  * the result stays in memory.
  */
+import { checkInteger } from '../options.ts';
 import type { ErrorInfo, SettledState, TaskDoneEvent } from '../socket-io/events.ts';
 import { boundedValue, jsonSafe, MAX_VALUE_BYTES } from '../socket-io/json-value.ts';
 import { withPublicId } from '../socket-io/public-id.ts';
@@ -55,11 +56,6 @@ export interface TaskRegistryOptions {
   onSettled?: (view: TaskView, seconds: number) => void;
 }
 
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`Expected \`${name}\` to be a non-negative integer, got \`${String(value)}\``);
-  return value;
-}
-
 export class TaskRegistry {
   readonly keep: number;
   readonly maxBytes: number;
@@ -70,9 +66,9 @@ export class TaskRegistry {
   #onSettled: TaskRegistryOptions['onSettled'];
 
   constructor(options: TaskRegistryOptions = {}) {
-    this.keep = nonNegativeInteger('keep', options.keep ?? 1000);
-    this.maxBytes = nonNegativeInteger('maxBytes', options.maxBytes ?? 64 * 1024 * 1024);
-    this.maxValueBytes = nonNegativeInteger('maxValueBytes', options.maxValueBytes ?? MAX_VALUE_BYTES);
+    this.keep = checkInteger('keep', options.keep, 0) ?? 1000;
+    this.maxBytes = checkInteger('maxBytes', options.maxBytes, 0) ?? 64 * 1024 * 1024;
+    this.maxValueBytes = checkInteger('maxValueBytes', options.maxValueBytes, 0) ?? MAX_VALUE_BYTES;
     this.#onSettled = options.onSettled;
   }
 

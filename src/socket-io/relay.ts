@@ -4,6 +4,7 @@
  * `task:<id>`), and broadcasts `loop:stats` snapshots.
  */
 import type { Server, Socket } from 'socket.io';
+import { checkInteger } from '../options.ts';
 import { DelayMonitor } from './delay-monitor.ts';
 import { EmitBatch } from './emit-batch.ts';
 import {
@@ -73,8 +74,8 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
   const { loops = {}, pools = {}, events = [], to = 'all', expose = {}, statsInterval = 1000, maxValueBytes = MAX_VALUE_BYTES } = options;
   check('events', events, Array.isArray(events) && events.every((e) => typeof e === 'string' && !(relayEventNames as readonly string[]).includes(e)), 'an array of event names');
   check('to', to, typeof to === 'string' && to !== '', "'all' or a room name");
-  check('statsInterval', statsInterval, Number.isInteger(statsInterval) && statsInterval >= 0, 'a non-negative integer');
-  check('maxValueBytes', maxValueBytes, Number.isInteger(maxValueBytes) && maxValueBytes >= 0, 'a non-negative integer');
+  checkInteger('statsInterval', statsInterval, 0);
+  checkInteger('maxValueBytes', maxValueBytes, 0);
   const targets = new Map<string, ExposedTarget & { kind: 'loop' | 'pool' }>();
   for (const [kind, group] of [['loop', loops], ['pool', pools]] as const) {
     for (const [name, target] of Object.entries(group)) {

@@ -5,6 +5,7 @@
  * bound, with a reason for the log.
  */
 import type { Server } from 'socket.io';
+import { checkInteger } from '../options.ts';
 
 export interface SendBufferLimitOptions {
   /** Bytes one client may have waiting to be sent before it is disconnected. @default 8388608 (8 MiB) */
@@ -34,10 +35,8 @@ function sizeOf(data: unknown): number {
 
 /** Applies the bound to every connection of `io` from now on; returns a function that stops applying it. */
 export function limitSendBuffers(io: Server<any, any>, options: SendBufferLimitOptions = {}): () => void {
-  const { maxBytes = 8 * 1024 * 1024, onExceeded } = options;
-  if (!Number.isInteger(maxBytes) || maxBytes < 1) {
-    throw new RangeError(`Expected \`maxBytes\` to be a positive integer, got \`${String(maxBytes)}\``);
-  }
+  const maxBytes = checkInteger('maxBytes', options.maxBytes, 1) ?? 8 * 1024 * 1024;
+  const { onExceeded } = options;
   const onConnection = (conn: EngineConnection): void => {
     const sizes = new WeakMap<EnginePacket, number>();
     let queued = 0;
