@@ -10,24 +10,31 @@ export interface Closable {
 }
 
 const live = new Set<Closable>();
-const bySignal = new Map<NodeJS.Signals, Set<Closable>>();
+/** Per signal: the loops and pools it closes, and the listener on `process` (removed once none is left). */
+const bySignal = new Map<NodeJS.Signals, { set: Set<Closable>; handler: () => void }>();
 
 export function track(closable: Closable, signals: readonly NodeJS.Signals[], shutdownTimeout: number): void {
   live.add(closable);
   for (const signal of signals) {
-    let set = bySignal.get(signal);
-    if (!set) {
-      set = new Set();
-      bySignal.set(signal, set);
-      installSignal(signal, set, shutdownTimeout);
+    let entry = bySignal.get(signal);
+    if (!entry) {
+      const set = new Set<Closable>();
+      entry = { set, handler: signalHandler(signal, set, shutdownTimeout) };
+      bySignal.set(signal, entry);
+      process.on(signal, entry.handler);
     }
-    set.add(closable);
+    entry.set.add(closable);
   }
 }
 
 export function untrack(closable: Closable): void {
   live.delete(closable);
-  for (const set of bySignal.values()) set.delete(closable);
+  for (const [signal, { set, handler }] of bySignal) {
+    if (!set.delete(closable) || set.size > 0) continue;
+    // The last one closed: the process's listeners are as they were before it started.
+    bySignal.delete(signal);
+    process.off(signal, handler);
+  }
 }
 
 /** Closes every loop and pool this thread started, gracefully (or as `options` say). */
@@ -35,17 +42,17 @@ export async function closeAllLoops(options?: CloseOptions): Promise<void> {
   await Promise.all([...live].map((closable) => closable.close(options)));
 }
 
-function installSignal(signal: NodeJS.Signals, set: Set<Closable>, shutdownTimeout: number): void {
+function signalHandler(signal: NodeJS.Signals, set: Set<Closable>, shutdownTimeout: number): () => void {
   let received = 0;
+  const targets = [...set];
   const handler = (): void => {
     received++;
-    if (received === 1) {
-      void Promise.all([...set].map((closable) => closable.close({ timeout: shutdownTimeout }))).finally(() => exitBySignal(signal, handler));
-    } else {
-      void Promise.all([...set].map((closable) => closable.close({ timeout: 0, cancelPending: true }))).finally(() => exitBySignal(signal, handler));
-    }
+    // Closing untracks, which may empty `set`: keep what this signal is closing.
+    if (received === 1) targets.splice(0, targets.length, ...set);
+    const options = received === 1 ? { timeout: shutdownTimeout } : { timeout: 0, cancelPending: true };
+    void Promise.all(targets.map((closable) => closable.close(options))).finally(() => exitBySignal(signal, handler));
   };
-  process.on(signal, handler);
+  return handler;
 }
 
 function exitBySignal(signal: NodeJS.Signals, handler: () => void): void {

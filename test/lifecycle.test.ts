@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, closeAllLoops, CancelledError, LoopClosedError } from '../src/index.ts';
+import { startLoop, startPool, closeAllLoops, CancelledError, LoopClosedError } from '../src/index.ts';
 import { DISPOSE_GRACE_MS } from '../src/loop-core.ts';
 import { fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
 
@@ -101,6 +101,21 @@ test('a loop with pending work keeps the process alive until the work is done', 
   `);
   assert.equal(result.stdout.trim(), 'done 300');
   assert.equal(result.code, 0);
+});
+
+test('shutdownSignals: once the loops and pools that asked for them close, the process has the listeners it had', async () => {
+  const count = (): number[] => ['SIGINT', 'SIGTERM'].map((signal) => process.listenerCount(signal));
+  const before = count();
+  const a = await startLoop(fixture('echo.js'), { shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const b = await startLoop(fixture('echo.js'), { shutdownSignals: ['SIGINT'] });
+  const pool = await startPool(fixture('echo.js'), { maxThreads: 1, shutdownSignals: ['SIGTERM'] });
+  assert.deepEqual(count(), [before[0]! + 1, before[1]! + 1], 'one listener per signal, however many loops');
+  await a.close();
+  assert.deepEqual(count(), [before[0]! + 1, before[1]! + 1], 'still wanted by b and the pool');
+  await b.close();
+  assert.deepEqual(count(), [before[0]!, before[1]! + 1]);
+  await pool.close();
+  assert.deepEqual(count(), before);
 });
 
 test('shutdownSignals: the first signal drains and disposes, then the process ends by that signal', async () => {
