@@ -43,6 +43,8 @@ export interface ConnectionHooks {
   onActive(active: boolean): void;
   /** A synchronous check that the loop's thread has died (used while blocked). */
   probeDead?: () => boolean;
+  /** A blocked caller found the thread dead and is about to be told so: the loop's state must say it first. */
+  onDead?: () => void;
   onBoot?: (message: FromLoop) => void;
 }
 
@@ -350,6 +352,7 @@ export class Connection implements TaskCarrier {
     if (this.crash) return true;
     if (Atomics.load(this.#ctrl, CTRL_STATE) !== STATE_DEAD && !this.#hooks.probeDead?.()) return false;
     const code = Atomics.load(this.#ctrl, CTRL_STATE) === STATE_DEAD ? Atomics.load(this.#ctrl, CTRL_EXIT_CODE) : 1;
+    this.#hooks.onDead?.();
     this.fail(new LoopCrashedError(`Loop "${this.loopName}" crashed (exit code ${code}) with work pending`, { exitCode: code }));
     return true;
   }

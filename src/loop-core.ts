@@ -177,6 +177,9 @@ export class OwnedLoopCore implements LoopCore {
       onCallbackError: (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: name }),
       onActive: (active) => (active || this.state === 'closing' ? this.worker.ref() : this.worker.unref()),
       probeDead: () => this.worker.performance.eventLoopUtilization().idle < 0,
+      onDead: () => {
+        if (this.state === 'ready') this.state = 'crashed';
+      },
       onBoot: (message) => this.#onBoot?.(message),
     });
     this.conn.loopThreadId = this.threadId;

@@ -59,6 +59,7 @@ test('a crash wakes a blocked caller with LoopCrashedError', async () => {
     const task = loop.submit('hang');
     void loop.submit(fn, 3).catch(() => {});
     assert.throws(() => task.result(), LoopCrashedError, `blocked caller woken after ${fn}`);
+    assert.equal(loop.state, 'crashed', 'the state says so as soon as a caller was told');
     assert.throws(() => loop.callSync('ok'), (e: unknown) => e instanceof LoopClosedError || e instanceof LoopCrashedError);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(loop.state, 'crashed');
