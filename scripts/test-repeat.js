@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// Runs the whole test suite again and again, on several Node lines, optionally with the machine kept busy, and
+// tells which tests failed how often: the way to find flaky tests (a 1-in-8 flake survives ten runs a quarter of
+// the time, so a test that failed once deserves a run of its own, many times: --only FILE).
+//
+//   node scripts/test-repeat.js [--runs 10] [--nodes 22,24,26] [--hog] [--only test/x.test.ts ...]
+//
+// --hog keeps one core busy with a spinning child process for the whole run.
+import { fork, spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+
+if (process.argv[2] === '--spin') for (;;);
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    runs: { type: 'string', default: '10' },
+    nodes: { type: 'string', default: '22,24,26' },
+    hog: { type: 'boolean', default: false },
+    only: { type: 'string', multiple: true, default: [] },
+  },
+});
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`Expected \`--runs\` to be a positive integer, got \`${values.runs}\``);
+const nodes = values.nodes.split(',').filter(Boolean);
+const files = [...values.only, ...positionals];
+const hog = values.hog ? fork(new URL(import.meta.url), ['--spin'], { stdio: 'ignore' }) : undefined;
+
+const failures = new Map();
+let failedRuns = 0;
+try {
+  for (const line of nodes) {
+    for (let run = 1; run <= runs; run++) {
+      const started = Date.now();
+      const result = spawnSync(process.execPath, ['scripts/with-node.js', line, 'scripts/run-tests.js', ...files], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+      const output = `${result.stdout}\n${result.stderr}`;
+      // Node 22 reports in TAP when not on a terminal (`not ok 3 - name`), newer lines with the spec reporter
+      // (`✖ name (12ms)`); suites that failed show too.
+      const failed = new Set([
+        ...[...output.matchAll(/^\s*not ok \d+ - (.+)$/gm)].map((m) => m[1]),
+        ...[...output.matchAll(/^\s*✖ (.+?) \([\d.]+m?s\)$/gm)].map((m) => m[1]),
+      ]);
+      const counts = /^[#ℹ] pass (\d+)\n[#ℹ] fail (\d+)/m.exec(output);
+      const seconds = Math.round((Date.now() - started) / 1000);
+      console.log(`Node ${line} run ${run}/${runs}: exit ${result.status}, ${counts ? `${counts[1]} passed, ${counts[2]} failed` : 'no summary'} (${seconds} s)`);
+      if (result.status !== 0) failedRuns++;
+      for (const name of failed) {
+        const key = `Node ${line}: ${name}`;
+        failures.set(key, (failures.get(key) ?? 0) + 1);
+        console.log(`  failed: ${name}`);
+      }
+    }
+  }
+} finally {
+  hog?.kill('SIGKILL');
+}
+console.log(failures.size === 0 ? `\nno failure in ${runs * nodes.length} runs` : '\nfailures (test: runs that failed it):');
+for (const [name, count] of failures) console.log(`  ${name}: ${count}`);
+process.exit(failedRuns === 0 ? 0 : 1);
