@@ -7,6 +7,10 @@
  *
  * A word serves every task whose seq falls on it, one at a time: a task finding its word in use is simply not
  * sent ahead as one that can be taken back.
+ *
+ * Loops use the same words for a different race: a call and its cancel in the same turn. The caller offers a claim
+ * with every call; the loop takes it just before it starts the call, and a cancel takes it if it comes first. So a
+ * cancel that wins means the function never runs, and a task is `running` exactly when the loop has its claim.
  */
 import { BELL_CLAIMS, CLAIM_SLOTS } from './protocol.ts';
 
@@ -17,6 +21,11 @@ const tag = (seq: number): number => (seq % 0x7ffffffe) + 1;
 /** Pool side: marks `seq` as sent ahead; false if its word is in use (then it is sent as a plain task). */
 export function offerClaim(bell: Int32Array, seq: number): boolean {
   return Atomics.compareExchange(bell, index(seq), 0, tag(seq)) === 0;
+}
+
+/** Caller side: whether the task's word no longer holds its tag, that is, someone took it (or it never had one). */
+export function claimTaken(bell: Int32Array, seq: number): boolean {
+  return Atomics.load(bell, index(seq)) !== tag(seq);
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   BELL_SEQ, BELL_STARTED, CTRL_EXIT_CODE, CTRL_STATE, CTRL_WAKE, STATE_DEAD, taskIdOf,
   type CallKind, type FromLoop, type ServicePolicy, type ToLoop,
 } from './protocol.ts';
+import { claimTaken, offerClaim, takeClaim } from './claims.ts';
 import { Task, type TaskCarrier } from './task.ts';
 import { Delivery } from './delivery.ts';
 import { debug, publishTaskEnd, publishTaskError, publishTaskStart } from './diagnostics.ts';
@@ -34,6 +35,10 @@ interface CallRecord {
   timer?: NodeJS.Timeout;
   unlisten?: () => void;
   progress?: { value: unknown; scheduled: boolean };
+  /** The call went with a claim (claims.ts): the loop takes it to start the call, a cancel to keep it from starting. */
+  claim: boolean;
+  /** The caller took the claim back: the call will never start. */
+  preempted?: boolean;
 }
 
 export interface ConnectionHooks {
@@ -127,17 +132,19 @@ export class Connection implements TaskCarrier {
     this.#checkFunction(kind, fn);
     const seq = ++this.#seq;
     const task = new Task<T>(this, taskIdOf(this.loopName, this.id, seq), seq, setup.site);
-    const record: CallRecord = { task: task as Task<unknown>, kind, fn, setup };
     if (setup.signal?.aborted) {
       task.settleCancelled(new CancelledError(setup.signal.reason));
       return task;
     }
+    const record: CallRecord = { task: task as Task<unknown>, kind, fn, setup, claim: offerClaim(this.#bell, seq) };
     const message: ToLoop = { type: 'call', seq, fn, args, kind };
+    if (record.claim) message.claim = true;
     if (setup.credit !== undefined) message.credit = setup.credit;
     if (setup.policy) message.policy = setup.policy;
     try {
       this.send(message, transfersOfArgs(args));
     } catch (error) {
+      if (record.claim) takeClaim(this.#bell, seq);
       throw isDataCloneError(error) ? toCloneError(error, args, 'args') : error;
     }
     this.#calls.set(seq, record);
@@ -169,20 +176,34 @@ export class Connection implements TaskCarrier {
   }
 
   started(seq: number): boolean {
+    if (this.#calls.get(seq)?.claim) return claimTaken(this.#bell, seq);
     return Atomics.load(this.#bell, BELL_STARTED) >= seq;
+  }
+
+  /** Takes call `seq`'s claim back if the loop has not taken it: then the call never starts. */
+  preempt(seq: number): void {
+    const record = this.#calls.get(seq);
+    if (record?.claim && record.preempted === undefined) record.preempted = takeClaim(this.#bell, seq);
   }
 
   /** The call's `timeout` passed: reject it with `error` and abort its signal in the loop with it. */
   expire(seq: number, error: TimeoutError): void {
     const record = this.#calls.get(seq);
-    if (!record || !this.#forget(seq, true)) return;
+    if (!record) return;
+    this.preempt(seq);
+    if (!this.#forget(seq, true)) return;
     record.task.settleRejected(error);
-    this.#sendAbort(seq, error);
+    if (!record.preempted) this.#sendAbort(seq, error);
   }
 
-  /** A task was cancelled by its caller: forget it and abort its signal in the loop. */
+  /**
+   * A task was cancelled by its caller: forget it and abort its signal in the loop. A call kept from starting by
+   * `preempt` (the loop answers it as cancelled) needs no abort.
+   */
   abort(seq: number, reason: unknown): void {
-    if (this.#forget(seq, true)) this.#sendAbort(seq, reason);
+    const record = this.#calls.get(seq);
+    if (record) this.preempt(seq);
+    if (this.#forget(seq, true) && !record?.preempted) this.#sendAbort(seq, reason);
   }
 
   /** Aborts a service's signal but keeps waiting for its return value. */

@@ -20,7 +20,10 @@ export interface ServicePolicy {
  */
 export interface CallMessage {
   type: 'call'; seq: number; fn: string; args: unknown[]; kind: CallKind; credit?: number; policy?: ServicePolicy; limit?: number;
-  /** Sent ahead: the thread claims it (see claims.ts) before it starts, as the pool may have taken it back. */
+  /**
+   * The thread claims it (claims.ts) before it starts: a pool may have taken it back (sent ahead), or the caller's
+   * cancel may have come first (a loop call).
+   */
   claim?: boolean;
 }
 

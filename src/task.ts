@@ -11,7 +11,12 @@ export type TaskState = 'pending' | 'running' | 'fulfilled' | 'rejected' | 'canc
 export interface TaskCarrier {
   /** True once the loop has started running call `seq`. */
   started(seq: number): boolean;
-  /** Tells the loop to abort the call's signal; the task is already settled. */
+  /**
+   * Called first by `cancel()`, before anything else is done: keeps call `seq` from starting if the loop has not
+   * claimed it yet (claims.ts), so that the decision is taken as early as it can be.
+   */
+  preempt?(seq: number): void;
+  /** Tells the loop to abort the call's signal (unless `preempt` kept it from starting); the task is already settled. */
   abort(seq: number, reason: unknown): void;
   /** Blocks this thread until `task` settles or `timeout` ms pass; false on timeout. */
   waitFor(task: Task<unknown>, timeout: number | undefined): boolean;
@@ -73,6 +78,7 @@ export class Task<T> extends Promise<T> {
    */
   cancel(reason?: unknown): boolean {
     if (this.#state !== 'open') return this.#state === 'cancelled';
+    this.#carrier.preempt?.(this.seq);
     const error = reason instanceof CancelledError ? reason : new CancelledError(reason);
     this.settleCancelled(error);
     this.#carrier.abort(this.seq, error.reason ?? error);

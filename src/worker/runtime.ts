@@ -7,6 +7,7 @@ import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'n
 import { CancelledError, LoopClosedError, ReservedEventError, UnknownFunctionError } from '../errors.ts';
 import { decodeThrown, encodeThrown } from '../error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOf } from '../clone.ts';
+import { takeClaim } from '../claims.ts';
 import {
   BELL_SEQ, BELL_STARTED, CTRL_STATE, CTRL_WAKE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
   isReservedEvent, taskIdOf, type CallKind, type CallMessage, type FromLoop, type ToLoop,
@@ -179,20 +180,23 @@ export class Runtime {
       case 'calls':
         (conn.lane ??= new PoolLane(this, conn)).pushFlat(message.flat, message.limit, cancelled);
         return;
-      case 'call':
+      case 'call': {
         if (message.limit !== undefined) {
           (conn.lane ??= new PoolLane(this, conn)).pushAll([message], cancelled);
           return;
         }
+        // A call whose claim the caller's cancel took first (claims.ts), or whose cancel is already queued, never
+        // starts; the answer only tells the caller the call is over.
+        const lost = message.claim === true && !takeClaim(conn.bell, message.seq);
         Atomics.store(conn.bell, BELL_STARTED, message.seq);
-        if (cancelled.has(message.seq)) {
-          // Never started; the answer only tells the caller the call is over.
+        if (lost || cancelled.has(message.seq)) {
           Atomics.add(this.#ctrl, CTRL_CANCELLED, 1);
           this.post(conn, { type: 'result', seq: message.seq, ok: false, error: encodeThrown(new CancelledError('The task was cancelled before it started')) });
           return;
         }
         void this.#run(conn, message);
         return;
+      }
       case 'abort': {
         const running = this.#running.get(`${conn.id}:${message.seq}`);
         if (!running) {
