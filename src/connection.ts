@@ -8,7 +8,7 @@ import { CancelledError, DeadlockError, LoopClosedError, LoopCrashedError, Timeo
 import { decodeThrown, encodeThrown } from './error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from './clone.ts';
 import {
-  BELL_SEQ, BELL_STARTED, CTRL_EXIT_CODE, CTRL_STATE, CTRL_WAKE, STATE_DEAD, taskIdOf,
+  BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, ringWake, taskIdOf,
   type CallKind, type FromLoop, type ServicePolicy, type ToLoop,
 } from './protocol.ts';
 import { claimTaken, offerClaim, takeClaim } from './claims.ts';
@@ -122,8 +122,7 @@ export class Connection implements TaskCarrier {
 
   send(message: ToLoop, transferList?: readonly unknown[]): void {
     this.port.postMessage(message, transferList as any);
-    Atomics.add(this.#ctrl, CTRL_WAKE, 1);
-    Atomics.notify(this.#ctrl, CTRL_WAKE, 1);
+    ringWake(this.#ctrl);
   }
 
   /** Sends a call and returns its task. Throws synchronously for a closed loop, an unknown function or a bad argument. */
@@ -351,7 +350,8 @@ export class Connection implements TaskCarrier {
         if (this.#deadNow()) return true;
         const remaining = deadline - performance.now();
         if (remaining <= 0) return false;
-        if (spin(this.#bell, seen, Math.min(remaining, SPIN_MS))) continue;
+        // Spin only for a loop that is awake: one that must first be woken takes tens of microseconds anyway.
+        if (Atomics.load(this.#ctrl, CTRL_AWAKE) === 1 && spin(this.#bell, seen, Math.min(remaining, SPIN_MS))) continue;
         Atomics.wait(this.#bell, BELL_SEQ, seen, Math.min(remaining, 50));
       }
     } finally {

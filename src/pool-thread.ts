@@ -12,7 +12,7 @@ import { loopDelay, type DelayStats } from './health.ts';
 import { forceCloseThread, newBell } from './loop-core.ts';
 import {
   BELL_SEQ, BELL_STARTED, CONTROL_BYTES, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_EXIT_CODE, CTRL_FAILED, CTRL_RUNNING, CTRL_STATE,
-  CTRL_WAKE, STATE_DEAD, controlViews, flatCall, type FromLoop, type LoopBootData, type ToLoop,
+  STATE_DEAD, controlViews, ringWake, flatCall, type FromLoop, type LoopBootData, type ToLoop,
 } from './protocol.ts';
 import type { ResolvedLoopOptions } from './options.ts';
 
@@ -231,8 +231,7 @@ export class PoolThread {
 
   /** Bumps the wake counter a lingering thread watches, and wakes it if it sleeps on it. */
   #wake(): void {
-    Atomics.add(this.ctrl, CTRL_WAKE, 1);
-    Atomics.notify(this.ctrl, CTRL_WAKE, 1);
+    ringWake(this.ctrl);
   }
 
   /**

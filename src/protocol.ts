@@ -100,7 +100,25 @@ export const CTRL_FAILED = 6;
 export const CTRL_CANCELLED = 7;
 /** Number of the task running when the heartbeat was last bumped (watchdog names it). */
 export const CTRL_CURRENT_TASK = 8;
+/**
+ * 1 while the loop's thread is handling calls or lingering after them (it reads the next call within microseconds),
+ * 0 once it went back to its event loop: a blocked caller spins only while it is 1 (spinning for a thread that has
+ * to be woken first only takes a core from it).
+ */
+export const CTRL_AWAKE = 9;
+/** 1 while the lingering loop sleeps on CTRL_WAKE: only then does a caller need to Atomics.notify it. */
+export const CTRL_PARKED = 10;
 export const CTRL_SLOTS = 16;
+
+/**
+ * After posting to a loop: bumps its wake counter, and wakes it if it sleeps on it. The loop sets CTRL_PARKED before
+ * it sleeps and sleeps only if the counter has not moved; with sequentially consistent atomics one of the two sides
+ * sees the other, so no wake is lost, and a loop that is not parked costs no futex call.
+ */
+export function ringWake(ctrl: Int32Array): void {
+  Atomics.add(ctrl, CTRL_WAKE, 1);
+  if (Atomics.load(ctrl, CTRL_PARKED) === 1) Atomics.notify(ctrl, CTRL_WAKE, 1);
+}
 
 /** Event-loop delay of the loop thread, in ms (Float64Array view after the Int32 slots). */
 export const DELAY_P50 = 0;

@@ -9,7 +9,7 @@ import { decodeThrown, encodeThrown } from '../error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOf } from '../clone.ts';
 import { takeClaim } from '../claims.ts';
 import {
-  BELL_SEQ, BELL_STARTED, CTRL_STATE, CTRL_WAKE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
+  BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_PARKED, CTRL_STATE, CTRL_WAKE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
   isReservedEvent, taskIdOf, type CallKind, type CallMessage, type FromLoop, type ToLoop,
 } from '../protocol.ts';
 import { globals, type TaskContext } from './context.ts';
@@ -106,6 +106,7 @@ export class Runtime {
    */
   #onBatch(conn: Conn, first: ToLoop, nested = false): void {
     const startedAt = nested ? 0 : performance.now();
+    if (!nested) Atomics.store(this.#ctrl, CTRL_AWAKE, 1);
     const batch: ToLoop[] = [first];
     const cancelled = new Set<number>();
     const pull = (): void => {
@@ -122,7 +123,9 @@ export class Runtime {
       if ((message.type === 'call' || message.type === 'calls') && i > 0) pull();
       this.#handle(conn, message, cancelled);
     }
-    if (!nested && this.#running.size === 0) this.#linger(performance.now() - startedAt);
+    if (nested) return;
+    if (this.#running.size === 0) this.#linger(performance.now() - startedAt);
+    Atomics.store(this.#ctrl, CTRL_AWAKE, 0);
   }
 
   /**
@@ -170,7 +173,12 @@ export class Runtime {
   #awaitWake(seen: number, spinMs: number): boolean {
     const deadline = performance.now() + spinMs;
     while (Atomics.load(this.#ctrl, CTRL_WAKE) === seen) {
-      if (performance.now() >= deadline) return PARK_MS > 0 && Atomics.wait(this.#ctrl, CTRL_WAKE, seen, PARK_MS) !== 'timed-out';
+      if (performance.now() < deadline) continue;
+      if (PARK_MS <= 0) return false;
+      Atomics.store(this.#ctrl, CTRL_PARKED, 1);
+      const woken = Atomics.wait(this.#ctrl, CTRL_WAKE, seen, PARK_MS) !== 'timed-out';
+      Atomics.store(this.#ctrl, CTRL_PARKED, 0);
+      return woken;
     }
     return true;
   }
