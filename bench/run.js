@@ -24,7 +24,7 @@ const scenarioDir = `${benchDir}scenarios/`;
 const resultsDir = `${benchDir}results/`;
 const latestFile = `${resultsDir}latest.json`;
 /** Scenarios in this order first, then any other file alphabetically. */
-const ORDER = ['roundtrip', 'blocking-call', 'transfer-1mib', 'events', 'stream'];
+const ORDER = ['roundtrip', 'idle-roundtrip', 'blocking-call', 'idle-blocking-call', 'transfer-1mib', 'events', 'stream'];
 
 const { values } = parseArgs({
   options: {

@@ -15,6 +15,14 @@ import { summarizeLatency, summarizeRate } from './stats.js';
 
 const nowNs = () => process.hrtime.bigint();
 
+const idleFlag = new Int32Array(new SharedArrayBuffer(4));
+/** Leaves the thread idle for `ms` (asleep in its event loop) before the next sample; nothing for 0. */
+const idleAsync = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : undefined);
+/** The same for a caller that blocks: its thread sleeps `ms` (a synchronous caller has no event loop to idle in). */
+const idleSync = (ms) => {
+  if (ms > 0) Atomics.wait(idleFlag, 0, 0, ms);
+};
+
 function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => {
@@ -66,9 +74,11 @@ async function interleave(contenders, { rounds, warmup, round, timeoutMs }) {
  * Latency of one operation at a time. The first `skip` samples of every batch are dropped for every contender alike
  * (the thread that just sat idle while another contender ran has to wake up).
  * @param {Contender[]} contenders
- * @param {{ rounds: number, batch: number, warmup: number, skip?: number, timeoutMs?: number }} options
+ * With `gapMs`, every sample follows that long an idle gap: the latency a call meets after the worker (and the
+ * caller) sat idle, as most calls in a service do.
+ * @param {{ rounds: number, batch: number, warmup: number, skip?: number, timeoutMs?: number, gapMs?: number }} options
  */
-export async function measureLatency(contenders, { rounds, batch, warmup, skip = 2, timeoutMs = 30_000 }) {
+export async function measureLatency(contenders, { rounds, batch, warmup, skip = 2, timeoutMs = 30_000, gapMs = 0 }) {
   const samples = new Map(contenders.map((contender) => [contender.label, []]));
   const { errors, teardownNotes } = await interleave(contenders, {
     rounds,
@@ -79,6 +89,7 @@ export async function measureLatency(contenders, { rounds, batch, warmup, skip =
     round: async (contender) => {
       const into = samples.get(contender.label);
       for (let i = 0; i < batch; i += 1) {
+        await idleAsync(gapMs);
         const start = nowNs();
         await contender.call();
         const elapsed = Number(nowNs() - start) / 1e3;
@@ -100,9 +111,9 @@ export async function measureLatency(contenders, { rounds, batch, warmup, skip =
  * figures carry no promise or microtask cost. A call that never returns cannot be cut short here: the runner's
  * per-scenario time limit ends the process instead.
  * @param {Contender[]} contenders
- * @param {{ rounds: number, batch: number, warmup: number, skip?: number, timeoutMs?: number }} options
+ * @param {{ rounds: number, batch: number, warmup: number, skip?: number, timeoutMs?: number, gapMs?: number }} options
  */
-export async function measureBlockingLatency(contenders, { rounds, batch, warmup, skip = 2, timeoutMs = 30_000 }) {
+export async function measureBlockingLatency(contenders, { rounds, batch, warmup, skip = 2, timeoutMs = 30_000, gapMs = 0 }) {
   const samples = new Map(contenders.map((contender) => [contender.label, []]));
   const { errors, teardownNotes } = await interleave(contenders, {
     rounds,
@@ -113,6 +124,7 @@ export async function measureBlockingLatency(contenders, { rounds, batch, warmup
     round: (contender) => {
       const into = samples.get(contender.label);
       for (let i = 0; i < batch; i += 1) {
+        idleSync(gapMs);
         const start = nowNs();
         contender.call();
         const elapsed = Number(nowNs() - start) / 1e3;

@@ -46,7 +46,8 @@ function rawBlockingClient() {
   };
 }
 
-export async function run({ quick }) {
+/** sideloop's callSync, synckit and the hand-written Atomics.wait baseline (also the idle scenario's). */
+export function blockingContenders() {
   let loop;
   let syncAdd;
   const raw = rawBlockingClient();
@@ -81,6 +82,10 @@ export async function run({ quick }) {
       teardown: () => raw.close(),
     },
   ];
+  return contenders;
+}
+
+export async function run({ quick }) {
   const plan = quick ? { rounds: 6, batch: 300, warmup: 500 } : { rounds: 30, batch: 1000, warmup: 3000 };
-  return measureBlockingLatency(contenders, plan);
+  return measureBlockingLatency(blockingContenders(), plan);
 }

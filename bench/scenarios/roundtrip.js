@@ -16,7 +16,8 @@ export const target = {
   limit: 1,
 };
 
-export async function run({ quick }) {
+/** sideloop, raw MessagePort and Piscina, each running add(1, 2) on one thread (also the idle scenario's). */
+export function roundtripContenders() {
   let loop;
   const raw = new RawClient();
   let piscina;
@@ -52,6 +53,10 @@ export async function run({ quick }) {
       teardown: () => piscina.close(),
     },
   ];
+  return contenders;
+}
+
+export async function run({ quick }) {
   const plan = quick ? { rounds: 6, batch: 300, warmup: 500 } : { rounds: 30, batch: 1000, warmup: 3000 };
-  return measureLatency(contenders, plan);
+  return measureLatency(roundtripContenders(), plan);
 }
