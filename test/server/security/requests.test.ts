@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { connect as tcp, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type RunningServer } from '../../../src/server/index.ts';
-import type { TaskCancelReply, TaskSubmitReply } from '../../../src/socket-io/events.ts';
-import { client, connected, delay, fixtureConfig, http, start, type Client } from '../helpers.ts';
+import type { TaskCancelReply, TaskDoneEvent, TaskSubmitReply } from '../../../src/socket-io/events.ts';
+import { client, connected, delay, fixtureConfig, http, next, start, type Client } from '../helpers.ts';
 
 /** Opens a connection and writes `head`; resolves with everything the server sends until it closes. */
 function exchange(server: RunningServer, head: string): { socket: Socket; reply: Promise<string> } {
@@ -134,9 +134,11 @@ void describe('task ids and cancels', () => {
     const socket = client(server);
     sockets.push(socket);
     await connected(socket);
+    const done = next<TaskDoneEvent>(socket, 'task:done');
     const reply = await new Promise<TaskSubmitReply>((resolve) => socket.emit('task:submit', { loop: 'work', fn: 'echo', args: [3] }, resolve));
     assert.ok('id' in reply);
     assert.match(reply.id, /^[A-Za-z0-9_-]{22}$/);
+    assert.deepEqual(await done, { id: reply.id, state: 'fulfilled', value: 3 }, 'task:done names the task by its public id');
     assert.equal((await http(server, 'GET', `/api/tasks/${reply.id}`)).body.value, 3);
     assert.equal((await http(server, 'GET', '/api/tasks/work:1')).status, 404, 'core ids are not public');
   });
