@@ -16,10 +16,13 @@ function collect(dir) {
   return files;
 }
 
-const only = process.argv.slice(2);
+// Arguments are test files (default: all) and test-runner options such as --test-name-pattern=…, passed on.
+const args = process.argv.slice(2);
+const options = args.filter((arg) => arg.startsWith('--'));
+const only = args.filter((arg) => !arg.startsWith('--'));
 const files = only.length > 0 ? only : collect('test').sort();
 console.log(`sideloop tests on Node ${process.version}: ${files.length} files`);
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...files], {
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...options, ...files], {
   stdio: 'inherit',
 });
 process.exit(result.status ?? 1);

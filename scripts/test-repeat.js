@@ -3,9 +3,10 @@
 // tells which tests failed how often: the way to find flaky tests (a 1-in-8 flake survives ten runs a quarter of
 // the time, so a test that failed once deserves a run of its own, many times: --only FILE).
 //
-//   node scripts/test-repeat.js [--runs 10] [--nodes 22,24,26] [--hog] [--only test/x.test.ts ...]
+//   node scripts/test-repeat.js [--runs 10] [--nodes 22,24,26] [--hog] [--pattern NAME] [test/x.test.ts ...]
 //
-// --hog keeps one core busy with a spinning child process for the whole run.
+// --hog keeps one core busy with a spinning child process for the whole run; --pattern runs only the tests whose
+// names match (a regular expression, as node --test-name-pattern takes it).
 import { fork, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 
@@ -18,12 +19,13 @@ const { values, positionals } = parseArgs({
     nodes: { type: 'string', default: '22,24,26' },
     hog: { type: 'boolean', default: false },
     only: { type: 'string', multiple: true, default: [] },
+    pattern: { type: 'string', multiple: true, default: [] },
   },
 });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`Expected \`--runs\` to be a positive integer, got \`${values.runs}\``);
 const nodes = values.nodes.split(',').filter(Boolean);
-const files = [...values.only, ...positionals];
+const files = [...values.only, ...positionals, ...values.pattern.map((p) => `--test-name-pattern=${p}`)];
 const hog = values.hog ? fork(new URL(import.meta.url), ['--spin'], { stdio: 'ignore' }) : undefined;
 
 const failures = new Map();
