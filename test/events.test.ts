@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, CloneError, type Loop, type EventMeta, type LoopListener } from '../src/index.ts';
+import { eventually } from './helpers.ts';
 
 declare module '../src/events.ts' {
   interface LoopEvents {
@@ -104,7 +105,7 @@ test('an event emitted synchronously inside init reaches a listener registered b
   const got: unknown[] = [];
   loop.on('init-sync', (payload) => got.push(payload));
   await loop.submit('stopInitTimer');
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => got.length > 0, 'the init event');
   assert.deepEqual(got, [{ from: 'init' }]);
 });
 

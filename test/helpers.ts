@@ -43,3 +43,12 @@ export function runChild(code: string, { limit = 20_000, env = {}, args = [] as 
 export function closeEveryLoopAfterEach(): void {
   afterEach(() => closeAllLoops({ timeout: 10_000 }));
 }
+
+/** Resolves once `check()` holds, looking every few milliseconds; rejects naming `what` after `ms` (generous). */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

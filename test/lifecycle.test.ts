@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, startPool, closeAllLoops, CancelledError, LoopClosedError } from '../src/index.ts';
 import { DISPOSE_GRACE_MS } from '../src/loop-core.ts';
-import { fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
+import { eventually, fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
 closeEveryLoopAfterEach();
@@ -157,7 +157,7 @@ test('ping() answers in ms, and stats() counts tasks', async () => {
   const cancelled = loop.submit('rejectLater');
   cancelled.cancel();
   await loop.submit('throwValue', 2).catch(() => {});
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => loop.stats().failed === 3 && loop.stats().running === 0, 'the loop to count the three failures');
   const stats = loop.stats();
   assert.equal(stats.name, 'errors');
   assert.equal(stats.state, 'ready');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, Task, CancelledError, TimeoutError } from '../src/index.ts';
-import { fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
+import { eventually, fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
 closeEveryLoopAfterEach();
@@ -22,9 +22,9 @@ test('a task is a real Promise whose then() gives a plain Promise', async () => 
 
 test('state goes pending or running, then fulfilled or rejected', async () => {
   const loop = await startLoop(fixture('echo.js'));
-  const task = loop.submit('sleep', 100);
+  const task = loop.submit('sleep', 1000);
   assert.ok(['pending', 'running'].includes(task.state));
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => task.state !== 'pending', 'the loop to start the task');
   assert.equal(task.state, 'running');
   await task;
   assert.equal(task.state, 'fulfilled');
@@ -47,9 +47,7 @@ test('cancel() settles the task at once, aborts the loop-side signal, and drops 
   await echoed;
   assert.equal(echoed.cancel(), false, 'a fulfilled task cannot be cancelled');
   // The loop saw the abort: sleep rejected with the reason, which is counted as cancelled.
-  await loop.ping();
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(loop.stats().cancelled, 1);
+  await eventually(() => loop.stats().cancelled === 1, 'the loop to count the cancelled sleep');
   assert.equal(loop.stats().running, 0);
 });
 
@@ -153,8 +151,7 @@ test('call option timeout rejects with TimeoutError and aborts the loop-side sig
   const error = await task.catch((e: unknown) => e);
   assert.ok(error instanceof TimeoutError);
   assert.equal(task.state, 'rejected');
-  await new Promise((r) => setTimeout(r, 30));
-  assert.equal(loop.stats().running, 0, 'the loop-side sleep was aborted');
+  await eventually(() => loop.stats().running === 0, 'the loop-side sleep to be aborted');
 });
 
 test('call option signal cancels with the signal reason; an aborted signal never sends the call', async () => {
@@ -180,7 +177,10 @@ test('unhandled rejections behave like a normal promise; cancelled tasks never r
     loop.submit('rejectLater');
     const cancelled = loop.submit('rejectLater');
     cancelled.cancel();
-    await new Promise((r) => setTimeout(r, 200));
+    // Both have rejected in the loop once a later call came back; then give the rejection a turn to be reported.
+    await loop.submit('rejectLater').catch(() => {});
+    for (let i = 0; i < 200 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
     console.log(JSON.stringify(seen));
     await loop.close();
   `);
