@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { findConfig } from './server/config.ts';
+import { favourMemory } from './server/memory-policy.ts';
 import { startServer, type RunningServer } from './server/start-server.ts';
 
 const MAIN_HELP = `Usage: sideloop <command> [options]
@@ -92,6 +93,7 @@ async function serve(argv: string[]): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  favourMemory();
   try {
     server = await startServer({ config, port, ...(values.host ? { host: values.host } : {}), token });
   } catch (error) {
