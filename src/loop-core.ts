@@ -70,10 +70,11 @@ export function forceCloseThread(send: (message: ToLoop) => void, worker: Worker
 const ENTRY = new URL(`./worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 /**
- * The thread's flags: the user's, or else the process's own (inherited as is, unless they hold `--input-type`, which
- * is for the main script only and which a worker thread refuses).
+ * The flags a loop or pool thread starts with: the user's, or else the process's own, inherited as they are unless
+ * they hold `--input-type`, which is for the main script only and which a worker thread refuses ("--input-type can
+ * only be used with string input"): a script run with `node --input-type=module -e` could not start threads.
  */
-function execArgvOption(execArgv: string[] | undefined): { execArgv?: string[] } {
+export function execArgvOption(execArgv: string[] | undefined): { execArgv?: string[] } {
   if (execArgv) return { execArgv };
   const argv = process.execArgv;
   if (!argv.some((arg) => arg.startsWith('--input-type'))) return {};

@@ -9,7 +9,7 @@ import { decodeThrown } from './error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from './clone.ts';
 import { offerClaim, takeClaim } from './claims.ts';
 import { loopDelay, type DelayStats } from './health.ts';
-import { forceCloseThread, newBell } from './loop-core.ts';
+import { execArgvOption, forceCloseThread, newBell } from './loop-core.ts';
 import {
   BELL_SEQ, BELL_STARTED, CONTROL_BYTES, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_EXIT_CODE, CTRL_FAILED, CTRL_RUNNING, CTRL_STATE,
   STATE_DEAD, controlViews, ringWake, flatCall, type FromLoop, type LoopBootData, type ToLoop,
@@ -100,7 +100,7 @@ export class PoolThread {
       workerData: boot,
       transferList: [port2],
       ...(options.env ? { env: options.env } : {}),
-      ...(options.execArgv ? { execArgv: options.execArgv } : {}),
+      ...execArgvOption(options.execArgv),
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
       name: `sideloop:${name}#${index}`,
     });

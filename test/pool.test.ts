@@ -1,6 +1,6 @@
 // Pools with real threads: calls, scheduling, the queue limit, scaling up and down, options.
 import assert from 'node:assert/strict';
-import { closeEveryLoopAfterEach } from './helpers.ts';
+import { closeEveryLoopAfterEach, runChild, srcIndex } from './helpers.ts';
 import { describe, it } from 'node:test';
 import { DISPOSE_GRACE_MS } from '../src/loop-core.ts';
 import { CancelledError, CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../src/index.ts';
@@ -22,6 +22,18 @@ describe('startPool', () => {
     await assert.rejects(startPool(fixture, { concurrentTasksPerThread: 1.5 }), RangeError, 'a number, but not an integer: out of range');
     await assert.rejects(startPool(fixture, { idleTimeout: 'soon' } as never), { message: 'Expected `idleTimeout` to be a non-negative number, got `"soon"`' });
     await assert.rejects(startPool(fixture, { threads: 2 } as never), { message: 'Unknown option `threads`' });
+  });
+
+  it('starts from a script run with node --input-type=module -e, as loops do', async () => {
+    const result = await runChild(`
+      import { startPool } from ${JSON.stringify(srcIndex)};
+      const pool = await startPool(${JSON.stringify(fixture.href)}, { minThreads: 1, maxThreads: 1 });
+      console.log(await pool.submit('add', 1, 2));
+      await pool.close();
+    `);
+    assert.equal(result.stderr, '');
+    assert.equal(result.stdout.trim(), '3');
+    assert.equal(result.code, 0);
   });
 
   it('rejects with LoopInitError when init fails, leaving no thread', async () => {
