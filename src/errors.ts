@@ -107,3 +107,34 @@ export const sideloopErrorClasses = [
   SideloopError, LoopInitError, LoopClosedError, LoopCrashedError, CancelledError, TimeoutError, DeadlockError,
   CloneError, UnknownFunctionError, RemoteError, ServiceStartError, QueueFullError, ReservedEventError,
 ] as const;
+
+/**
+ * Two copies of sideloop in one process (a bundled and an installed one, `src` and `dist`) each have their own
+ * classes, and an error revived by one copy must still be an `instanceof` the other's: a `CancelledError` from a loop
+ * must settle a task `cancelled`, whichever copy decoded it. So every class above is branded (`Symbol.for`, shared by
+ * all copies) and answers `instanceof` by name along the error's class chain when the error is branded too, as
+ * undici does for its errors.
+ */
+const BRAND = Symbol.for('sideloop.error');
+
+function classNames(value: object): string[] {
+  const names: string[] = [];
+  for (let proto = Object.getPrototypeOf(value) as object | null; proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
+    const ctor = (proto as { constructor?: { name?: unknown } }).constructor;
+    if (typeof ctor?.name === 'string') names.push(ctor.name);
+  }
+  return names;
+}
+
+function brandedHasInstance(this: abstract new (...args: never[]) => unknown, value: unknown): boolean {
+  if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true) return false;
+  // A user's subclass of a sideloop class keeps plain instanceof: only sideloop's own classes compare by name.
+  return Object.hasOwn(this, BRAND) && classNames(value).includes(this.name);
+}
+
+for (const ctor of sideloopErrorClasses) {
+  Object.defineProperty(ctor, BRAND, { value: true });
+  Object.defineProperty(ctor.prototype, BRAND, { value: true });
+  Object.defineProperty(ctor, Symbol.hasInstance, { value: brandedHasInstance, configurable: true });
+}

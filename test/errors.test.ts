@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, registerErrorClass, RemoteError, CloneError, CancelledError, SideloopError } from '../src/index.ts';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startLoop, registerErrorClass, RemoteError, CloneError, CancelledError, SideloopError, TimeoutError } from '../src/index.ts';
 import { fixture, closeEveryLoopAfterEach } from './helpers.ts';
 import { ValidationError } from './fixtures/errors.js';
 
@@ -110,4 +114,30 @@ test('captureCallSites: false leaves the call site out of the stack (and keeps t
   assert.match(error.stack!, /throwRegistered/);
   assert.doesNotMatch(error.stack!, /sideloop call site/);
   await assert.rejects(startLoop(fixture('errors.js'), { captureCallSites: 'yes' } as never), /Expected `captureCallSites` to be a boolean/);
+});
+
+test('two copies of sideloop in one process agree on their error classes', async (t) => {
+  // A second, separate copy of the package (as a bundled copy beside an installed one), loaded after this one: its
+  // classes are the ones that revive errors from now on.
+  const dir = mkdtempSync(join(tmpdir(), 'sideloop-copy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(fileURLToPath(new URL('../src/', import.meta.url)), dir, { recursive: true });
+  const copy = await import(pathToFileURL(join(dir, 'index.ts')).href) as typeof import('../src/index.ts');
+  assert.notEqual(copy.CancelledError, CancelledError, 'a separate copy');
+
+  const loop = await startLoop(fixture('errors.js'));
+  const task = loop.submit('cancelFromInside');
+  const error = await task.catch((e: unknown) => e);
+  assert.equal(task.state, 'cancelled', 'a CancelledError thrown in the loop cancels the task');
+  assert.ok(error instanceof CancelledError);
+  assert.ok(error instanceof copy.CancelledError);
+  assert.ok(error instanceof SideloopError && error instanceof copy.SideloopError && error instanceof Error);
+
+  assert.ok(new copy.TimeoutError('late', 5) instanceof TimeoutError);
+  assert.ok(!(new copy.TimeoutError('late', 5) instanceof CancelledError), 'a brand is no wildcard');
+  assert.ok(new copy.CloneError('no', 'args[0]') instanceof CloneError && new copy.CloneError('no', 'args[0]') instanceof TypeError);
+  assert.ok(!(new Error('plain') instanceof SideloopError));
+  class MyCancel extends CancelledError {}
+  assert.ok(!(new copy.CancelledError() instanceof MyCancel), 'a user subclass keeps plain instanceof');
+  assert.ok(new MyCancel() instanceof CancelledError);
 });
