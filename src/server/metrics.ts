@@ -26,7 +26,7 @@ export interface KeptTasks {
 
 export function createMetrics(targets: ReadonlyMap<string, { target: RelayTarget }>, kept: KeptTasks): ServerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sideloop_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'sideloop_' }); // sideloop_process_cpu_user_seconds_total, …
   const mainDelay = new DelayMonitor();
 
   new Gauge({

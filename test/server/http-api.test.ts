@@ -133,6 +133,8 @@ void describe('HTTP API', () => {
     assert.match(text, /sideloop_queue_depth\{loop="calc"\} 0/);
     assert.match(text, /sideloop_event_loop_delay_seconds\{loop="main",quantile="0.99"\}/);
     assert.match(text, /sideloop_event_loop_delay_seconds\{loop="work",quantile="0.99"\}/);
+    assert.match(text, /^sideloop_process_cpu_user_seconds_total \d/m, 'Node\'s process metrics, named once');
+    assert.doesNotMatch(text, /process_process_/);
   });
 
   void test('GET / serves the dashboard and /vendor/* the browser modules', async () => {
