@@ -16,7 +16,7 @@ import { BELL_CLAIMS, CLAIM_SLOTS } from './protocol.ts';
 
 const index = (seq: number): number => BELL_CLAIMS + (seq % CLAIM_SLOTS);
 /** Never 0, and distinct for any two tasks that could share a word at the same time. */
-const tag = (seq: number): number => (seq % 0x7ffffffe) + 1;
+export const tag = (seq: number): number => (seq % 0x7ffffffe) + 1;
 
 /** Pool side: marks `seq` as sent ahead; false if its word is in use (then it is sent as a plain task). */
 export function offerClaim(bell: Int32Array, seq: number): boolean {

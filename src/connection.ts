@@ -11,6 +11,7 @@ import {
   BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, ringWake, taskIdOf,
   type CallKind, type FromLoop, type ServicePolicy, type ToLoop,
 } from './protocol.ts';
+import { markCancelled } from './cancel-marks.ts';
 import { claimTaken, offerClaim, takeClaim } from './claims.ts';
 import { Task, type TaskCarrier } from './task.ts';
 import { Delivery } from './delivery.ts';
@@ -192,7 +193,10 @@ export class Connection implements TaskCarrier {
     this.preempt(seq);
     if (!this.#forget(seq, true)) return;
     record.task.settleRejected(error);
-    if (!record.preempted) this.#sendAbort(seq, error);
+    if (!record.preempted) {
+      markCancelled(this.#bell, seq);
+      this.#sendAbort(seq, error);
+    }
   }
 
   /**
@@ -202,7 +206,10 @@ export class Connection implements TaskCarrier {
   abort(seq: number, reason: unknown): void {
     const record = this.#calls.get(seq);
     if (record) this.preempt(seq);
-    if (this.#forget(seq, true) && !record?.preempted) this.#sendAbort(seq, reason);
+    if (this.#forget(seq, true) && !record?.preempted) {
+      markCancelled(this.#bell, seq);
+      this.#sendAbort(seq, reason);
+    }
   }
 
   /** Aborts a service's signal but keeps waiting for its return value. */

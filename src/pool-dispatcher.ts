@@ -6,6 +6,7 @@
  * (nor making it wake the thread). A long task sent ahead like that is taken back for a thread that runs dry before
  * it started (claims.ts), so no task waits behind a long one while another thread idles.
  */
+import { markCancelled } from './cancel-marks.ts';
 import { CancelledError, QueueFullError, TimeoutError, UnknownFunctionError } from './errors.ts';
 import { decodeThrown, encodeThrown, type WireThrown } from './error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from './clone.ts';
@@ -392,6 +393,7 @@ export class PoolDispatcher implements TaskCarrier {
     }
     call.cancelling = true;
     this.forget(call);
+    markCancelled(thread.bell, call.seq);
     try {
       thread.send({ type: 'abort', seq: call.seq, reason: encodeThrown(reason) });
     } catch {

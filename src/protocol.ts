@@ -84,7 +84,10 @@ export const BELL_STARTED = 1;
 /** First of CLAIM_SLOTS claim words (claims.ts): pool tasks sent ahead, which the pool may still take back. */
 export const BELL_CLAIMS = 2;
 export const CLAIM_SLOTS = 32;
-export const BELL_SLOTS = BELL_CLAIMS + CLAIM_SLOTS;
+/** First of CANCEL_SLOTS cancel marks (cancel-marks.ts): running calls the caller cancelled, readable without a message. */
+export const BELL_CANCELS = BELL_CLAIMS + CLAIM_SLOTS;
+export const CANCEL_SLOTS = 32;
+export const BELL_SLOTS = BELL_CANCELS + CANCEL_SLOTS;
 
 /** Per-loop control block (Int32Array). */
 export const CTRL_STATE = 0;

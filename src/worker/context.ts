@@ -10,6 +10,14 @@ export interface TaskContext {
   readonly id: string;
   /** Aborted when the task is cancelled, times out, its service is stopped, or the loop closes. */
   readonly signal: AbortSignal;
+  /**
+   * Whether the task was cancelled (or timed out, or its signal aborted), read from shared memory: it changes even
+   * while synchronous code runs, when `signal.aborted` cannot (the abort message waits for the event loop). One
+   * atomic load: poll it in CPU-bound loops.
+   */
+  readonly cancelled: () => boolean;
+  /** Throws the cancellation (the signal's reason, or a `CancelledError`) if `cancelled()`; for synchronous work. */
+  readonly throwIfCancelled: () => void;
   /** Sends `event` with `payload` to the caller side (`loop.on(event)`), in order, before this task settles. */
   readonly emit: (event: string, payload?: unknown) => void;
   /** Reports this task's progress (`task.on('progress')`); the caller sees the latest value when it lags. */

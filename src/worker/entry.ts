@@ -84,9 +84,13 @@ async function main(): Promise<void> {
     const init = mod.init;
     if (init !== undefined && typeof init !== 'function') throw new TypeError('The loop module exports `init`, but it is not a function');
     if (typeof init === 'function') {
+      const { signal } = runtime.initController;
       const context = {
         id: `${boot.name}:init`,
-        signal: runtime.initController.signal,
+        signal,
+        // init is not cancelled by a caller: it stops when the loop closes (or readyTimeout passes), through its signal.
+        cancelled: () => signal.aborted,
+        throwIfCancelled: () => signal.throwIfAborted(),
         emit: (event: string, payload?: unknown) => runtime.emit(event, payload, undefined),
         progress: () => {},
         ready: () => {

@@ -7,6 +7,7 @@ import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'n
 import { CancelledError, LoopClosedError, ReservedEventError, UnknownFunctionError } from '../errors.ts';
 import { decodeThrown, encodeThrown } from '../error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOf } from '../clone.ts';
+import { isMarkedCancelled } from '../cancel-marks.ts';
 import { takeClaim } from '../claims.ts';
 import {
   BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_PARKED, CTRL_STATE, CTRL_WAKE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
@@ -322,9 +323,16 @@ export class Runtime {
 
   #contextFor(running: Running, service: boolean): TaskContext {
     const { conn, seq, id, controller } = running;
+    const { signal } = controller;
+    const cancelled = (): boolean => signal.aborted || isMarkedCancelled(conn.bell, seq);
     return {
       id,
-      signal: controller.signal,
+      signal,
+      cancelled,
+      throwIfCancelled: () => {
+        if (!cancelled()) return;
+        throw signal.aborted ? signal.reason : new CancelledError('The task was cancelled');
+      },
       emit: (event, payload) => this.emit(event, payload, id),
       progress: (value) => {
         try {
