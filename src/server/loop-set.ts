@@ -43,13 +43,10 @@ function reason(error: unknown): string {
   return cause?.message && !message.includes(cause.message) ? `${message}: ${String(cause.message).split('\n')[0]}` : message;
 }
 
-type StartPool = (module: URL, options: object) => Promise<RunningTarget['target']>;
-
 /** Starts everything in `config` in parallel; if anything fails, closes what started and throws `ServerStartError`. */
 export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
   const targets = new Map<string, RunningTarget>();
   const services: RunningService[] = [];
-  const startPool = (core as unknown as { startPool?: StartPool }).startPool;
 
   const starting = [
     ...config.loops.map(async (def) => {
@@ -78,10 +75,7 @@ export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
       };
       let pool: RunningTarget['target'];
       try {
-        // A pool runs the module on several threads; before pools exist in the core, one loop stands in.
-        pool = startPool
-          ? await startPool(def.module, options)
-          : await core.startLoop(def.module, { name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout });
+        pool = await core.startPool(def.module, options);
       } catch (error) {
         throw new ServerStartError(`Pool "${def.name}" failed to start: ${reason(error)}`, { cause: error });
       }
