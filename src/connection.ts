@@ -3,6 +3,7 @@
  * events, progress, stream items, service readiness) and can block the calling thread until a task settles, by
  * sleeping on the connection's bell and reading replies straight off the port (Atomics.wait + receiveMessageOnPort).
  */
+import { availableParallelism } from 'node:os';
 import { receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import { CancelledError, DeadlockError, LoopClosedError, LoopCrashedError, TimeoutError, UnknownFunctionError } from './errors.ts';
 import { decodeThrown, encodeThrown } from './error-codec.ts';
@@ -54,8 +55,11 @@ export interface ConnectionHooks {
   onBoot?: (message: FromLoop) => void;
 }
 
-/** A blocked caller first watches its bell this long (ms) before sleeping: replies to small calls come sooner. */
-const SPIN_MS = Number(process.env.SIDELOOP_SPIN_US ?? 50) / 1000;
+/**
+ * A blocked caller first watches its bell this long (ms) before sleeping: replies to small calls come sooner. Not
+ * with a single CPU to run on: spinning there only keeps the loop that must answer from running.
+ */
+const SPIN_MS = Number(process.env.SIDELOOP_SPIN_US ?? (availableParallelism() > 1 ? 50 : 0)) / 1000;
 
 /** Spins until the bell moves off `seen` (true) or `ms` pass (false). */
 function spin(bell: Int32Array, seen: number, ms: number): boolean {
