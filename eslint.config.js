@@ -4,15 +4,15 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'docs/**', 'test/fixtures/enum.ts'] },
+  { ignores: ['**/dist/**', 'node_modules/**', 'docs/**', 'test/fixtures/enum.ts'] },
   js.configs.recommended,
   {
     // The dashboard runs in the browser as plain modules: untyped lint with browser globals.
-    files: ['src/server/dashboard/assets/**/*.js'],
+    files: ['packages/server/src/dashboard/assets/**/*.js'],
     languageOptions: { globals: globals.browser },
   },
   {
-    ignores: ['src/server/dashboard/assets/**'],
+    ignores: ['packages/server/src/dashboard/assets/**'],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, tsconfigRootDir: import.meta.dirname },

@@ -11,7 +11,7 @@ const TURNS = 1e7;
 const ROUNDS = 7;
 const TARGET_NS = 20;
 
-const { startLoop } = await import('../dist/index.js');
+const { startLoop } = await import('sideloop');
 const loop = await startLoop(new URL('./fixtures/cancel-check-loop.js', import.meta.url), { name: 'cancel-check' });
 const { figures } = await loop.submit('measure', TURNS, ROUNDS);
 await loop.close();
@@ -23,7 +23,7 @@ const verdict = subject.medianNs <= TARGET_NS ? 'met' : 'missed';
 console.log('check              ns per call (median of rounds)');
 for (const row of rows) console.log(`${row.check.padEnd(18)} ${row.medianNs.toFixed(2)}`);
 console.log(`target: throwIfCancelled() <= ${TARGET_NS} ns -> ${subject.medianNs.toFixed(2)} ns: ${verdict}`);
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+mkdirSync(new URL('./results', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/cancel-check.json', import.meta.url), `${JSON.stringify({
   machine: describeMachine(), turns: TURNS, rounds: ROUNDS, targetNs: TARGET_NS, verdict, rows,
 }, null, 2)}\n`);

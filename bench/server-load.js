@@ -142,9 +142,9 @@ function delayStats(histogram) {
 
 async function main() {
   const started = Date.now();
-  const { startServer, validateConfig } = await import('../src/server/index.ts');
+  const { startServer, validateConfig } = await import('../packages/server/src/index.ts');
   const dir = mkdtempSync(join(tmpdir(), 'sideloop-server-load-'));
-  const workerUrl = pathToFileURL(fileURLToPath(new URL('../src/worker/index.ts', import.meta.url))).href;
+  const workerUrl = pathToFileURL(fileURLToPath(new URL('../packages/core/src/worker/index.ts', import.meta.url))).href;
   writeFileSync(join(dir, 'emitter.mjs'), `import { taskContext } from ${JSON.stringify(workerUrl)};
 export function echo(value) { return value; }
 export async function burst(n) {
@@ -156,7 +156,7 @@ export async function burst(n) {
   return n;
 }
 `);
-  const cpuModule = fileURLToPath(new URL('../src/demo/cpu.ts', import.meta.url));
+  const cpuModule = fileURLToPath(new URL('../packages/server/src/demo/cpu.ts', import.meta.url));
   const config = validateConfig({
     loops: { emitter: { module: './emitter.mjs', expose: ['echo', 'burst'] } },
     pools: { cpu: { module: cpuModule, expose: ['primes'] } },
@@ -256,7 +256,7 @@ export async function burst(n) {
   }
   results.seconds = Math.round((Date.now() - started) / 100) / 10;
   const out = new URL('./results/server-load.json', import.meta.url);
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  mkdirSync(new URL('./results', import.meta.url), { recursive: true });
   if (!quick) writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(JSON.stringify(results.figures, null, 2));
   console.log(quick ? '(quick run: nothing written)' : `written ${fileURLToPath(out)}`);

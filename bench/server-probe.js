@@ -1000,7 +1000,7 @@ async function main() {
 
   const out = new URL('./results/server-probe.json', import.meta.url);
   if (!quick || values.save) {
-    mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+    mkdirSync(new URL('./results', import.meta.url), { recursive: true });
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`written ${fileURLToPath(out)}`);
   } else console.log('(quick run: nothing written; add --save to write)');

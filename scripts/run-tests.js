@@ -22,7 +22,11 @@ const options = args.filter((arg) => arg.startsWith('--'));
 const only = args.filter((arg) => !arg.startsWith('--'));
 const files = only.length > 0 ? only : collect('test').sort();
 console.log(`sideloop tests on Node ${process.version}: ${files.length} files`);
+// The workspace packages import each other by name ('sideloop', 'sideloop/worker'): the `sideloop-source` condition
+// makes those names lead to the TypeScript sources, in this process, its worker threads and the processes tests start.
+const NODE_OPTIONS = [process.env.NODE_OPTIONS, '--conditions=sideloop-source'].filter(Boolean).join(' ');
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...options, ...files], {
   stdio: 'inherit',
+  env: { ...process.env, NODE_OPTIONS },
 });
 process.exit(result.status ?? 1);

@@ -3,7 +3,7 @@
 // and the thread goes on serving. Loops and pools alike.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CancelledError, startLoop, startPool, TimeoutError } from '../src/index.ts';
+import { CancelledError, startLoop, startPool, TimeoutError } from '../packages/core/src/index.ts';
 import { closeEveryLoopAfterEach, eventually, fixture } from './helpers.ts';
 
 closeEveryLoopAfterEach();

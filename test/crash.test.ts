@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, LoopCrashedError, LoopClosedError } from '../src/index.ts';
+import { startLoop, LoopCrashedError, LoopClosedError } from '../packages/core/src/index.ts';
 import { fixture } from './helpers.ts';
 
 async function crashWith(fn: string, options = {}): Promise<{ pending: unknown; crash: unknown; later: unknown; state: string }> {

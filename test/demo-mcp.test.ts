@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runChild, srcIndex } from './helpers.ts';
 
-const mcpModule = new URL('../src/demo/mcp.ts', import.meta.url).href;
+const mcpModule = new URL('../packages/server/src/demo/mcp.ts', import.meta.url).href;
 
 test('demo mcp: 48 concurrent 256 KB echo calls are answered without a MaxListenersExceededWarning', async () => {
   const result = await runChild(`

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { startLoop, channels, type Loop } from '../src/index.ts';
+import { startLoop, channels, type Loop } from '../packages/core/src/index.ts';
 
 const fixtureUrl = new URL('./fixtures/diagnostics-tasks.js', import.meta.url);
 
@@ -78,7 +78,7 @@ test('sideloop:service:restart is published when a service restarts', async (t) 
 });
 
 const childScript = `
-import { startLoop } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+import { startLoop } from ${JSON.stringify(new URL('../packages/core/src/index.ts', import.meta.url).href)};
 const loop = await startLoop(${JSON.stringify(fixtureUrl.href)}, { name: 'dbg' });
 await loop.submit('add', 1, 2);
 await loop.submit('fail', 'logged').catch(() => {});

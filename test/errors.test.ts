@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startLoop, registerErrorClass, RemoteError, CloneError, CancelledError, SideloopError, TimeoutError } from '../src/index.ts';
+import { startLoop, registerErrorClass, RemoteError, CloneError, CancelledError, SideloopError, TimeoutError } from '../packages/core/src/index.ts';
 import { fixture, closeEveryLoopAfterEach } from './helpers.ts';
 import { ValidationError } from './fixtures/errors.js';
 
@@ -121,8 +121,8 @@ test('two copies of sideloop in one process agree on their error classes', async
   // classes are the ones that revive errors from now on.
   const dir = mkdtempSync(join(tmpdir(), 'sideloop-copy-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  cpSync(fileURLToPath(new URL('../src/', import.meta.url)), dir, { recursive: true });
-  const copy = await import(pathToFileURL(join(dir, 'index.ts')).href) as typeof import('../src/index.ts');
+  cpSync(fileURLToPath(new URL('../packages/core/src', import.meta.url)), dir, { recursive: true });
+  const copy = await import(pathToFileURL(join(dir, 'index.ts')).href) as typeof import('../packages/core/src/index.ts');
   assert.notEqual(copy.CancelledError, CancelledError, 'a separate copy');
 
   const loop = await startLoop(fixture('errors.js'));

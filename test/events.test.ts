@@ -2,10 +2,10 @@
 // reserved names; the typed event map.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, CloneError, type Loop, type EventMeta, type LoopListener } from '../src/index.ts';
+import { startLoop, CloneError, type Loop, type EventMeta, type LoopListener } from '../packages/core/src/index.ts';
 import { eventually } from './helpers.ts';
 
-declare module '../src/events.ts' {
+declare module '../packages/core/src/events.ts' {
   interface LoopEvents {
     item_added: { id: number; text: string };
   }

@@ -1,7 +1,7 @@
 // Health: event-loop delay of each loop and of the main thread in stats(), ping(), and the loop:blocked watchdog.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, TimeoutError, type Loop, type LoopOptions } from '../src/index.ts';
+import { startLoop, TimeoutError, type Loop, type LoopOptions } from '../packages/core/src/index.ts';
 
 async function open(t: { after: (fn: () => Promise<void>) => void }, options: LoopOptions = {}): Promise<Loop> {
   const loop = await startLoop(new URL('./fixtures/blocker.js', import.meta.url), options);

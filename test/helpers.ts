@@ -1,10 +1,10 @@
 // Shared test helpers: fixture URLs and child processes for process-level behaviour.
 import { spawn } from 'node:child_process';
 import { afterEach } from 'node:test';
-import { closeAllLoops } from '../src/index.ts';
+import { closeAllLoops } from '../packages/core/src/index.ts';
 
 export const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
-export const srcIndex = new URL('../src/index.ts', import.meta.url).href;
+export const srcIndex = new URL('../packages/core/src/index.ts', import.meta.url).href;
 
 export interface ChildResult {
   code: number | null;

@@ -2,12 +2,12 @@
 // Socket.IO rate window and the JSON body parser.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isMarkedCancelled, markCancelled } from '../src/cancel-marks.ts';
-import { claimTaken, offerClaim, takeClaim } from '../src/claims.ts';
-import { RingQueue } from '../src/pool-queue.ts';
-import { BELL_SLOTS, CANCEL_SLOTS, CLAIM_SLOTS } from '../src/protocol.ts';
-import { parseJsonBody } from '../src/server/json-body.ts';
-import { WindowLimiter } from '../src/server/window-limiter.ts';
+import { isMarkedCancelled, markCancelled } from '../packages/core/src/thread/cancel-marks.ts';
+import { claimTaken, offerClaim, takeClaim } from '../packages/core/src/thread/claims.ts';
+import { RingQueue } from '../packages/core/src/pool/ring-queue.ts';
+import { BELL_SLOTS, CANCEL_SLOTS, CLAIM_SLOTS } from '../packages/core/src/thread/protocol.ts';
+import { parseJsonBody } from '../packages/server/src/json-body.ts';
+import { WindowLimiter } from '../packages/server/src/window-limiter.ts';
 
 const bell = (): Int32Array => new Int32Array(new SharedArrayBuffer(BELL_SLOTS * 4));
 const item = (n: number): { n: number; queued: boolean } => ({ n, queued: false });

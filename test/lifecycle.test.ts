@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, startPool, closeAllLoops, CancelledError, LoopClosedError } from '../src/index.ts';
-import { DISPOSE_GRACE_MS } from '../src/loop-core.ts';
+import { startLoop, startPool, closeAllLoops, CancelledError, LoopClosedError } from '../packages/core/src/index.ts';
+import { DISPOSE_GRACE_MS } from '../packages/core/src/thread/spawn.ts';
 import { eventually, fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).

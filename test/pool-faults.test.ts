@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { closeEveryLoopAfterEach } from './helpers.ts';
 import { describe, it } from 'node:test';
-import { CancelledError, LoopCrashedError, startPool } from '../src/index.ts';
+import { CancelledError, LoopCrashedError, startPool } from '../packages/core/src/index.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
 closeEveryLoopAfterEach();

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { closeEveryLoopAfterEach, runChild, srcIndex } from './helpers.ts';
 import { describe, it } from 'node:test';
-import { DISPOSE_GRACE_MS } from '../src/loop-core.ts';
-import { CancelledError, CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../src/index.ts';
+import { DISPOSE_GRACE_MS } from '../packages/core/src/thread/spawn.ts';
+import { CancelledError, CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../packages/core/src/index.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
 closeEveryLoopAfterEach();

@@ -1,7 +1,7 @@
 // Progress: taskContext().progress() reaches task.on('progress') in order, coalesced when the caller lags.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, type Loop } from '../src/index.ts';
+import { startLoop, type Loop } from '../packages/core/src/index.ts';
 
 async function open(t: { after: (fn: () => Promise<void>) => void }): Promise<Loop> {
   const loop = await startLoop(new URL('./fixtures/progress-reporter.js', import.meta.url));

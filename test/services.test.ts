@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLoop, Service, ServiceStartError, TimeoutError, type Loop } from '../src/index.ts';
+import { startLoop, Service, ServiceStartError, TimeoutError, type Loop } from '../packages/core/src/index.ts';
 
 const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
 

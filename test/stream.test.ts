@@ -2,7 +2,7 @@
 // that runs the generator's finally in the loop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, CancelledError, TaskStream, type Loop } from '../src/index.ts';
+import { startLoop, CancelledError, TaskStream, type Loop } from '../packages/core/src/index.ts';
 
 async function open(t: { after: (fn: () => Promise<void>) => void }): Promise<Loop> {
   const loop = await startLoop(new URL('./fixtures/stream-generators.js', import.meta.url));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { startLoop, DeadlockError, TimeoutError } from '../src/index.ts';
+import { startLoop, DeadlockError, TimeoutError } from '../packages/core/src/index.ts';
 import { fixture, closeEveryLoopAfterEach } from './helpers.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).

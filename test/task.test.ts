@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, Task, CancelledError, TimeoutError } from '../src/index.ts';
+import { startLoop, Task, CancelledError, TimeoutError } from '../packages/core/src/index.ts';
 import { eventually, fixture, runChild, srcIndex, closeEveryLoopAfterEach } from './helpers.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoop, transfer } from '../src/index.ts';
+import { startLoop, transfer } from '../packages/core/src/index.ts';
 import { fixture, closeEveryLoopAfterEach } from './helpers.ts';
 
 closeEveryLoopAfterEach();

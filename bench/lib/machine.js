@@ -16,11 +16,11 @@ function git(...args) {
   return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 }
 
-/** The commit measured; `-dirty` when src/ had uncommitted changes (dist/ was built from those). */
+/** The commit measured; `-dirty` when packages/ had uncommitted changes (dist/ was built from those). */
 function gitCommit() {
   try {
     const commit = git('rev-parse', '--short', 'HEAD');
-    return git('status', '--porcelain', '--', 'src') === '' ? commit : `${commit}-dirty`;
+    return git('status', '--porcelain', '--', 'packages') === '' ? commit : `${commit}-dirty`;
   } catch {
     return undefined;
   }

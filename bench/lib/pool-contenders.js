@@ -12,7 +12,7 @@ const fixture = (name) => new URL(`../fixtures/${name}`, import.meta.url);
 
 async function sideloop() {
   try {
-    return await import('../../dist/index.js');
+    return await import('sideloop');
   } catch (error) {
     throw new Error(`cannot load the built package (run \`npm run build\`): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }

@@ -5,7 +5,7 @@ export const loopModule = new URL('../fixtures/loop.js', import.meta.url);
 export async function startBenchLoop() {
   let api;
   try {
-    api = await import('../../dist/index.js');
+    api = await import('sideloop');
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`cannot load the built package (run \`npm run build\`): ${reason}`, { cause: error });

@@ -57,7 +57,7 @@ export async function run({ quick }) {
       label: 'sideloop',
       note: `await Promise.all(${TASKS} x pool.submit('spin', ${MS})), 2 threads`,
       setup: async () => {
-        const { startPool } = await import('../../dist/index.js');
+        const { startPool } = await import('sideloop');
         pool = await startPool(fixture('pool-loop.js'), { name: 'bench', minThreads: 2, maxThreads: 2 });
       },
       work: () => Promise.all(Array.from({ length: TASKS }, () => pool.submit('spin', MS))),

@@ -28,7 +28,7 @@ export async function run({ quick }) {
       label: 'sideloop',
       note: "pool.submit('echoBuffer', transfer(buf, [buf])); the thread returns transfer(buf, [buf])",
       setup: async () => {
-        const api = await import('../../dist/index.js');
+        const api = await import('sideloop');
         transfer = api.transfer;
         pool = await api.startPool(fixture('pool-loop.js'), { name: 'bench', minThreads: 2, maxThreads: 2 });
       },

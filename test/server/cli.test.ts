@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { fixtureConfig } from './helpers.ts';
 
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
+const cli = new URL('../../packages/server/src/cli.ts', import.meta.url).pathname;
 const hangConfig = new URL('./fixtures/hang.config.ts', import.meta.url).pathname;
 
 type Child = ChildProcessByStdio<null, Readable, Readable>;

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, loadConfig, validateConfig } from '../../src/server/config.ts';
+import { ConfigError, loadConfig, validateConfig } from '../../packages/server/src/config.ts';
 
-const fixtures = new URL('./fixtures/', import.meta.url).pathname;
+const fixtures = new URL('./fixtures', import.meta.url).pathname;
 
 function invalid(config: unknown, message: string): void {
   assert.throws(() => validateConfig(config, fixtures), (error: unknown) => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../../src/server/index.ts';
+import { startServer, type RunningServer } from '../../packages/server/src/index.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [

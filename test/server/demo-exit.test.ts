@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, afterEach, describe, test } from 'node:test';
 
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
-const serverIndex = new URL('../../src/server/index.ts', import.meta.url).href;
+const cli = new URL('../../packages/server/src/cli.ts', import.meta.url).pathname;
+const serverIndex = new URL('../../packages/server/src/index.ts', import.meta.url).href;
 
 type Child = ChildProcessByStdio<null, Readable, Readable>;
 

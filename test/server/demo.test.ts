@@ -1,8 +1,8 @@
 // The built-in demo: a real MCP "everything" server behind loop `mcp`, the `feed` service, and pool `cpu`.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startServer, type RunningServer } from '../../src/server/index.ts';
-import type { TaskDoneEvent, TaskProgressEvent, TaskSubmitReply } from '../../src/socket-io/events.ts';
+import { startServer, type RunningServer } from '../../packages/server/src/index.ts';
+import type { TaskDoneEvent, TaskProgressEvent, TaskSubmitReply } from '../../packages/core/src/socket-io/events.ts';
 import { client, connected, http, next, type Client } from './helpers.ts';
 
 function submit(socket: Client, request: { loop: string; fn: string; args?: unknown[] }): Promise<TaskSubmitReply> {

@@ -1,8 +1,8 @@
 // Shared helpers of the server tests: a real server on port 0 and small HTTP and Socket.IO clients.
 import { io as connect, type Socket } from 'socket.io-client';
-import { startServer, type RunningServer } from '../../src/server/index.ts';
-import type { ServerOptions } from '../../src/server/server-options.ts';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../src/socket-io/events.ts';
+import { startServer, type RunningServer } from '../../packages/server/src/index.ts';
+import type { ServerOptions } from '../../packages/server/src/server-options.ts';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../packages/core/src/socket-io/events.ts';
 
 export const fixtureConfig = new URL('./fixtures/sideloop.config.ts', import.meta.url).pathname;
 

@@ -1,7 +1,7 @@
 // The HTTP API of `sideloop serve`: every route and every error status, on a real server with real loops.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startServer, validateConfig, type RunningServer } from '../../src/server/index.ts';
+import { startServer, validateConfig, type RunningServer } from '../../packages/server/src/index.ts';
 import { client, connected, delay, http, start } from './helpers.ts';
 
 void describe('HTTP API', () => {
@@ -154,7 +154,7 @@ void describe('HTTP API', () => {
   void test('a service that stops for good makes the server unhealthy, with the reason', async () => {
     const config = validateConfig({
       loops: { work: { module: './work.ts', expose: ['echo'], services: [{ fn: 'brittle', args: [50], restart: 'never' }] } },
-    }, new URL('./fixtures/', import.meta.url).pathname);
+    }, new URL('./fixtures', import.meta.url).pathname);
     const other = await startServer({ config, port: 0 });
     try {
       let health;

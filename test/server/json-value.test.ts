@@ -1,7 +1,7 @@
 // How task values are measured and bounded before they are kept or relayed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { boundedValue, jsonStringBytes } from '../../src/socket-io/json-value.ts';
+import { boundedValue, jsonStringBytes } from '../../packages/core/src/remote/json-value.ts';
 
 void test('jsonStringBytes counts exactly what JSON.stringify writes, escapes and surrogates included', () => {
   const samples = ['', 'abc', 'a"b\\c', '\n\t\r\b\f', '\u0000\u001f\u007f', 'é€😀', '\ud800', '\udc00x', 'a\ud83d', '\ud83d\ude00\ud83d'];

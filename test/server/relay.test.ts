@@ -4,9 +4,9 @@ import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { io as connect } from 'socket.io-client';
 import { Server } from 'socket.io';
-import { startLoop, type Loop } from '../../src/index.ts';
-import { attachRelay, type Relay, type RelayServer } from '../../src/socket-io/index.ts';
-import type { TaskDoneEvent, TaskSubmitReply } from '../../src/socket-io/events.ts';
+import { startLoop, type Loop } from '../../packages/core/src/index.ts';
+import { attachRelay, type Relay, type RelayServer } from '../../packages/core/src/socket-io/index.ts';
+import type { TaskDoneEvent, TaskSubmitReply } from '../../packages/core/src/socket-io/events.ts';
 import { connected, delay, next, type Client } from './helpers.ts';
 
 void describe('attachRelay', () => {

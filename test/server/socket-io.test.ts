@@ -2,8 +2,8 @@
 // stats snapshots, and recovery of missed events after a brief disconnect. Real server, real socket.io-client.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startServer, validateConfig, type RunningServer } from '../../src/server/index.ts';
-import type { StatsSnapshot, TaskDoneEvent, TaskProgressEvent, TaskSubmitReply } from '../../src/socket-io/events.ts';
+import { startServer, validateConfig, type RunningServer } from '../../packages/server/src/index.ts';
+import type { StatsSnapshot, TaskDoneEvent, TaskProgressEvent, TaskSubmitReply } from '../../packages/core/src/socket-io/events.ts';
 import { client, connected, delay, http, next, start, type Client } from './helpers.ts';
 
 function submit(socket: Client, request: { loop: string; fn: string; args?: unknown[] }): Promise<TaskSubmitReply> {
@@ -140,7 +140,7 @@ void describe('Socket.IO relay to a room', () => {
     const config = validateConfig({
       loops: { work: { module: './work.ts', expose: ['shout'] } },
       relay: { events: ['custom'], to: 'watchers' },
-    }, new URL('./fixtures/', import.meta.url).pathname);
+    }, new URL('./fixtures', import.meta.url).pathname);
     const server = await startServer({ config, port: 0 });
     const socket = client(server);
     try {

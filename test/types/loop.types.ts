@@ -1,10 +1,10 @@
 // Type tests: checked by `tsc -p test/types` (npm run typecheck); nothing here runs.
-import { startLoop, type Loop, type Task, type Service, type TaskStream, CloneError } from '../../src/index.ts';
+import { startLoop, type Loop, type Task, type Service, type TaskStream, CloneError } from '../../packages/core/src/index.ts';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectType<T extends true>(_ok: T): void {}
 
-declare module '../../src/index.ts' {
+declare module '../../packages/core/src/index.ts' {
   interface LoopEvents {
     item_added: { id: number; text: string };
   }

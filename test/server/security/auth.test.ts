@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { connect as tcp } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { RunningServer } from '../../../src/server/index.ts';
+import type { RunningServer } from '../../../packages/server/src/index.ts';
 import { client, delay, http, next, start, type Client } from '../helpers.ts';
 
 const TOKEN = 'probe-token-1234';

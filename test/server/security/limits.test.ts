@@ -3,11 +3,11 @@
 // relayed (and still answered whole to a waiting caller), and a full pool queue answers 503 with Retry-After.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startServer, validateConfig, type RunningServer } from '../../../src/server/index.ts';
-import type { TaskDoneEvent, TaskSubmitReply } from '../../../src/socket-io/events.ts';
+import { startServer, validateConfig, type RunningServer } from '../../../packages/server/src/index.ts';
+import type { TaskDoneEvent, TaskSubmitReply } from '../../../packages/core/src/socket-io/events.ts';
 import { client, connected, delay, http, next, type Client } from '../helpers.ts';
 
-const fixtures = new URL('../fixtures/', import.meta.url).pathname;
+const fixtures = new URL('../fixtures', import.meta.url).pathname;
 
 function config(extra: Record<string, unknown> = {}): ReturnType<typeof validateConfig> {
   return validateConfig({

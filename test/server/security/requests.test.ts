@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { connect as tcp, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { startServer, type RunningServer } from '../../../src/server/index.ts';
-import type { TaskCancelReply, TaskDoneEvent, TaskSubmitReply } from '../../../src/socket-io/events.ts';
+import { startServer, type RunningServer } from '../../../packages/server/src/index.ts';
+import type { TaskCancelReply, TaskDoneEvent, TaskSubmitReply } from '../../../packages/core/src/socket-io/events.ts';
 import { client, connected, delay, fixtureConfig, http, next, start, type Client } from '../helpers.ts';
 
 /** Opens a connection and writes `head`; resolves with everything the server sends until it closes. */

@@ -1,0 +1,429 @@
+/**
+ * The caller's end of one connection to a loop: it numbers calls, sends them, routes what comes back (results,
+ * events, progress, stream items, service readiness) and can block the calling thread until a task settles, by
+ * sleeping on the connection's bell and reading replies straight off the port (Atomics.wait + receiveMessageOnPort).
+ */
+import { availableParallelism } from 'node:os';
+import { receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
+import { CancelledError, DeadlockError, LoopClosedError, LoopCrashedError, TimeoutError, UnknownFunctionError } from '../errors.ts';
+import { decodeThrown, encodeThrown } from '../error-codec.ts';
+import { isDataCloneError, toCloneError, transfersOfArgs } from '../clone.ts';
+import {
+  BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, ringWake, taskIdOf,
+  type CallKind, type FromLoop, type ServicePolicy, type ToLoop,
+} from '../thread/protocol.ts';
+import { markCancelled } from '../thread/cancel-marks.ts';
+import { claimTaken, offerClaim, takeClaim } from '../thread/claims.ts';
+import { Task, type TaskCarrier } from '../call/task.ts';
+import { Delivery } from '../call/delivery.ts';
+import { debug, publishTaskEnd, publishTaskError, publishTaskStart } from '../diagnostics.ts';
+
+/** What a call may carry besides its function and arguments. */
+export interface CallSetup {
+  signal?: AbortSignal | undefined;
+  timeout?: number | undefined;
+  credit?: number;
+  policy?: ServicePolicy;
+  onItem?: (value: unknown) => void;
+  onReady?: (value: unknown) => void;
+  site: { stack?: string };
+}
+
+interface CallRecord {
+  task: Task<unknown>;
+  kind: CallKind;
+  fn: string;
+  setup: CallSetup;
+  timer?: NodeJS.Timeout;
+  unlisten?: () => void;
+  progress?: { value: unknown; scheduled: boolean };
+  /** The call went with a claim (claims.ts): the loop takes it to start the call, a cancel to keep it from starting. */
+  claim: boolean;
+  /** The caller took the claim back: the call will never start. */
+  preempted?: boolean;
+}
+
+export interface ConnectionHooks {
+  onEvent(event: string, payload: unknown, taskId: string | undefined): void;
+  onCallbackError(error: unknown, taskId: string): void;
+  /** Whether there is work that should keep the process alive. */
+  onActive(active: boolean): void;
+  /** A synchronous check that the loop's thread has died (used while blocked). */
+  probeDead?: () => boolean;
+  /** A blocked caller found the thread dead and is about to be told so: the loop's state must say it first. */
+  onDead?: () => void;
+  onBoot?: (message: FromLoop) => void;
+}
+
+/**
+ * A blocked caller first watches its bell this long (ms) before sleeping: replies to small calls come sooner. Not
+ * with a single CPU to run on: spinning there only keeps the loop that must answer from running.
+ */
+const SPIN_MS = Number(process.env.SIDELOOP_SPIN_US ?? (availableParallelism() > 1 ? 50 : 0)) / 1000;
+
+/** Spins until the bell moves off `seen` (true) or `ms` pass (false). */
+function spin(bell: Int32Array, seen: number, ms: number): boolean {
+  const until = performance.now() + ms;
+  do {
+    if (Atomics.load(bell, BELL_SEQ) !== seen) return true;
+  } while (performance.now() < until);
+  return false;
+}
+
+export class Connection implements TaskCarrier {
+  readonly loopName: string;
+  readonly id: number;
+  readonly port: MessagePort;
+  readonly #bell: Int32Array;
+  readonly #ctrl: Int32Array;
+  readonly #hooks: ConnectionHooks;
+  /** The thread that runs the loop; blocking there could never be answered. */
+  loopThreadId = -1;
+  #seq = 0;
+  #calls = new Map<number, CallRecord>();
+  #pings = new Map<number, (ok: boolean) => void>();
+  /** Calls settled here (cancelled, timed out) that the loop has not finished yet: still work, still alive. */
+  #winding = new Set<number>();
+  readonly #delivery = new Delivery();
+  #active = false;
+  #exports: ReadonlySet<string> | undefined;
+  #generators: ReadonlySet<string> | undefined;
+  /** Set once calls are refused (LoopClosedError, its cause the crash if there was one). */
+  closed: Error | undefined;
+  /** Set when the loop's thread died with this connection open. */
+  crash: LoopCrashedError | undefined;
+  /** The port no longer leads anywhere (the loop ended). */
+  #gone = false;
+
+  constructor(loopName: string, id: number, port: MessagePort, bell: Int32Array, ctrl: Int32Array, hooks: ConnectionHooks) {
+    this.loopName = loopName;
+    this.id = id;
+    this.port = port;
+    this.#bell = bell;
+    this.#ctrl = ctrl;
+    this.#hooks = hooks;
+    port.on('message', (message: FromLoop) => {
+      this.#delivery.flush();
+      this.#dispatch(message);
+    });
+    port.unref();
+  }
+
+  /** What the loop module exports, learnt from its ready message. */
+  setExports(exports: readonly string[], generators: readonly string[]): void {
+    this.#exports = new Set(exports);
+    this.#generators = new Set(generators);
+  }
+
+  get exportNames(): readonly string[] {
+    return [...(this.#exports ?? [])];
+  }
+
+  get pending(): number {
+    let count = 0;
+    for (const record of this.#calls.values()) if (!this.started(record.task.seq)) count++;
+    return count;
+  }
+
+  send(message: ToLoop, transferList?: readonly unknown[]): void {
+    this.port.postMessage(message, transferList as any);
+    ringWake(this.#ctrl);
+  }
+
+  /** Sends a call and returns its task. Throws synchronously for a closed loop, an unknown function or a bad argument. */
+  call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T> {
+    if (this.closed) throw this.closed;
+    this.#checkFunction(kind, fn);
+    const seq = ++this.#seq;
+    const task = new Task<T>(this, taskIdOf(this.loopName, this.id, seq), seq, setup.site);
+    if (setup.signal?.aborted) {
+      task.settleCancelled(new CancelledError(setup.signal.reason));
+      return task;
+    }
+    const record: CallRecord = { task: task as Task<unknown>, kind, fn, setup, claim: offerClaim(this.#bell, seq) };
+    const message: ToLoop = { type: 'call', seq, fn, args, kind };
+    if (record.claim) message.claim = true;
+    if (setup.credit !== undefined) message.credit = setup.credit;
+    if (setup.policy) message.policy = setup.policy;
+    try {
+      this.send(message, transfersOfArgs(args));
+    } catch (error) {
+      if (record.claim) takeClaim(this.#bell, seq);
+      throw isDataCloneError(error) ? toCloneError(error, args, 'args') : error;
+    }
+    this.#calls.set(seq, record);
+    this.#updateActive();
+    if (setup.signal) {
+      const signal = setup.signal;
+      const onAbort = (): void => void task.cancel(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      record.unlisten = () => signal.removeEventListener('abort', onAbort);
+    }
+    if (setup.timeout !== undefined && setup.timeout !== Infinity) {
+      const timeout = setup.timeout;
+      record.timer = setTimeout(() => {
+        this.expire(seq, new TimeoutError(`Task ${task.id} (${fn}) timed out after ${timeout} ms`, timeout));
+      }, timeout);
+    }
+    publishTaskStart(this.loopName, task.id, fn);
+    return task;
+  }
+
+  #checkFunction(kind: CallKind, fn: unknown): asserts fn is string {
+    if (typeof fn !== 'string' || fn.length === 0) throw new TypeError(`Expected \`fn\` to be a function name, got \`${String(fn)}\``);
+    if (this.#exports && !this.#exports.has(fn)) {
+      throw new UnknownFunctionError(`Loop "${this.loopName}" has no exported function \`${fn}\` (init and dispose are not callable)`, fn);
+    }
+    if (kind === 'stream' && this.#generators && !this.#generators.has(fn)) {
+      throw new TypeError(`Expected \`${fn}\` to be an async generator function for stream(), but loop "${this.loopName}" exports it as a plain function`);
+    }
+  }
+
+  started(seq: number): boolean {
+    if (this.#calls.get(seq)?.claim) return claimTaken(this.#bell, seq);
+    return Atomics.load(this.#bell, BELL_STARTED) >= seq;
+  }
+
+  /** Takes call `seq`'s claim back if the loop has not taken it: then the call never starts. */
+  preempt(seq: number): void {
+    const record = this.#calls.get(seq);
+    if (record?.claim && record.preempted === undefined) record.preempted = takeClaim(this.#bell, seq);
+  }
+
+  /** The call's `timeout` passed: reject it with `error` and abort its signal in the loop with it. */
+  expire(seq: number, error: TimeoutError): void {
+    const record = this.#calls.get(seq);
+    if (!record) return;
+    this.preempt(seq);
+    if (!this.#forget(seq, true)) return;
+    record.task.settleRejected(error);
+    if (!record.preempted) {
+      markCancelled(this.#bell, seq);
+      this.#sendAbort(seq, error);
+    }
+  }
+
+  /**
+   * A task was cancelled by its caller: forget it and abort its signal in the loop. A call kept from starting by
+   * `preempt` (the loop answers it as cancelled) needs no abort.
+   */
+  abort(seq: number, reason: unknown): void {
+    const record = this.#calls.get(seq);
+    if (record) this.preempt(seq);
+    if (this.#forget(seq, true) && !record?.preempted) {
+      markCancelled(this.#bell, seq);
+      this.#sendAbort(seq, reason);
+    }
+  }
+
+  /** Aborts a service's signal but keeps waiting for its return value. */
+  stop(seq: number, reason: unknown): void {
+    if (this.#calls.has(seq) && !this.#gone) this.send({ type: 'abort', seq, reason: encodeThrown(reason), stop: true });
+  }
+
+  pull(seq: number, n: number): void {
+    if (this.#calls.has(seq) && !this.#gone) this.send({ type: 'pull', seq, n });
+  }
+
+  ping(timeout: number): Promise<number> {
+    if (this.closed) return Promise.reject(this.closed);
+    const seq = ++this.#seq;
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pings.delete(seq);
+        this.#updateActive();
+        reject(new TimeoutError(`Loop "${this.loopName}" did not answer a ping within ${timeout} ms (it is blocked)`, timeout));
+      }, timeout);
+      this.#pings.set(seq, (ok) => {
+        clearTimeout(timer);
+        if (ok) resolve(performance.now() - started);
+        else reject(this.closed);
+      });
+      this.#updateActive();
+      this.send({ type: 'ping', seq });
+    });
+  }
+
+  #sendAbort(seq: number, reason: unknown): void {
+    if (this.#gone) return;
+    try {
+      this.send({ type: 'abort', seq, reason: encodeThrown(reason) });
+    } catch {
+      // The port is gone with the loop; the task is settled already.
+    }
+  }
+
+  /** Drops a call's record (it settled or was cancelled); false if it was already gone. */
+  #forget(seq: number, winding = false): boolean {
+    const record = this.#calls.get(seq);
+    if (!record) return false;
+    this.#calls.delete(seq);
+    if (winding && !this.#gone) this.#winding.add(seq);
+    if (record.timer) clearTimeout(record.timer);
+    record.unlisten?.();
+    this.#updateActive();
+    publishTaskEnd(this.loopName, record.task.id, record.fn);
+    return true;
+  }
+
+  #updateActive(): void {
+    const active = this.#calls.size > 0 || this.#pings.size > 0 || this.#winding.size > 0;
+    if (active !== this.#active) {
+      this.#active = active;
+      if (active) this.port.ref();
+      else this.port.unref();
+      this.#hooks.onActive(active);
+    }
+  }
+
+  #dispatch(message: FromLoop): void {
+    switch (message.type) {
+      case 'result': {
+        if (this.#winding.delete(message.seq)) this.#updateActive();
+        const record = this.#calls.get(message.seq);
+        if (!record || !this.#forget(message.seq)) return;
+        this.#flushProgress(record);
+        const { task } = record;
+        if (message.ok) {
+          task.settleFulfilled(message.value);
+        } else {
+          const error = decodeThrown(message.error, task.site);
+          if (error instanceof CancelledError) {
+            task.settleCancelled(error);
+          } else {
+            publishTaskError(this.loopName, task.id, record.fn, error);
+            task.settleRejected(error);
+          }
+        }
+        return;
+      }
+      case 'event': {
+        const { event, payload, taskId } = message;
+        this.#delivery.run(() => this.#hooks.onEvent(event, payload, taskId));
+        return;
+      }
+      case 'progress': {
+        const record = this.#calls.get(message.seq);
+        if (!record) return;
+        const progress = (record.progress ??= { value: undefined, scheduled: false });
+        progress.value = message.value;
+        if (!progress.scheduled) {
+          progress.scheduled = true;
+          setImmediate(() => this.#flushProgress(record));
+        }
+        return;
+      }
+      case 'item': {
+        const record = this.#calls.get(message.seq);
+        record?.setup.onItem?.(message.value);
+        return;
+      }
+      case 'service-ready': {
+        const record = this.#calls.get(message.seq);
+        if (record) this.#delivery.run(() => record.setup.onReady?.(message.value));
+        return;
+      }
+      case 'pong': {
+        const done = this.#pings.get(message.seq);
+        this.#pings.delete(message.seq);
+        this.#updateActive();
+        done?.(true);
+        return;
+      }
+      default:
+        this.#hooks.onBoot?.(message);
+    }
+  }
+
+  #flushProgress(record: CallRecord): void {
+    const progress = record.progress;
+    if (!progress?.scheduled) return;
+    progress.scheduled = false;
+    const value = progress.value;
+    this.#delivery.run(() => record.task.emitProgress(value));
+  }
+
+  waitFor(task: Task<unknown>, timeout: number | undefined): boolean {
+    if (threadId === this.loopThreadId) {
+      throw new DeadlockError(`Blocking on task ${task.id} from the thread of loop "${this.loopName}" itself would never end: await it instead`);
+    }
+    const deadline = timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout;
+    this.#delivery.blocking++;
+    try {
+      for (;;) {
+        const seen = Atomics.load(this.#bell, BELL_SEQ);
+        let received: { message: FromLoop } | undefined;
+        while ((received = receiveMessageOnPort(this.port)) !== undefined) {
+          this.#dispatch(received.message);
+        }
+        if (task.done()) return true;
+        if (this.#deadNow()) return true;
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) return false;
+        // Spin only for a loop that is awake: one that must first be woken takes tens of microseconds anyway.
+        if (Atomics.load(this.#ctrl, CTRL_AWAKE) === 1 && spin(this.#bell, seen, Math.min(remaining, SPIN_MS))) continue;
+        Atomics.wait(this.#bell, BELL_SEQ, seen, Math.min(remaining, 50));
+      }
+    } finally {
+      this.#delivery.blocking--;
+    }
+  }
+
+  /** Dispatches every message already queued on the port, now. */
+  drainNow(): void {
+    let received: { message: FromLoop } | undefined;
+    while ((received = receiveMessageOnPort(this.port)) !== undefined) {
+      this.#delivery.flush();
+      this.#dispatch(received.message);
+    }
+  }
+
+  /** While blocked no 'exit' event can arrive: look at the control block and the probe instead. */
+  #deadNow(): boolean {
+    if (this.crash) return true;
+    if (Atomics.load(this.#ctrl, CTRL_STATE) !== STATE_DEAD && !this.#hooks.probeDead?.()) return false;
+    const code = Atomics.load(this.#ctrl, CTRL_STATE) === STATE_DEAD ? Atomics.load(this.#ctrl, CTRL_EXIT_CODE) : 1;
+    this.#hooks.onDead?.();
+    this.fail(new LoopCrashedError(`Loop "${this.loopName}" crashed (exit code ${code}) with work pending`, { exitCode: code }));
+    return true;
+  }
+
+  callbackError(error: unknown, task: Task<unknown>): void {
+    this.#hooks.onCallbackError(error, task.id);
+  }
+
+  /** Refuses new calls from now on; pending calls still finish. */
+  refuse(error: Error = new LoopClosedError(`Loop "${this.loopName}" is closed`)): void {
+    this.closed ??= error;
+  }
+
+  /** Cancels every pending call, at once (close with cancelPending, or a forced close). */
+  cancelAll(reason: unknown): void {
+    for (const [seq, record] of [...this.#calls]) {
+      if (this.#forget(seq, true)) {
+        record.task.settleCancelled(new CancelledError(reason));
+        this.#sendAbort(seq, reason);
+      }
+    }
+  }
+
+  /** The loop is gone: settle everything with `error`; later calls throw LoopClosedError (or `error`). */
+  fail(error: Error): void {
+    this.#gone = true;
+    if (error instanceof LoopCrashedError) this.crash ??= error;
+    this.closed ??= new LoopClosedError(`Loop "${this.loopName}" is closed`, { cause: error });
+    for (const [seq, record] of [...this.#calls]) {
+      if (this.#forget(seq)) record.task.settleRejected(error);
+    }
+    for (const done of this.#pings.values()) done(false);
+    this.#pings.clear();
+    this.#winding.clear();
+    this.#updateActive();
+    debug('loop %s connection %d failed: %s', this.loopName, this.id, error.message);
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Process-wide lifecycle: every loop and pool this thread started, `closeAllLoops()`, and opt-in shutdown signals
+ * (the first signal drains, the second forces; then the process ends as the signal would have ended it).
+ */
+import type { CloseOptions } from '../options.ts';
+
+export interface Closable {
+  readonly name: string;
+  close(options?: CloseOptions): Promise<void>;
+}
+
+const live = new Set<Closable>();
+/** Per signal: the loops and pools it closes, and the listener on `process` (removed once none is left). */
+const bySignal = new Map<NodeJS.Signals, { set: Set<Closable>; handler: () => void }>();
+
+export function track(closable: Closable, signals: readonly NodeJS.Signals[], shutdownTimeout: number): void {
+  live.add(closable);
+  for (const signal of signals) {
+    let entry = bySignal.get(signal);
+    if (!entry) {
+      const set = new Set<Closable>();
+      entry = { set, handler: signalHandler(signal, set, shutdownTimeout) };
+      bySignal.set(signal, entry);
+      process.on(signal, entry.handler);
+    }
+    entry.set.add(closable);
+  }
+}
+
+export function untrack(closable: Closable): void {
+  live.delete(closable);
+  for (const [signal, { set, handler }] of bySignal) {
+    if (!set.delete(closable) || set.size > 0) continue;
+    // The last one closed: the process's listeners are as they were before it started.
+    bySignal.delete(signal);
+    process.off(signal, handler);
+  }
+}
+
+/** Closes every loop and pool this thread started, gracefully (or as `options` say). */
+export async function closeAllLoops(options?: CloseOptions): Promise<void> {
+  await Promise.all([...live].map((closable) => closable.close(options)));
+}
+
+function signalHandler(signal: NodeJS.Signals, set: Set<Closable>, shutdownTimeout: number): () => void {
+  let received = 0;
+  const targets = [...set];
+  const handler = (): void => {
+    received++;
+    // Closing untracks, which may empty `set`: keep what this signal is closing.
+    if (received === 1) targets.splice(0, targets.length, ...set);
+    const options = received === 1 ? { timeout: shutdownTimeout } : { timeout: 0, cancelPending: true };
+    void Promise.all(targets.map((closable) => closable.close(options))).finally(() => exitBySignal(signal, handler));
+  };
+  return handler;
+}
+
+function exitBySignal(signal: NodeJS.Signals, handler: () => void): void {
+  process.off(signal, handler);
+  if (process.listenerCount(signal) > 0) return;
+  process.kill(process.pid, signal);
+}

@@ -1,0 +1,204 @@
+/**
+ * Options of loops and calls, validated before any thread starts, with one message formula:
+ * Expected `readyTimeout` to be a positive number, got `-1`
+ */
+import type { ResourceLimits } from 'node:worker_threads';
+import type { ServicePolicy } from './thread/protocol.ts';
+
+export interface LoopOptions {
+  /** Name used in task ids, events' `meta.loop`, errors and diagnostics. @default the module's file name */
+  name?: string;
+  /** How long `init` may take before the loop fails with `LoopInitError` (cause `TimeoutError`), in ms. @default 30000 */
+  readyTimeout?: number;
+  /** Arguments passed to the module's `init(...initArgs)`. @default [] */
+  initArgs?: unknown[];
+  /** Signals that close the loop: the first drains, the second forces. Opt-in. @default [] */
+  shutdownSignals?: NodeJS.Signals[];
+  /** How long a signal-triggered close may drain before it forces, in ms. @default 10000 */
+  shutdownTimeout?: number;
+  /** An unhandled rejection inside the loop crashes it (`'crash'`) or is emitted as an `error` event (`'report'`). @default 'crash' */
+  unhandledRejections?: 'crash' | 'report';
+  /** The thread's V8 heap limits, as for `new Worker`. @default undefined */
+  resourceLimits?: ResourceLimits;
+  /** The thread's `process.env`. @default a copy of the caller's `process.env` */
+  env?: Record<string, string | undefined>;
+  /** Node flags for the thread. @default the process's `execArgv` */
+  execArgv?: string[];
+  /** Emit `loop:blocked` when the loop or the main thread is blocked longer than this, in ms; 0 disables. @default 0 */
+  blockedThreshold?: number;
+  /** Keep each call's stack so that its error's stack ends with the calling site (about 1-2 µs a call). @default true */
+  captureCallSites?: boolean;
+}
+
+export interface CallOptions {
+  /** Aborting it cancels the call (`CancelledError` with `reason` = `signal.reason`). */
+  signal?: AbortSignal;
+  /** Rejects the call with `TimeoutError` after this many ms and aborts its signal in the loop. */
+  timeout?: number;
+  /** For `spawn`: how long the service may take to call `ready()`, in ms. @default 30000 */
+  readyTimeout?: number;
+  /** For `spawn`: what happens when the service fails after ready. @default 'never' */
+  restart?: ServicePolicy['restart'];
+  /** For `spawn`: at most this many restarts. @default Infinity */
+  maxRestarts?: number;
+  /** For `spawn`: exponential backoff between restarts, in ms. @default { initial: 100, max: 30000, factor: 2 } */
+  backoff?: Partial<ServicePolicy['backoff']>;
+}
+
+export interface CloseOptions {
+  /**
+   * After this many ms the close forces: running tasks are cancelled, `dispose()` runs without waiting for them, and
+   * the thread ends (terminated if it has not ended 1000 ms later). @default Infinity
+   */
+  timeout?: number;
+  /** Cancel pending and running tasks instead of waiting for them. @default false */
+  cancelPending?: boolean;
+}
+
+/** A value as an error message shows it: faithfully (NaN, Infinity, -0, 10n, Symbol(x), undefined), strings quoted. */
+export function show(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Object.is(value, -0) ? '-0' : String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return 'a function';
+    case 'undefined':
+      return 'undefined';
+  }
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+export function invalid(key: string, expected: string, value: unknown, ctor: typeof TypeError = TypeError): Error {
+  return new ctor(`Expected \`${key}\` to be ${expected}, got \`${show(value)}\``);
+}
+
+export function checkObject(key: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(key, 'an object', value);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * A number of milliseconds: positive (or non-negative) and finite, or Infinity where allowed. As Node does: a value
+ * of the wrong type is a TypeError, a number out of range (NaN included) a RangeError.
+ */
+export function checkMs(key: string, value: unknown, { allowZero = false, allowInfinity = false } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw invalid(key, allowZero ? 'a non-negative number' : 'a positive number', value);
+  if (value === Infinity && allowInfinity) return value;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw invalid(key, allowZero ? 'a non-negative number' : 'a positive number', value, RangeError);
+  }
+  return value;
+}
+
+export function checkInteger(key: string, value: unknown, min: number, { allowInfinity = false } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  if (allowInfinity && value === Infinity) return value;
+  if (typeof value !== 'number') throw invalid(key, `an integer >= ${min}`, value);
+  if (!Number.isInteger(value) || value < min) throw invalid(key, `an integer >= ${min}`, value, RangeError);
+  return value;
+}
+
+function checkBoolean(key: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw invalid(key, 'a boolean', value);
+  return value;
+}
+
+function checkOneOf<T extends string>(key: string, value: unknown, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw invalid(key, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  return value as T;
+}
+
+export interface ResolvedLoopOptions {
+  name: string | undefined;
+  readyTimeout: number;
+  initArgs: unknown[];
+  shutdownSignals: NodeJS.Signals[];
+  shutdownTimeout: number;
+  unhandledRejections: 'crash' | 'report';
+  resourceLimits: ResourceLimits | undefined;
+  env: Record<string, string | undefined> | undefined;
+  execArgv: string[] | undefined;
+  blockedThreshold: number;
+  captureCallSites: boolean;
+}
+
+const LOOP_KEYS = new Set(['name', 'readyTimeout', 'initArgs', 'shutdownSignals', 'shutdownTimeout', 'unhandledRejections',
+  'resourceLimits', 'env', 'execArgv', 'blockedThreshold', 'captureCallSites']);
+
+export function resolveLoopOptions(input: unknown, extraKeys: ReadonlySet<string> = new Set()): ResolvedLoopOptions {
+  const options = checkObject('options', input);
+  for (const key of Object.keys(options)) {
+    if (!LOOP_KEYS.has(key) && !extraKeys.has(key)) throw new TypeError(`Unknown option \`${key}\``);
+  }
+  const { name, initArgs, shutdownSignals, env, execArgv, resourceLimits } = options;
+  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) throw invalid('name', 'a non-empty string', name);
+  if (initArgs !== undefined && !Array.isArray(initArgs)) throw invalid('initArgs', 'an array', initArgs);
+  if (shutdownSignals !== undefined && (!Array.isArray(shutdownSignals) || !shutdownSignals.every((s) => typeof s === 'string' && /^SIG[A-Z0-9]+$/.test(s)))) {
+    throw invalid('shutdownSignals', "an array of signal names like 'SIGINT'", shutdownSignals);
+  }
+  if (env !== undefined && (typeof env !== 'object' || env === null)) throw invalid('env', 'an object', env);
+  if (execArgv !== undefined && (!Array.isArray(execArgv) || !execArgv.every((a) => typeof a === 'string'))) {
+    throw invalid('execArgv', 'an array of strings', execArgv);
+  }
+  if (resourceLimits !== undefined) {
+    const limits = checkObject('resourceLimits', resourceLimits);
+    for (const [key, value] of Object.entries(limits)) checkMs(`resourceLimits.${key}`, value);
+  }
+  return {
+    name: name,
+    readyTimeout: checkMs('readyTimeout', options.readyTimeout, { allowInfinity: true }) ?? 30_000,
+    initArgs: (initArgs as unknown[] | undefined) ?? [],
+    shutdownSignals: (shutdownSignals as NodeJS.Signals[] | undefined) ?? [],
+    shutdownTimeout: checkMs('shutdownTimeout', options.shutdownTimeout, { allowInfinity: true }) ?? 10_000,
+    unhandledRejections: checkOneOf('unhandledRejections', options.unhandledRejections, ['crash', 'report'] as const) ?? 'crash',
+    resourceLimits: resourceLimits as ResourceLimits | undefined,
+    env: env as Record<string, string | undefined> | undefined,
+    execArgv: execArgv,
+    blockedThreshold: checkMs('blockedThreshold', options.blockedThreshold, { allowZero: true }) ?? 0,
+    captureCallSites: checkBoolean('captureCallSites', options.captureCallSites) ?? true,
+  };
+}
+
+const CALL_KEYS = new Set(['signal', 'timeout', 'readyTimeout', 'restart', 'maxRestarts', 'backoff']);
+
+/** Validates call options; merging keeps the later layer's keys. */
+export function resolveCallOptions(base: CallOptions, input: unknown): CallOptions {
+  const options = checkObject('options', input);
+  for (const key of Object.keys(options)) {
+    if (!CALL_KEYS.has(key)) throw new TypeError(`Unknown call option \`${key}\``);
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('signal', 'an AbortSignal', options.signal);
+  checkMs('timeout', options.timeout, { allowInfinity: true });
+  checkMs('readyTimeout', options.readyTimeout, { allowInfinity: true });
+  checkOneOf('restart', options.restart, ['never', 'on-failure', 'always'] as const);
+  checkInteger('maxRestarts', options.maxRestarts, 0, { allowInfinity: true });
+  const backoff = checkObject('backoff', options.backoff);
+  checkMs('backoff.initial', backoff.initial, { allowZero: true });
+  checkMs('backoff.max', backoff.max, { allowZero: true });
+  if (backoff.factor !== undefined && typeof backoff.factor !== 'number') throw invalid('backoff.factor', 'a number >= 1', backoff.factor);
+  if (backoff.factor !== undefined && (!(backoff.factor >= 1) || !Number.isFinite(backoff.factor))) {
+    throw invalid('backoff.factor', 'a number >= 1', backoff.factor, RangeError);
+  }
+  return { ...base, ...(options as CallOptions), backoff: { ...base.backoff, ...(backoff as CallOptions['backoff']) } };
+}
+
+export function servicePolicy(options: CallOptions): ServicePolicy {
+  return {
+    restart: options.restart ?? 'never',
+    maxRestarts: options.maxRestarts ?? Infinity,
+    backoff: { initial: 100, max: 30_000, factor: 2, ...options.backoff },
+  };
+}

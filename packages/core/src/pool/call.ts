@@ -1,0 +1,53 @@
+/**
+ * One task's record in a pool, from `submit` to its settlement, and what the dispatcher needs from the pool.
+ */
+import type { CallKind } from '../thread/protocol.ts';
+import type { PoolThread } from './thread.ts';
+import type { Task } from '../call/task.ts';
+
+export interface PoolCallSetup {
+  signal?: AbortSignal | undefined;
+  timeout?: number | undefined;
+  credit?: number;
+  onItem?: (value: unknown) => void;
+  site: { stack?: string };
+}
+
+export interface PoolCall {
+  task: Task<unknown>;
+  seq: number;
+  kind: CallKind;
+  fn: string;
+  args: unknown[] | undefined;
+  setup: PoolCallSetup;
+  queued: boolean;
+  thread: PoolThread | undefined;
+  submittedAt: number;
+  /** Settled on this side; waiting for the thread to confirm the task stopped. */
+  cancelling: boolean;
+  /** Sent ahead to a thread busy with another task, and can be taken back until it starts (claims.ts). */
+  ahead?: boolean;
+  timer?: NodeJS.Timeout | undefined;
+  grace?: NodeJS.Timeout | undefined;
+  unlisten?: (() => void) | undefined;
+  progress?: { value: unknown; scheduled: boolean };
+}
+
+/** What the dispatcher needs from the pool that owns the threads. */
+export interface ThreadSource {
+  readonly threads: readonly PoolThread[];
+  /** The queue grew and no thread has room: start threads if the limits allow. */
+  wantThreads(): void;
+  /** A thread has nothing left to do. */
+  idle(thread: PoolThread): void;
+  /** No thread is ready and none is starting: why (an init failure), if known. */
+  unavailable(): Error | undefined;
+}
+
+export function plainArgs(args: readonly unknown[]): boolean {
+  for (const arg of args) {
+    const type = typeof arg;
+    if (type === 'symbol' || type === 'function' || (type === 'object' && arg !== null)) return false;
+  }
+  return true;
+}

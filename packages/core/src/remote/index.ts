@@ -1,0 +1,12 @@
+/**
+ * `sideloop/remote`: what every front end that runs loop functions for remote clients shares (the HTTP API and the
+ * Socket.IO relay of `@sideloop/server`, or an app's own): parsing and running a task request, the coded request
+ * errors, JSON values bounded in size, public task ids, and the option checks with the library's messages.
+ */
+export { RequestError, errorInfo, quoted, type RequestErrorCode } from './request-error.ts';
+export { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from './submit.ts';
+export { readStats, type RelayTarget, type RelayTask, type TaskListener } from './target.ts';
+export { boundedValue, jsonSafe, jsonStringBytes, MAX_VALUE_BYTES } from './json-value.ts';
+export { withPublicId } from './public-id.ts';
+export { checkInteger, checkMs, show } from '../options.ts';
+export { mainDelay } from '../thread/health.ts';

@@ -1,0 +1,69 @@
+/**
+ * Errors a client's request can meet, shared by the Socket.IO relay and the HTTP API: a stable `code` and the HTTP
+ * `status` that fits it.
+ */
+import type { ErrorInfo } from '../socket-io/events.ts';
+
+export type RequestErrorCode =
+  | 'BAD_REQUEST'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'FUNCTION_NOT_EXPOSED'
+  | 'UNKNOWN_LOOP'
+  | 'UNKNOWN_FUNCTION'
+  | 'UNKNOWN_TASK'
+  | 'NOT_FOUND'
+  | 'TASK_SETTLED'
+  | 'REQUEST_TIMEOUT'
+  | 'BODY_TOO_LARGE'
+  | 'URI_TOO_LONG'
+  | 'HEADERS_TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'NOT_READY'
+  | 'QUEUE_FULL'
+  | 'INTERNAL';
+
+const STATUS: Record<RequestErrorCode, number> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  FUNCTION_NOT_EXPOSED: 403,
+  UNKNOWN_LOOP: 404,
+  UNKNOWN_FUNCTION: 404,
+  UNKNOWN_TASK: 404,
+  NOT_FOUND: 404,
+  TASK_SETTLED: 409,
+  REQUEST_TIMEOUT: 408,
+  BODY_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
+  RATE_LIMITED: 429,
+  NOT_READY: 503,
+  QUEUE_FULL: 503,
+  INTERNAL: 500,
+};
+
+export class RequestError extends Error {
+  readonly code: RequestErrorCode;
+  readonly status: number;
+  constructor(code: RequestErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RequestError';
+    this.code = code;
+    this.status = STATUS[code];
+  }
+}
+
+/** How any error travels to a client: `{ code, message, name }`. */
+export function errorInfo(error: unknown): ErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { code: typeof code === 'string' ? code : 'TASK_FAILED', message: error.message, name: error.name };
+  }
+  return { code: 'TASK_FAILED', message: String(error), name: 'Error' };
+}
+
+/** A client-supplied name or id as an error message quotes it: at most `max` characters. */
+export function quoted(text: string, max = 64): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}

@@ -1,0 +1,66 @@
+/**
+ * The shape of a loop or pool the relay works with: what `Loop` and `Pool` from `sideloop` offer. Written
+ * structurally so the relay needs nothing but these methods.
+ */
+import type { DelayStats } from '../socket-io/events.ts';
+
+export type TaskListener = (payload: unknown, meta: { taskId?: string; loop: string }) => void;
+
+export interface RelayTask extends PromiseLike<unknown> {
+  readonly id: string;
+  readonly state: 'pending' | 'running' | 'fulfilled' | 'rejected' | 'cancelled';
+  cancel(reason?: unknown): boolean;
+  onDone(callback: (task: any) => void): void;
+  /** The error of a rejected task, read synchronously (what `Task` offers). */
+  exception?(): unknown;
+  on(event: 'progress', listener: (value: unknown) => void): unknown;
+}
+
+export interface RelayTarget {
+  readonly name: string;
+  readonly state: string;
+  submit(fn: any, ...args: any[]): RelayTask;
+  on(event: any, listener: TaskListener): unknown;
+  off(event: any, listener: TaskListener): unknown;
+  stats(): object;
+}
+
+const NO_DELAY: DelayStats = { p50: 0, p99: 0, max: 0, mean: 0 };
+
+function num(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/** Reads `stats()` of a loop or pool into plain numbers, tolerant of fields a given version lacks. */
+export function readStats(target: RelayTarget): {
+  threads: number; pending: number; running: number; completed: number; failed: number; cancelled: number; eventLoopDelay: DelayStats;
+} {
+  const s = target.stats() as Record<string, unknown>;
+  const read = (d: Record<string, unknown>): DelayStats => ({ p50: num(d.p50), p99: num(d.p99), max: num(d.max), mean: num(d.mean) });
+  const raw = s.eventLoopDelay as Record<string, unknown> | undefined;
+  let eventLoopDelay = NO_DELAY;
+  if (Array.isArray(s.threads)) {
+    // A pool: the worst of its threads, field by field.
+    const delays = (s.threads as Array<{ eventLoopDelay?: Record<string, unknown> }>).map((t) => read(t.eventLoopDelay ?? {}));
+    if (delays.length > 0) {
+      eventLoopDelay = {
+        p50: Math.max(...delays.map((d) => d.p50)), p99: Math.max(...delays.map((d) => d.p99)),
+        max: Math.max(...delays.map((d) => d.max)), mean: Math.max(...delays.map((d) => d.mean)),
+      };
+    }
+  } else if (raw && typeof raw.loop === 'object' && raw.loop !== null) {
+    // A loop: `{ loop, main }`.
+    eventLoopDelay = read(raw.loop as Record<string, unknown>);
+  } else if (raw) {
+    eventLoopDelay = read(raw);
+  }
+  return {
+    threads: Array.isArray(s.threads) ? s.threads.length : typeof s.threads === 'number' ? s.threads : 1,
+    pending: num(s.pending),
+    running: num(s.running),
+    completed: num(s.completed),
+    failed: num(s.failed),
+    cancelled: num(s.cancelled),
+    eventLoopDelay,
+  };
+}

@@ -1,0 +1,12 @@
+export { attachRelay, settledEvent } from './relay.ts';
+export type { Relay, RelayOptions, RelayServer, RelaySocket } from './relay.ts';
+export { RequestError, errorInfo } from '../remote/request-error.ts';
+export type { RequestErrorCode } from '../remote/request-error.ts';
+export { taskRoom, relayEventNames } from './events.ts';
+export type * from './events.ts';
+export type { RelayTarget, RelayTask } from '../remote/target.ts';
+export type { TaskRequest } from '../remote/submit.ts';
+export { limitSendBuffers } from './send-buffer-limit.ts';
+export type { SendBufferLimitOptions } from './send-buffer-limit.ts';
+export { boundedRecoveryAdapter } from './bounded-recovery-adapter.ts';
+export { MAX_VALUE_BYTES } from '../remote/json-value.ts';

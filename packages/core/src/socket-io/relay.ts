@@ -1,0 +1,183 @@
+/**
+ * The Socket.IO relay: given an `io` server and loops/pools, it sends chosen loop events to every client or a room,
+ * runs `task:submit` / `task:cancel` for clients, tells the submitter `task:progress` and `task:done` (room
+ * `task:<id>`), and broadcasts `loop:stats` snapshots.
+ */
+import type { Server, Socket } from 'socket.io';
+import { checkInteger } from '../options.ts';
+import { mainDelay } from '../thread/health.ts';
+import { EmitBatch } from './emit-batch.ts';
+import {
+  relayEventNames, taskRoom,
+  type ClientToServerEvents, type LoopInfo, type ServerToClientEvents, type StatsSnapshot, type TaskCancelReply,
+  type TaskDoneEvent, type TaskSubmitReply,
+} from './events.ts';
+import { boundedValue, jsonSafe, MAX_VALUE_BYTES } from '../remote/json-value.ts';
+import { withPublicId } from '../remote/public-id.ts';
+import { errorInfo, quoted, RequestError } from '../remote/request-error.ts';
+import { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from '../remote/submit.ts';
+import { readStats, type RelayTarget, type RelayTask, type TaskListener } from '../remote/target.ts';
+
+export type RelayServer = Server<ClientToServerEvents, ServerToClientEvents>;
+export type RelaySocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+export interface RelayOptions {
+  /** Loops by name. */
+  loops?: Record<string, RelayTarget>;
+  /** Pools by name (names are shared with loops). */
+  pools?: Record<string, RelayTarget>;
+  /** Loop events sent on to clients, by their own name and payload. @default [] */
+  events?: readonly string[];
+  /** `'all'` clients, or the name of a room the application puts sockets in. @default 'all' */
+  to?: string;
+  /** Functions clients may run with `task:submit`, per loop or pool name. @default {} (none) */
+  expose?: Record<string, readonly string[]>;
+  /** Milliseconds between `loop:stats` snapshots; 0 turns them off. @default 1000 */
+  statsInterval?: number;
+  /** Largest value `task:done` carries, in bytes of JSON; a larger one is sent as `valueOmitted: { bytes }`. @default 65536 */
+  maxValueBytes?: number;
+  /** Replaces the default submission (the server routes it through its task registry); the task's id is public. */
+  submit?: (request: TaskRequest, socket: RelaySocket) => RelayTask;
+  /** Replaces the default cancellation; throws `RequestError` for an unknown task or one that fulfilled or rejected. */
+  cancel?: (id: string, socket: RelaySocket) => void;
+  /** Replaces how a settled task becomes its `task:done` payload (the server reuses what its registry kept). */
+  doneEvent?: (task: RelayTask) => Promise<TaskDoneEvent>;
+}
+
+export interface Relay {
+  /** The snapshot `loop:stats` sends. */
+  snapshot(): StatsSnapshot;
+  /** Sends `task:progress` and `task:done` of a task to room `task:<id>` (done for every relayed submission). */
+  track(task: RelayTask): void;
+  /** Stops relaying: removes every listener and timer; the io server stays open. */
+  close(): void;
+}
+
+/** Reads a settled task into a `task:done` payload; a value over `maxValueBytes` is left out (`valueOmitted`). */
+export async function settledEvent(task: RelayTask, maxValueBytes = Infinity): Promise<TaskDoneEvent> {
+  try {
+    const value = await task;
+    const { value: kept, valueOmitted } = boundedValue(value, maxValueBytes);
+    return valueOmitted ? { id: task.id, state: 'fulfilled', valueOmitted } : { id: task.id, state: 'fulfilled', value: kept };
+  } catch (error) {
+    const state = task.state === 'cancelled' ? 'cancelled' : 'rejected';
+    return { id: task.id, state, error: errorInfo(error) };
+  }
+}
+
+function check(name: string, value: unknown, ok: boolean, expectation: string): void {
+  if (!ok) throw new TypeError(`Expected \`${name}\` to be ${expectation}, got \`${String(value)}\``);
+}
+
+/** Wires `io` to loops and pools; see `RelayOptions`. */
+export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay {
+  const { loops = {}, pools = {}, events = [], to = 'all', expose = {}, statsInterval = 1000, maxValueBytes = MAX_VALUE_BYTES } = options;
+  check('events', events, Array.isArray(events) && events.every((e) => typeof e === 'string' && !(relayEventNames as readonly string[]).includes(e)), 'an array of event names');
+  check('to', to, typeof to === 'string' && to !== '', "'all' or a room name");
+  checkInteger('statsInterval', statsInterval, 0);
+  checkInteger('maxValueBytes', maxValueBytes, 0);
+  const targets = new Map<string, ExposedTarget & { kind: 'loop' | 'pool' }>();
+  for (const [kind, group] of [['loop', loops], ['pool', pools]] as const) {
+    for (const [name, target] of Object.entries(group)) {
+      if (targets.has(name)) throw new TypeError(`Expected loop and pool names to be unique, got \`${name}\` twice`);
+      targets.set(name, { target, kind, expose: new Set(expose[name] ?? []) });
+    }
+  }
+
+  const tasks = new Map<string, RelayTask>();
+  const unsubscribe: Array<() => void> = [];
+  const batch = new EmitBatch();
+  const broadcast = to === 'all' ? io : io.to(to);
+  for (const { target } of targets.values()) {
+    for (const event of events) {
+      const listener: TaskListener = (payload) => {
+        batch.push(() => broadcast.emit(event, payload));
+      };
+      target.on(event, listener);
+      unsubscribe.push(() => target.off(event, listener));
+    }
+  }
+
+  const snapshot = (): StatsSnapshot => {
+    const list: LoopInfo[] = [];
+    for (const [name, { target, kind, expose: names }] of targets) {
+      list.push({ name, kind, state: target.state, expose: [...names], ...readStats(target) });
+    }
+    return { at: Date.now(), main: { eventLoopDelay: mainDelay() }, loops: list };
+  };
+  const timer = statsInterval > 0
+    ? setInterval(() => {
+      if (io.engine.clientsCount > 0) io.volatile.emit('loop:stats', snapshot());
+    }, statsInterval)
+    : undefined;
+  timer?.unref();
+
+  const track = (task: RelayTask): void => {
+    const room = taskRoom(task.id);
+    task.on('progress', (progress) => {
+      const event = { id: task.id, progress: jsonSafe(progress) };
+      batch.push(() => io.to(room).emit('task:progress', event));
+    });
+    task.onDone(() => {
+      tasks.delete(task.id);
+      void doneEvent(task).then((event) => {
+        batch.push(() => {
+          io.to(room).emit('task:done', event);
+          io.in(room).socketsLeave(room);
+        });
+      });
+    });
+  };
+
+  const submit = options.submit ?? ((request: TaskRequest) => withPublicId(submitTask(targets, request)));
+  const doneEvent = options.doneEvent ?? ((task: RelayTask) => settledEvent(task, maxValueBytes));
+  const cancel = options.cancel ?? ((id: string) => {
+    const task = tasks.get(id);
+    if (!task) throw new RequestError('UNKNOWN_TASK', `No running task has the id ${quoted(id)}`);
+    if (!task.cancel(new Error('Cancelled by the client'))) {
+      throw new RequestError('TASK_SETTLED', `Task ${quoted(id)} has already settled (${task.state})`);
+    }
+  });
+
+  const onConnection = (socket: RelaySocket): void => {
+    socket.on('task:submit', (request, ack) => {
+      const reply = (value: TaskSubmitReply): void => {
+        if (typeof ack === 'function') ack(value);
+      };
+      try {
+        const task = submit(parseTaskRequest(request), socket);
+        tasks.set(task.id, task);
+        void socket.join(taskRoom(task.id));
+        track(task);
+        reply({ id: task.id });
+      } catch (error) {
+        reply({ error: errorInfo(error) });
+      }
+    });
+    socket.on('task:cancel', (request, ack) => {
+      const reply = (value: TaskCancelReply): void => {
+        if (typeof ack === 'function') ack(value);
+      };
+      const id = (request as { id?: unknown } | null)?.id;
+      try {
+        if (typeof id !== 'string') throw new RequestError('BAD_REQUEST', `Expected \`id\` to be a task id, got \`${String(id)}\``);
+        cancel(id, socket);
+        reply({ id, state: 'cancelled' });
+      } catch (error) {
+        reply({ error: errorInfo(error) });
+      }
+    });
+  };
+  io.on('connection', onConnection);
+
+  return {
+    snapshot,
+    track,
+    close(): void {
+      batch.flush();
+      io.off('connection', onConnection);
+      for (const off of unsubscribe.splice(0)) off();
+      if (timer) clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * The wire protocol between a caller thread and a loop thread: every message is a tagged object, and the shared
+ * memory slots are named here. One caller (the thread that started the loop, or one that `connectLoop`ed)
+ * talks to the loop over its own MessagePort, called a connection; `seq` numbers a call within its connection.
+ */
+import type { WireThrown } from '../error-codec.ts';
+
+/** What kind of call: a plain task, an async-generator stream, or a long-running service. */
+export type CallKind = 'task' | 'stream' | 'service';
+
+export interface ServicePolicy {
+  restart: 'never' | 'on-failure' | 'always';
+  maxRestarts: number;
+  backoff: { initial: number; max: number; factor: number };
+}
+
+/**
+ * One call. With `limit` (pools), the loop queues the call and runs at most `limit` such calls of the connection at
+ * once, in order, so that a pool can hand a thread more work than it runs at a time.
+ */
+export interface CallMessage {
+  type: 'call'; seq: number; fn: string; args: unknown[]; kind: CallKind; credit?: number; policy?: ServicePolicy; limit?: number;
+  /**
+   * The thread claims it (claims.ts) before it starts: a pool may have taken it back (sent ahead), or the caller's
+   * cancel may have come first (a loop call).
+   */
+  claim?: boolean;
+}
+
+/**
+ * Caller to loop. `calls` is a pool's batch of plain tasks, flat to keep it cheap to clone: `flat` holds
+ * `seq, fn, args` for each call in turn, all with the same `limit`; a negative `seq` marks a call to claim first.
+ */
+export type ToLoop =
+  | CallMessage
+  | { type: 'calls'; limit: number; flat: unknown[] }
+  | { type: 'abort'; seq: number; reason: WireThrown; stop?: boolean }
+  | { type: 'pull'; seq: number; n: number }
+  | { type: 'ping'; seq: number }
+  | { type: 'subscribe'; on: boolean }
+  | { type: 'connect'; conn: number; port: MessagePortLike; bell: SharedArrayBuffer }
+  | { type: 'disconnect' }
+  /** `force`: the close timed out; stop waiting for running work (cancel it and leave it) and run `dispose()` now. */
+  | { type: 'close'; cancelPending: boolean; force?: boolean };
+
+/** The call at `i` of a `calls` batch's `flat` (a negative `seq` there marks a call to claim first). */
+export function flatCall(flat: readonly unknown[], i: number, limit: number): CallMessage {
+  const seq = flat[i] as number;
+  const call: CallMessage = { type: 'call', seq: Math.abs(seq), fn: flat[i + 1] as string, args: flat[i + 2] as unknown[], kind: 'task', limit };
+  if (seq < 0) call.claim = true;
+  return call;
+}
+
+/** A call's outcome; `ms` is how long it ran in the loop. */
+export type ResultMessage =
+  | { type: 'result'; seq: number; ok: true; value: unknown; ms?: number }
+  | { type: 'result'; seq: number; ok: false; error: WireThrown; ms?: number };
+
+/**
+ * Loop to caller. `results` carries several results to a pool, flat: `seq, ok, value (or encoded error), ms` for
+ * each result in turn.
+ */
+export type FromLoop =
+  | { type: 'ready'; initValue: unknown; exports: string[]; generators: string[] }
+  | { type: 'init-failed'; error: WireThrown }
+  | ResultMessage
+  | { type: 'results'; flat: unknown[] }
+  | { type: 'event'; event: string; payload: unknown; taskId: string | undefined }
+  | { type: 'progress'; seq: number; value: unknown }
+  | { type: 'item'; seq: number; value: unknown }
+  | { type: 'service-ready'; seq: number; value: unknown }
+  | { type: 'pong'; seq: number }
+  | { type: 'closed'; error?: WireThrown };
+
+/** The part of MessagePort both sides use (keeps this file free of runtime imports). */
+export interface MessagePortLike {
+  postMessage(value: unknown, transferList?: readonly unknown[]): void;
+}
+
+/** Per-connection bell (Int32Array): the loop bumps BELL_SEQ after every message it posts to that connection. */
+export const BELL_SEQ = 0;
+/** Highest `seq` of this connection the loop has started running (tasks start in order). */
+export const BELL_STARTED = 1;
+/** First of CLAIM_SLOTS claim words (claims.ts): pool tasks sent ahead, which the pool may still take back. */
+export const BELL_CLAIMS = 2;
+export const CLAIM_SLOTS = 32;
+/** First of CANCEL_SLOTS cancel marks (cancel-marks.ts): running calls the caller cancelled, readable without a message. */
+export const BELL_CANCELS = BELL_CLAIMS + CLAIM_SLOTS;
+export const CANCEL_SLOTS = 32;
+export const BELL_SLOTS = BELL_CANCELS + CANCEL_SLOTS;
+
+/** Per-loop control block (Int32Array). */
+export const CTRL_STATE = 0;
+/** Bumped by callers after posting, so a loop lingering after its work wakes at once. */
+export const CTRL_WAKE = 1;
+/** Bumped by the loop's own timer; a watchdog sees a blocked loop by this standing still. */
+export const CTRL_HEARTBEAT = 2;
+/** Exit code the loop's thread set on its way out (valid when CTRL_STATE is STATE_DEAD). */
+export const CTRL_EXIT_CODE = 3;
+export const CTRL_RUNNING = 4;
+export const CTRL_COMPLETED = 5;
+export const CTRL_FAILED = 6;
+export const CTRL_CANCELLED = 7;
+/** Number of the task running when the heartbeat was last bumped (watchdog names it). */
+export const CTRL_CURRENT_TASK = 8;
+/**
+ * 1 while the loop's thread is handling calls or lingering after them (it reads the next call within microseconds),
+ * 0 once it went back to its event loop: a blocked caller spins only while it is 1 (spinning for a thread that has
+ * to be woken first only takes a core from it).
+ */
+export const CTRL_AWAKE = 9;
+/** 1 while the lingering loop sleeps on CTRL_WAKE: only then does a caller need to Atomics.notify it. */
+export const CTRL_PARKED = 10;
+export const CTRL_SLOTS = 16;
+
+/**
+ * After posting to a loop: bumps its wake counter, and wakes it if it sleeps on it. The loop sets CTRL_PARKED before
+ * it sleeps and sleeps only if the counter has not moved; with sequentially consistent atomics one of the two sides
+ * sees the other, so no wake is lost, and a loop that is not parked costs no futex call.
+ */
+export function ringWake(ctrl: Int32Array): void {
+  Atomics.add(ctrl, CTRL_WAKE, 1);
+  if (Atomics.load(ctrl, CTRL_PARKED) === 1) Atomics.notify(ctrl, CTRL_WAKE, 1);
+}
+
+/** Event-loop delay of the loop thread, in ms (Float64Array view after the Int32 slots). */
+export const DELAY_P50 = 0;
+export const DELAY_P99 = 1;
+export const DELAY_MAX = 2;
+export const DELAY_MEAN = 3;
+export const DELAY_SLOTS = 4;
+
+export const STATE_STARTING = 0;
+export const STATE_READY = 1;
+export const STATE_CLOSING = 2;
+export const STATE_DEAD = 3;
+
+export const CONTROL_BYTES = CTRL_SLOTS * 4 + DELAY_SLOTS * 8;
+
+/** Views over the loop's control SharedArrayBuffer. */
+export function controlViews(buffer: SharedArrayBuffer): { ctrl: Int32Array; delay: Float64Array } {
+  return { ctrl: new Int32Array(buffer, 0, CTRL_SLOTS), delay: new Float64Array(buffer, CTRL_SLOTS * 4, DELAY_SLOTS) };
+}
+
+/** Data the loop thread starts with. */
+export interface LoopBootData {
+  name: string;
+  moduleUrl: string;
+  initArgs: unknown[];
+  control: SharedArrayBuffer;
+  port: MessagePortLike;
+  bell: SharedArrayBuffer;
+  unhandledRejections: 'crash' | 'report';
+}
+
+/** The connection a loop opens to itself for `currentLoop()`. */
+export const SELF_CONN = -1;
+
+/** A task's public id, the same on both sides: `<loop>:<seq>` for the owner's calls, `<loop>:<conn>.<seq>` else. */
+export function taskIdOf(loop: string, conn: number, seq: number): string {
+  if (conn === 0) return `${loop}:${seq}`;
+  return conn === SELF_CONN ? `${loop}:self.${seq}` : `${loop}:${conn}.${seq}`;
+}
+
+const RESERVED_PREFIXES = ['task:', 'service:', 'loop:'];
+const RESERVED_NAMES = new Set(['crash', 'error', 'close', 'callbackError']);
+
+export function isReservedEvent(event: string): boolean {
+  return RESERVED_NAMES.has(event) || RESERVED_PREFIXES.some((prefix) => event.startsWith(prefix));
+}

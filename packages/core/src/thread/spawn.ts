@@ -1,0 +1,146 @@
+/**
+ * One thread's start, for a loop and a pool's thread alike: the worker on sideloop's entry with the cleaned flags,
+ * its control block and bell, the ready handshake (ready, init failed, exited, or `readyTimeout` passed), the error
+ * a crash becomes, and the forced close.
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { LoopCrashedError, LoopInitError, TimeoutError } from '../errors.ts';
+import { decodeThrown } from '../error-codec.ts';
+import type { ResolvedLoopOptions } from '../options.ts';
+import { BELL_SLOTS, CONTROL_BYTES, controlViews, type FromLoop, type LoopBootData, type ToLoop } from './protocol.ts';
+
+const ENTRY = new URL(`../worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+/**
+ * How long a forced close (its timeout passed) leaves the thread to cancel what runs and run `dispose()` before it is
+ * terminated, in ms. A blocked thread, or a `dispose()` that hangs, costs this much more.
+ */
+export const DISPOSE_GRACE_MS = 1000;
+
+/** What `init` told the caller once it returned. */
+export interface ReadyInfo {
+  initValue: unknown;
+  exports: string[];
+  generators: string[];
+}
+
+/**
+ * The flags a thread starts with: the user's, or else the process's own, inherited as they are unless they hold
+ * `--input-type`, which is for the main script only and which a worker thread refuses ("--input-type can only be used
+ * with string input"): a script run with `node --input-type=module -e` could not start threads.
+ */
+export function execArgvOption(execArgv: string[] | undefined): { execArgv?: string[] } {
+  if (execArgv) return { execArgv };
+  const argv = process.execArgv;
+  if (!argv.some((arg) => arg.startsWith('--input-type'))) return {};
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--input-type') i++;
+    else if (!argv[i]!.startsWith('--input-type=')) kept.push(argv[i]!);
+  }
+  return { execArgv: kept };
+}
+
+export function newBell(): SharedArrayBuffer {
+  return new SharedArrayBuffer(BELL_SLOTS * 4);
+}
+
+/** The error a thread's unexpected end becomes for every caller it leaves waiting. */
+export function crashError(label: string, code: number, cause: unknown): LoopCrashedError {
+  return new LoopCrashedError(`${label} crashed${cause instanceof Error ? `: ${cause.message}` : ` (exit code ${code})`}`, { exitCode: code, cause });
+}
+
+/**
+ * A started worker thread and the caller's end of its first connection. `label` names it in errors (`Loop "db"`,
+ * `A thread of pool "cpu"`).
+ */
+export class SpawnedThread {
+  readonly label: string;
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  readonly ctrl: Int32Array;
+  readonly delay: Float64Array;
+  readonly bell: Int32Array;
+  /** Resolves with the exit code once the thread has ended. */
+  readonly exited: Promise<number>;
+  /** The first error the thread threw out of its event loop, if any. */
+  threadError: unknown;
+
+  constructor(label: string, threadName: string, name: string, moduleUrl: string, options: ResolvedLoopOptions) {
+    this.label = label;
+    ({ ctrl: this.ctrl, delay: this.delay } = controlViews(this.control));
+    const { port1, port2 } = new MessageChannel();
+    const bell = newBell();
+    this.bell = new Int32Array(bell);
+    const boot: LoopBootData = {
+      name, moduleUrl, initArgs: options.initArgs, control: this.control, port: port2, bell, unhandledRejections: options.unhandledRejections,
+    };
+    this.worker = new Worker(ENTRY, {
+      workerData: boot,
+      transferList: [port2],
+      ...(options.env ? { env: options.env } : {}),
+      ...execArgvOption(options.execArgv),
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      name: threadName,
+    });
+    this.port = port1;
+    this.worker.on('error', (error) => (this.threadError ??= error));
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
+  }
+
+  /**
+   * Waits for `init`: `take` is handed every message until then. Rejects with `LoopInitError` (after terminating the
+   * thread) when init fails, the thread exits, or `readyTimeout` ms pass.
+   */
+  async handshake(readyTimeout: number, take: (hook: ((message: FromLoop) => void) | undefined) => void): Promise<ReadyInfo> {
+    try {
+      return await new Promise<ReadyInfo>((resolve, reject) => {
+        const timer = readyTimeout === Infinity ? undefined : setTimeout(() => {
+          reject(new LoopInitError(`${this.label} was not ready within ${readyTimeout} ms`, {
+            cause: new TimeoutError(`init did not finish within readyTimeout (${readyTimeout} ms)`, readyTimeout),
+          }));
+        }, readyTimeout);
+        const done = (error: Error | undefined, info?: ReadyInfo): void => {
+          clearTimeout(timer);
+          take(undefined);
+          if (error) reject(error);
+          else resolve(info!);
+        };
+        take((message) => {
+          if (message.type === 'ready') {
+            done(undefined, { initValue: message.initValue, exports: message.exports, generators: message.generators });
+          } else if (message.type === 'init-failed') {
+            const cause = decodeThrown(message.error);
+            done(new LoopInitError(`${this.label} failed to start: ${(cause as Error)?.message ?? String(cause)}`, { cause }));
+          }
+        });
+        void this.exited.then((code) => done(new LoopInitError(`${this.label} exited (code ${code}) before it was ready`, {
+          cause: this.threadError ?? crashError(this.label, code, undefined),
+        })));
+      });
+    } catch (error) {
+      await this.worker.terminate();
+      throw error;
+    }
+  }
+
+  /**
+   * Closes the thread by force: it is told to cancel what it runs and run `dispose()` without waiting (so that what
+   * `init` acquired, child processes say, is released), and terminated if it has not ended DISPOSE_GRACE_MS later.
+   * Returns that timer.
+   */
+  forceClose(send: (message: ToLoop) => void): NodeJS.Timeout {
+    try {
+      send({ type: 'close', cancelPending: true, force: true });
+    } catch {
+      // the port is gone: the thread is ending anyway
+    }
+    return setTimeout(() => void this.worker.terminate(), DISPOSE_GRACE_MS);
+  }
+
+  /** A synchronous check that the thread has died (its event loop utilization can no longer be read). */
+  probeDead(): boolean {
+    return this.worker.performance.eventLoopUtilization().idle < 0;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Runs a service: a long-running export that calls `ready(value)` once it is up. Before ready, a failure fails the
+ * spawn; after ready, the restart policy decides (with exponential backoff), and `service:restart` is emitted.
+ */
+import { ServiceStartError } from '../errors.ts';
+import type { ServicePolicy } from '../thread/protocol.ts';
+import { globals, type TaskContext } from './context.ts';
+import type { Running, Runtime } from './runtime.ts';
+
+export async function runService(
+  runtime: Runtime, running: Running, context: TaskContext, fn: (...args: unknown[]) => unknown, args: unknown[], policy: ServicePolicy,
+): Promise<unknown> {
+  const { signal } = running.controller;
+  let everReady = false;
+  let restarts = 0;
+  const serviceContext: TaskContext = {
+    ...context,
+    id: context.id,
+    signal,
+    ready: (value?: unknown) => {
+      everReady = true;
+      runtime.post(running.conn, { type: 'service-ready', seq: running.seq, value });
+    },
+  };
+  for (;;) {
+    let failure: unknown;
+    let value: unknown;
+    try {
+      value = await globals.storage.run(serviceContext, () => fn(...args));
+      if (!everReady) throw new ServiceStartError(`Service \`${running.fn}\` returned without calling ready()`);
+    } catch (error) {
+      if (running.stopping && error === signal.reason) return undefined;
+      if (!everReady || signal.aborted) throw error;
+      failure = error;
+    }
+    const again = failure !== undefined ? policy.restart !== 'never' : policy.restart === 'always';
+    if (signal.aborted || !again || restarts >= policy.maxRestarts) {
+      if (failure !== undefined) throw failure;
+      return value;
+    }
+    restarts++;
+    const { initial, max, factor } = policy.backoff;
+    const delay = Math.min(max, initial * factor ** (restarts - 1));
+    const error = failure instanceof Error ? { name: failure.name, message: failure.message } : failure;
+    runtime.emit('service:restart', { serviceId: running.id, fn: running.fn, attempt: restarts, delay, error }, running.id, true);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, delay);
+      signal.addEventListener('abort', done, { once: true });
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+    });
+    if (signal.aborted) {
+      if (running.stopping) return value;
+      throw signal.reason;
+    }
+  }
+}

@@ -1,0 +1,395 @@
+/**
+ * The loop thread's runtime: it keeps one entry per connection (the owner's, one per `share()`), reads calls in
+ * batches (a cancel that is already queued behind its call means the call never runs), runs tasks, streams and
+ * services in the module's task context, and posts results, events and progress back, ringing the bell after each.
+ */
+import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { CancelledError, LoopClosedError, ReservedEventError, UnknownFunctionError } from '../errors.ts';
+import { decodeThrown, encodeThrown } from '../error-codec.ts';
+import { isDataCloneError, toCloneError, transfersOf } from '../clone.ts';
+import { isMarkedCancelled } from '../thread/cancel-marks.ts';
+import { takeClaim } from '../thread/claims.ts';
+import {
+  BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_PARKED, CTRL_STATE, CTRL_WAKE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
+  isReservedEvent, taskIdOf, type CallKind, type CallMessage, type FromLoop, type ToLoop,
+} from '../thread/protocol.ts';
+import { globals, type TaskContext } from './context.ts';
+import { runService } from './run-service.ts';
+import { runStream } from './run-stream.ts';
+import { PoolLane } from './pool-lane.ts';
+
+/**
+ * After a synchronous batch a loop spins LINGER_MS watching for the next call, then sleeps on the control block up
+ * to PARK_MS more (callers wake it with Atomics.notify), within LINGER_BUDGET_MS per stay (all in ms).
+ */
+const LINGER_MS = Number(process.env.SIDELOOP_LINGER_US ?? 50) / 1000;
+const PARK_MS = Number(process.env.SIDELOOP_PARK_US ?? 1000) / 1000;
+const LINGER_BUDGET_MS = 2;
+/** A batch that ran longer than this (ms) goes straight to sleeping on the control block, without spinning. */
+const SPIN_CUTOFF_MS = 1;
+
+export interface Conn {
+  id: number;
+  port: MessagePort;
+  bell: Int32Array;
+  subscribed: boolean;
+  /** Calls sent with a concurrency limit (pools) wait here. */
+  lane?: PoolLane;
+}
+
+/** One call running in this loop. */
+export interface Running {
+  conn: Conn;
+  seq: number;
+  id: string;
+  fn: string;
+  kind: CallKind;
+  controller: AbortController;
+  /** Stream credit: how many more items the caller will take. */
+  credit: number;
+  wake: (() => void) | undefined;
+  stopping: boolean;
+  startedAt: number;
+}
+
+export class Runtime {
+  readonly name: string;
+  readonly #mod: Record<string, unknown>;
+  readonly #ctrl: Int32Array;
+  readonly #conns = new Map<number, Conn>();
+  readonly #running = new Map<string, Running>();
+  #closing: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+  readonly initController = new AbortController();
+
+  readonly #onClosed: (error?: unknown) => void;
+
+  constructor(name: string, mod: Record<string, unknown>, ctrl: Int32Array, onClosed: (error?: unknown) => void) {
+    this.name = name;
+    this.#onClosed = onClosed;
+    this.#mod = mod;
+    this.#ctrl = ctrl;
+    globals.emit = (event, payload) => this.emit(event, payload, undefined);
+  }
+
+  /** Starts serving a connection. The owner's is number 0 and always receives events. */
+  attach(id: number, port: MessagePort, bell: SharedArrayBuffer): void {
+    const conn: Conn = { id, port, bell: new Int32Array(bell), subscribed: id === 0 };
+    this.#conns.set(id, conn);
+    port.on('message', (first: ToLoop) => this.#onBatch(conn, first));
+  }
+
+  post(conn: Conn, message: FromLoop, transferList?: readonly TransferListItem[]): void {
+    if (conn.lane !== undefined && conn.lane.hold(message, transferList)) return;
+    conn.port.postMessage(message, transferList as any);
+    Atomics.add(conn.bell, BELL_SEQ, 1);
+    Atomics.notify(conn.bell, BELL_SEQ);
+  }
+
+  /** Sends a loop event to the owner and to every connection that listens. */
+  emit(event: string, payload: unknown, taskId: string | undefined, internal = false): void {
+    if (typeof event !== 'string' || event.length === 0) throw new TypeError(`Expected \`event\` to be a non-empty string, got \`${String(event)}\``);
+    if (!internal && isReservedEvent(event)) throw new ReservedEventError(event);
+    const message: FromLoop = { type: 'event', event, payload, taskId };
+    for (const conn of this.#conns.values()) {
+      if (!conn.subscribed) continue;
+      try {
+        this.post(conn, message);
+      } catch (error) {
+        throw isDataCloneError(error) ? toCloneError(error, [payload], 'payload', true) : error;
+      }
+    }
+  }
+
+  /**
+   * Reads everything queued on the port before acting, and reads again before each further call, so that a call
+   * whose cancel is already queued (even behind a long synchronous task) never starts.
+   */
+  #onBatch(conn: Conn, first: ToLoop, nested = false): void {
+    const startedAt = nested ? 0 : performance.now();
+    if (!nested) Atomics.store(this.#ctrl, CTRL_AWAKE, 1);
+    const batch: ToLoop[] = [first];
+    const cancelled = new Set<number>();
+    const pull = (): void => {
+      let next: { message: ToLoop } | undefined;
+      while ((next = receiveMessageOnPort(conn.port)) !== undefined) {
+        batch.push(next.message);
+        if (next.message.type === 'abort' && !next.message.stop) cancelled.add(next.message.seq);
+      }
+    };
+    if (first.type === 'abort' && !first.stop) cancelled.add(first.seq);
+    pull();
+    for (let i = 0; i < batch.length; i++) {
+      const message = batch[i]!;
+      if ((message.type === 'call' || message.type === 'calls') && i > 0) pull();
+      this.#handle(conn, message, cancelled);
+    }
+    if (nested) return;
+    if (this.#running.size === 0) this.#linger(performance.now() - startedAt);
+    Atomics.store(this.#ctrl, CTRL_AWAKE, 0);
+  }
+
+  /**
+   * The fast path: when a batch finished synchronously, stay a moment so the next call is read straight off the port
+   * instead of waiting for this thread's event loop to wake. Calls already queued are read at once; otherwise spin
+   * LINGER_MS on the control block's wake counter (which callers bump after posting), unless the last batch ran long,
+   * then sleep on it up to PARK_MS. It yields at once to async work, and after LINGER_BUDGET_MS in all, so the
+   * loop's timers and I/O are late by about a millisecond at most, never frozen.
+   */
+  #linger(batchMs: number): void {
+    if ((LINGER_MS <= 0 && PARK_MS <= 0) || this.#closing) return;
+    const start = performance.now();
+    let ranMs = batchMs;
+    for (;;) {
+      // The counter is read before the ports: a call posted after that look has bumped it past `seen`.
+      const seen = Atomics.load(this.#ctrl, CTRL_WAKE);
+      const from = performance.now();
+      if (this.#readPorts()) {
+        ranMs = performance.now() - from;
+        if (this.#running.size > 0) return;
+      } else if (!this.#awaitWake(seen, ranMs > SPIN_CUTOFF_MS ? 0 : LINGER_MS)) {
+        return;
+      }
+      if (this.#closing || performance.now() - start >= LINGER_BUDGET_MS) return;
+    }
+  }
+
+  /** Runs one queued message per connection, if any; true if there was one. */
+  #readPorts(): boolean {
+    let found = false;
+    for (const conn of this.#conns.values()) {
+      const received = receiveMessageOnPort(conn.port);
+      if (received) {
+        found = true;
+        this.#onBatch(conn, received.message, true);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Spins `spinMs`, then sleeps up to PARK_MS, until the wake counter moves past `seen`; false if it did not.
+   * Spinning pays off only after small calls; after long work it would take a core from threads that need one.
+   */
+  #awaitWake(seen: number, spinMs: number): boolean {
+    const deadline = performance.now() + spinMs;
+    while (Atomics.load(this.#ctrl, CTRL_WAKE) === seen) {
+      if (performance.now() < deadline) continue;
+      if (PARK_MS <= 0) return false;
+      Atomics.store(this.#ctrl, CTRL_PARKED, 1);
+      const woken = Atomics.wait(this.#ctrl, CTRL_WAKE, seen, PARK_MS) !== 'timed-out';
+      Atomics.store(this.#ctrl, CTRL_PARKED, 0);
+      return woken;
+    }
+    return true;
+  }
+
+  #handle(conn: Conn, message: ToLoop, cancelled: ReadonlySet<number>): void {
+    switch (message.type) {
+      case 'calls':
+        (conn.lane ??= new PoolLane(this, conn)).pushFlat(message.flat, message.limit, cancelled);
+        return;
+      case 'call': {
+        if (message.limit !== undefined) {
+          (conn.lane ??= new PoolLane(this, conn)).pushAll([message], cancelled);
+          return;
+        }
+        // A call whose claim the caller's cancel took first (claims.ts), or whose cancel is already queued, never
+        // starts; the answer only tells the caller the call is over.
+        const lost = message.claim === true && !takeClaim(conn.bell, message.seq);
+        Atomics.store(conn.bell, BELL_STARTED, message.seq);
+        if (lost || cancelled.has(message.seq)) {
+          Atomics.add(this.#ctrl, CTRL_CANCELLED, 1);
+          this.post(conn, { type: 'result', seq: message.seq, ok: false, error: encodeThrown(new CancelledError('The task was cancelled before it started')) });
+          return;
+        }
+        void this.#run(conn, message);
+        return;
+      }
+      case 'abort': {
+        const running = this.#running.get(`${conn.id}:${message.seq}`);
+        if (!running) {
+          if (!message.stop) conn.lane?.drop(message.seq, message.reason);
+          return;
+        }
+        if (message.stop) running.stopping = true;
+        running.controller.abort(decodeThrown(message.reason));
+        running.wake?.();
+        return;
+      }
+      case 'pull': {
+        const running = this.#running.get(`${conn.id}:${message.seq}`);
+        if (!running) return;
+        running.credit += message.n;
+        running.wake?.();
+        return;
+      }
+      case 'ping':
+        this.post(conn, { type: 'pong', seq: message.seq });
+        return;
+      case 'subscribe':
+        conn.subscribed = message.on || conn.id === 0;
+        return;
+      case 'connect':
+        this.attach(message.conn, message.port as MessagePort, message.bell);
+        return;
+      case 'disconnect':
+        for (const running of this.#running.values()) {
+          if (running.conn === conn) running.controller.abort(new CancelledError('The caller disconnected'));
+        }
+        this.#conns.delete(conn.id);
+        conn.port.close();
+        return;
+      case 'close':
+        void this.close(message.cancelPending, message.force === true);
+        return;
+    }
+  }
+
+  /** @internal Starts a call now (the pool lane decides when); undefined when it finished synchronously. */
+  start(conn: Conn, message: CallMessage): Promise<void> | undefined {
+    Atomics.store(conn.bell, BELL_STARTED, message.seq);
+    return this.#run(conn, message);
+  }
+
+  /** @internal Counts a call that was cancelled before it started. */
+  countCancelled(): void {
+    Atomics.add(this.#ctrl, CTRL_CANCELLED, 1);
+  }
+
+  /** Runs one call. A plain task whose function returns a value (not a promise) is answered synchronously. */
+  #run(conn: Conn, message: CallMessage): Promise<void> | undefined {
+    const { seq, fn: name, args, kind } = message;
+    const running: Running = {
+      conn, seq, id: taskIdOf(this.name, conn.id, seq), fn: name, kind, controller: new AbortController(),
+      credit: message.credit ?? 0, wake: undefined, stopping: false, startedAt: performance.now(),
+    };
+    this.#running.set(`${conn.id}:${seq}`, running);
+    Atomics.add(this.#ctrl, CTRL_RUNNING, 1);
+    Atomics.store(this.#ctrl, CTRL_CURRENT_TASK, seq);
+    const context = this.#contextFor(running, kind === 'service');
+    try {
+      if (this.#closing && conn.id !== 0) throw new LoopClosedError(`Loop "${this.name}" is closing`);
+      const fn = this.#mod[name];
+      if (typeof fn !== 'function' || name === 'init' || name === 'dispose') {
+        throw new UnknownFunctionError(`Loop "${this.name}" has no exported function \`${name}\``, name);
+      }
+      const pending =
+        kind === 'task' ? globals.storage.run(context, () => fn(...args))
+        : kind === 'stream' ? runStream(this, running, context, fn as (...a: unknown[]) => AsyncGenerator, args)
+        : runService(this, running, context, fn as (...a: unknown[]) => Promise<unknown>, args, message.policy!);
+      if (typeof (pending as PromiseLike<unknown> | undefined)?.then !== 'function') {
+        this.#finish(running, true, pending);
+        return undefined;
+      }
+      return Promise.resolve(pending).then(
+        (value) => this.#finish(running, true, value),
+        (error: unknown) => this.#finish(running, false, error),
+      );
+    } catch (error) {
+      this.#finish(running, false, error);
+      return undefined;
+    }
+  }
+
+  #finish(running: Running, ok: boolean, result: unknown): void {
+    const { conn, seq } = running;
+    const ms = performance.now() - running.startedAt;
+    const aborted = running.controller.signal.aborted && !running.stopping;
+    let outcome: FromLoop;
+    if (ok) {
+      outcome = { type: 'result', seq, ok: true, value: result, ms };
+      Atomics.add(this.#ctrl, aborted ? CTRL_CANCELLED : CTRL_COMPLETED, 1);
+    } else {
+      outcome = { type: 'result', seq, ok: false, error: encodeThrown(result), ms };
+      Atomics.add(this.#ctrl, result instanceof CancelledError || aborted ? CTRL_CANCELLED : CTRL_FAILED, 1);
+    }
+    this.#running.delete(`${conn.id}:${seq}`);
+    Atomics.sub(this.#ctrl, CTRL_RUNNING, 1);
+    if (this.#conns.has(conn.id)) this.postResult(conn, outcome, ok ? transfersOf(result) : undefined);
+    if (this.#running.size === 0) this.#drained?.();
+  }
+
+  /** @internal Posts a result; a value that cannot be cloned turns into a `CloneError` result. */
+  postResult(conn: Conn, outcome: FromLoop, transferList: readonly TransferListItem[] | undefined): void {
+    try {
+      this.post(conn, outcome, transferList);
+    } catch (error) {
+      if (!isDataCloneError(error) || outcome.type !== 'result' || !outcome.ok) throw error;
+      const cloneError = toCloneError(error, [outcome.value], 'result', true);
+      this.post(conn, { type: 'result', seq: outcome.seq, ok: false, error: encodeThrown(cloneError) });
+    }
+  }
+
+  #contextFor(running: Running, service: boolean): TaskContext {
+    const { conn, seq, id, controller } = running;
+    const { signal } = controller;
+    const cancelled = (): boolean => signal.aborted || isMarkedCancelled(conn.bell, seq);
+    return {
+      id,
+      signal,
+      cancelled,
+      throwIfCancelled: () => {
+        if (!cancelled()) return;
+        throw signal.aborted ? signal.reason : new CancelledError('The task was cancelled');
+      },
+      emit: (event, payload) => this.emit(event, payload, id),
+      progress: (value) => {
+        try {
+          this.post(conn, { type: 'progress', seq, value });
+        } catch (error) {
+          throw isDataCloneError(error) ? toCloneError(error, [value], 'progress', true) : error;
+        }
+      },
+      ready: () => {
+        if (!service) throw new TypeError('ready() is for services started with loop.spawn(); this is a plain task');
+      },
+    };
+  }
+
+  /**
+   * Drains: refuses new calls, stops services, cancels tasks when asked, waits, then runs `dispose()`. A forced close
+   * (the caller's close timed out; it may come on top of a drain under way) cancels what runs and runs `dispose()`
+   * without waiting for it: a task that ignores its signal is left behind, as the thread ends after `dispose()`.
+   */
+  close(cancelPending: boolean, force = false): Promise<void> {
+    if (force && !this.#forced) {
+      this.#forced = true;
+      if (this.#closing) {
+        this.#cancelRunning();
+        this.#drained?.();
+      }
+    }
+    if (this.#closing) return this.#closing;
+    this.#closing = (async () => {
+      Atomics.store(this.#ctrl, CTRL_STATE, STATE_CLOSING);
+      this.initController.abort(new LoopClosedError(`Loop "${this.name}" is closing`));
+      if (cancelPending || this.#forced) this.#cancelRunning();
+      else {
+        for (const running of this.#running.values()) {
+          if (running.kind === 'task') continue;
+          running.stopping = true;
+          running.controller.abort(new LoopClosedError(`Loop "${this.name}" is closing`));
+          running.wake?.();
+        }
+      }
+      if (this.#running.size > 0 && !this.#forced) await new Promise<void>((resolve) => (this.#drained = resolve));
+      const dispose = this.#mod.dispose;
+      if (typeof dispose === 'function') await dispose();
+    })();
+    this.#closing.then(() => this.#onClosed(), (error: unknown) => this.#onClosed(error));
+    return this.#closing;
+  }
+
+  /** Set by a forced close: `dispose()` does not wait for running work. */
+  #forced = false;
+
+  /** Drops queued pool calls and aborts every running call's signal. */
+  #cancelRunning(): void {
+    for (const conn of this.#conns.values()) conn.lane?.dropAll();
+    for (const running of this.#running.values()) {
+      running.controller.abort(new CancelledError('The loop is closing'));
+      running.wake?.();
+    }
+  }
+}
