@@ -1,5 +1,7 @@
-export { startLoop, Loop, type AnyModule, type FnName, type FnArgs, type FnResult } from './loop/loop.ts';
-export { connectLoop, type SharedLoopHandle } from './loop/share.ts';
+export { Loop, type AnyModule, type FnName, type FnArgs, type FnResult } from './loop/loop.ts';
+export { startLoop } from './loop/owned-core.ts';
+export { connectLoop } from './loop/connected-core.ts';
+export type { SharedLoopHandle } from './loop/core.ts';
 export { closeAllLoops } from './loop/lifecycle.ts';
 export { transfer } from './clone.ts';
 export { registerErrorClass } from './error-codec.ts';

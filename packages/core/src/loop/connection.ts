@@ -5,38 +5,24 @@
  */
 import { availableParallelism } from 'node:os';
 import { receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
-import { CancelledError, DeadlockError, LoopClosedError, LoopCrashedError, TimeoutError, UnknownFunctionError } from '../errors.ts';
-import { decodeThrown, encodeThrown } from '../error-codec.ts';
+import { CancelledError, DeadlockError, LoopClosedError, LoopCrashedError, TimeoutError } from '../errors.ts';
+import { encodeThrown } from '../error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from '../clone.ts';
 import {
   BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, ringWake, taskIdOf,
-  type CallKind, type FromLoop, type ServicePolicy, type ToLoop,
+  type CallKind, type FromLoop, type ToLoop,
 } from '../thread/protocol.ts';
 import { markCancelled } from '../thread/cancel-marks.ts';
 import { claimTaken, offerClaim, takeClaim } from '../thread/claims.ts';
-import { Task, type TaskCarrier } from '../call/task.ts';
+import { Task } from '../call/task.ts';
 import { Delivery } from '../call/delivery.ts';
-import { debug, publishTaskEnd, publishTaskError, publishTaskStart } from '../diagnostics.ts';
+import {
+  checkFunction, flushProgress, noteProgress, settleFromReply, unwatchCall, watchCall,
+  type CallRecord, type CallSetup, type Carrier, type Exports,
+} from '../call/record.ts';
+import { debug, publishTaskEnd, publishTaskStart } from '../diagnostics.ts';
 
-/** What a call may carry besides its function and arguments. */
-export interface CallSetup {
-  signal?: AbortSignal | undefined;
-  timeout?: number | undefined;
-  credit?: number;
-  policy?: ServicePolicy;
-  onItem?: (value: unknown) => void;
-  onReady?: (value: unknown) => void;
-  site: { stack?: string };
-}
-
-interface CallRecord {
-  task: Task<unknown>;
-  kind: CallKind;
-  fn: string;
-  setup: CallSetup;
-  timer?: NodeJS.Timeout;
-  unlisten?: () => void;
-  progress?: { value: unknown; scheduled: boolean };
+interface LoopCall extends CallRecord {
   /** The call went with a claim (claims.ts): the loop takes it to start the call, a cancel to keep it from starting. */
   claim: boolean;
   /** The caller took the claim back: the call will never start. */
@@ -70,7 +56,7 @@ function spin(bell: Int32Array, seen: number, ms: number): boolean {
   return false;
 }
 
-export class Connection implements TaskCarrier {
+export class Connection implements Carrier {
   readonly loopName: string;
   readonly id: number;
   readonly port: MessagePort;
@@ -80,14 +66,13 @@ export class Connection implements TaskCarrier {
   /** The thread that runs the loop; blocking there could never be answered. */
   loopThreadId = -1;
   #seq = 0;
-  #calls = new Map<number, CallRecord>();
+  #calls = new Map<number, LoopCall>();
   #pings = new Map<number, (ok: boolean) => void>();
   /** Calls settled here (cancelled, timed out) that the loop has not finished yet: still work, still alive. */
   #winding = new Set<number>();
   readonly #delivery = new Delivery();
   #active = false;
-  #exports: ReadonlySet<string> | undefined;
-  #generators: ReadonlySet<string> | undefined;
+  readonly #names: Exports = { exports: undefined, generators: undefined };
   /** Set once calls are refused (LoopClosedError, its cause the crash if there was one). */
   closed: Error | undefined;
   /** Set when the loop's thread died with this connection open. */
@@ -111,12 +96,12 @@ export class Connection implements TaskCarrier {
 
   /** What the loop module exports, learnt from its ready message. */
   setExports(exports: readonly string[], generators: readonly string[]): void {
-    this.#exports = new Set(exports);
-    this.#generators = new Set(generators);
+    this.#names.exports = new Set(exports);
+    this.#names.generators = new Set(generators);
   }
 
   get exportNames(): readonly string[] {
-    return [...(this.#exports ?? [])];
+    return [...(this.#names.exports ?? [])];
   }
 
   get pending(): number {
@@ -133,14 +118,14 @@ export class Connection implements TaskCarrier {
   /** Sends a call and returns its task. Throws synchronously for a closed loop, an unknown function or a bad argument. */
   call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T> {
     if (this.closed) throw this.closed;
-    this.#checkFunction(kind, fn);
+    checkFunction(`Loop "${this.loopName}"`, this.#names, kind, fn);
     const seq = ++this.#seq;
     const task = new Task<T>(this, taskIdOf(this.loopName, this.id, seq), seq, setup.site);
     if (setup.signal?.aborted) {
       task.settleCancelled(new CancelledError(setup.signal.reason));
       return task;
     }
-    const record: CallRecord = { task: task as Task<unknown>, kind, fn, setup, claim: offerClaim(this.#bell, seq) };
+    const record: LoopCall = { task: task as Task<unknown>, kind, fn, setup, claim: offerClaim(this.#bell, seq) };
     const message: ToLoop = { type: 'call', seq, fn, args, kind };
     if (record.claim) message.claim = true;
     if (setup.credit !== undefined) message.credit = setup.credit;
@@ -153,30 +138,9 @@ export class Connection implements TaskCarrier {
     }
     this.#calls.set(seq, record);
     this.#updateActive();
-    if (setup.signal) {
-      const signal = setup.signal;
-      const onAbort = (): void => void task.cancel(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      record.unlisten = () => signal.removeEventListener('abort', onAbort);
-    }
-    if (setup.timeout !== undefined && setup.timeout !== Infinity) {
-      const timeout = setup.timeout;
-      record.timer = setTimeout(() => {
-        this.expire(seq, new TimeoutError(`Task ${task.id} (${fn}) timed out after ${timeout} ms`, timeout));
-      }, timeout);
-    }
+    watchCall(record, (error) => this.expire(seq, error));
     publishTaskStart(this.loopName, task.id, fn);
     return task;
-  }
-
-  #checkFunction(kind: CallKind, fn: unknown): asserts fn is string {
-    if (typeof fn !== 'string' || fn.length === 0) throw new TypeError(`Expected \`fn\` to be a function name, got \`${String(fn)}\``);
-    if (this.#exports && !this.#exports.has(fn)) {
-      throw new UnknownFunctionError(`Loop "${this.loopName}" has no exported function \`${fn}\` (init and dispose are not callable)`, fn);
-    }
-    if (kind === 'stream' && this.#generators && !this.#generators.has(fn)) {
-      throw new TypeError(`Expected \`${fn}\` to be an async generator function for stream(), but loop "${this.loopName}" exports it as a plain function`);
-    }
   }
 
   started(seq: number): boolean {
@@ -260,8 +224,7 @@ export class Connection implements TaskCarrier {
     if (!record) return false;
     this.#calls.delete(seq);
     if (winding && !this.#gone) this.#winding.add(seq);
-    if (record.timer) clearTimeout(record.timer);
-    record.unlisten?.();
+    unwatchCall(record);
     this.#updateActive();
     publishTaskEnd(this.loopName, record.task.id, record.fn);
     return true;
@@ -283,19 +246,8 @@ export class Connection implements TaskCarrier {
         if (this.#winding.delete(message.seq)) this.#updateActive();
         const record = this.#calls.get(message.seq);
         if (!record || !this.#forget(message.seq)) return;
-        this.#flushProgress(record);
-        const { task } = record;
-        if (message.ok) {
-          task.settleFulfilled(message.value);
-        } else {
-          const error = decodeThrown(message.error, task.site);
-          if (error instanceof CancelledError) {
-            task.settleCancelled(error);
-          } else {
-            publishTaskError(this.loopName, task.id, record.fn, error);
-            task.settleRejected(error);
-          }
-        }
+        flushProgress(record, this.#delivery);
+        settleFromReply(record, this.loopName, message.ok, message.ok ? message.value : message.error);
         return;
       }
       case 'event': {
@@ -305,13 +257,7 @@ export class Connection implements TaskCarrier {
       }
       case 'progress': {
         const record = this.#calls.get(message.seq);
-        if (!record) return;
-        const progress = (record.progress ??= { value: undefined, scheduled: false });
-        progress.value = message.value;
-        if (!progress.scheduled) {
-          progress.scheduled = true;
-          setImmediate(() => this.#flushProgress(record));
-        }
+        if (record) noteProgress(record, message.value, this.#delivery);
         return;
       }
       case 'item': {
@@ -334,14 +280,6 @@ export class Connection implements TaskCarrier {
       default:
         this.#hooks.onBoot?.(message);
     }
-  }
-
-  #flushProgress(record: CallRecord): void {
-    const progress = record.progress;
-    if (!progress?.scheduled) return;
-    progress.scheduled = false;
-    const value = progress.value;
-    this.#delivery.run(() => record.task.emitProgress(value));
   }
 
   waitFor(task: Task<unknown>, timeout: number | undefined): boolean {

@@ -1,25 +1,12 @@
 /**
  * One task's record in a pool, from `submit` to its settlement, and what the dispatcher needs from the pool.
  */
-import type { CallKind } from '../thread/protocol.ts';
+import type { CallRecord } from '../call/record.ts';
 import type { PoolThread } from './thread.ts';
-import type { Task } from '../call/task.ts';
 
-export interface PoolCallSetup {
-  signal?: AbortSignal | undefined;
-  timeout?: number | undefined;
-  credit?: number;
-  onItem?: (value: unknown) => void;
-  site: { stack?: string };
-}
-
-export interface PoolCall {
-  task: Task<unknown>;
+export interface PoolCall extends CallRecord {
   seq: number;
-  kind: CallKind;
-  fn: string;
   args: unknown[] | undefined;
-  setup: PoolCallSetup;
   queued: boolean;
   thread: PoolThread | undefined;
   submittedAt: number;
@@ -27,10 +14,7 @@ export interface PoolCall {
   cancelling: boolean;
   /** Sent ahead to a thread busy with another task, and can be taken back until it starts (claims.ts). */
   ahead?: boolean;
-  timer?: NodeJS.Timeout | undefined;
   grace?: NodeJS.Timeout | undefined;
-  unlisten?: (() => void) | undefined;
-  progress?: { value: unknown; scheduled: boolean };
 }
 
 /** What the dispatcher needs from the pool that owns the threads. */

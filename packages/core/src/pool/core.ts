@@ -11,6 +11,7 @@ import { mainDelay } from '../thread/health.ts';
 import { track, untrack } from '../loop/lifecycle.ts';
 import { checkMs, type CloseOptions } from '../options.ts';
 import { PoolDispatcher } from './dispatcher.ts';
+import type { HandleCore } from '../call/handle.ts';
 import type { ThreadSource } from './call.ts';
 import type { ResolvedPoolOptions } from './options.ts';
 import type { PoolState, PoolStats } from './stats.ts';
@@ -20,7 +21,7 @@ import type { LoopCrashedError } from '../errors.ts';
 /** Backoff between attempts to start a thread after `init` failed, in ms. */
 const RETRY = { initial: 100, factor: 2, max: 30_000 };
 
-export class PoolCore implements ThreadSource {
+export class PoolCore implements ThreadSource, HandleCore {
   readonly name: string;
   readonly emitter = new LoopEmitter();
   readonly dispatcher: PoolDispatcher;
@@ -45,6 +46,14 @@ export class PoolCore implements ThreadSource {
 
   get options(): ResolvedPoolOptions {
     return this.#options;
+  }
+
+  get carrier(): PoolDispatcher {
+    return this.dispatcher;
+  }
+
+  get captureCallSites(): boolean {
+    return this.#options.captureCallSites;
   }
 
   /** Starts the first threads; rejects with the first `LoopInitError`, leaving no thread behind. */

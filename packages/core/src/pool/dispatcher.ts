@@ -7,8 +7,8 @@
  * it started (claims.ts), so no task waits behind a long one while another thread idles.
  */
 import { markCancelled } from '../thread/cancel-marks.ts';
-import { CancelledError, QueueFullError, TimeoutError, UnknownFunctionError } from '../errors.ts';
-import { decodeThrown, encodeThrown, type WireThrown } from '../error-codec.ts';
+import { CancelledError, QueueFullError, type TimeoutError } from '../errors.ts';
+import { encodeThrown } from '../error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from '../clone.ts';
 import { publishTaskEnd, publishTaskStart } from '../diagnostics.ts';
 import { routeEvent, type LoopEmitter } from '../events.ts';
@@ -17,8 +17,11 @@ import { RingQueue } from './ring-queue.ts';
 import type { ResolvedPoolOptions } from './options.ts';
 import type { PoolThread } from './thread.ts';
 import { TimeWindow } from './stats.ts';
-import { Task, type TaskCarrier } from '../call/task.ts';
-import { plainArgs, type PoolCall, type PoolCallSetup, type ThreadSource } from './call.ts';
+import { Task } from '../call/task.ts';
+import {
+  checkFunction, flushProgress, noteProgress, settleFromReply, unwatchCall, watchCall, type CallSetup, type Carrier, type Exports,
+} from '../call/record.ts';
+import { plainArgs, type PoolCall, type ThreadSource } from './call.ts';
 import { blockUntil } from './blocking.ts';
 import { Delivery } from '../call/delivery.ts';
 
@@ -29,7 +32,7 @@ const PREFETCH_MAX = 512;
 const TAKE_BACK_MS = 1;
 
 
-export class PoolDispatcher implements TaskCarrier {
+export class PoolDispatcher implements Carrier, Exports {
   readonly name: string;
   readonly emitter: LoopEmitter;
   readonly queue = new RingQueue<PoolCall>();
@@ -68,9 +71,9 @@ export class PoolDispatcher implements TaskCarrier {
     this.#window = options.concurrentTasksPerThread;
   }
 
-  call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: PoolCallSetup): Task<T> {
+  call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T> {
     if (this.closed) throw this.closed;
-    this.#checkFunction(kind, fn);
+    checkFunction(`Pool "${this.name}"`, this, kind, fn);
     const seq = ++this.#seq;
     const task = new Task<T>(this, taskIdOf(this.name, 0, seq), seq, setup.site);
     if (setup.signal?.aborted) {
@@ -100,33 +103,9 @@ export class PoolDispatcher implements TaskCarrier {
       if (this.#long) this.#pumpSoon(); // a busy thread may take it ahead
     }
     this.calls.set(seq, call);
-    this.#watch(call);
+    watchCall(call, (error) => this.expire(seq, error));
     publishTaskStart(this.name, task.id, fn);
     return task;
-  }
-
-  #checkFunction(kind: CallKind, fn: unknown): asserts fn is string {
-    if (typeof fn !== 'string' || fn.length === 0) throw new TypeError(`Expected \`fn\` to be a function name, got \`${String(fn)}\``);
-    if (this.exports && !this.exports.has(fn)) {
-      throw new UnknownFunctionError(`Pool "${this.name}" has no exported function \`${fn}\` (init and dispose are not callable)`, fn);
-    }
-    if (kind === 'stream' && this.generators && !this.generators.has(fn)) {
-      throw new TypeError(`Expected \`${fn}\` to be an async generator function for stream(), but pool "${this.name}" exports it as a plain function`);
-    }
-  }
-
-  #watch(call: PoolCall): void {
-    const { signal, timeout } = call.setup;
-    if (signal) {
-      const onAbort = (): void => void call.task.cancel(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      call.unlisten = () => signal.removeEventListener('abort', onAbort);
-    }
-    if (timeout !== undefined && timeout !== Infinity) {
-      call.timer = setTimeout(() => {
-        this.expire(call.seq, new TimeoutError(`Task ${call.task.id} (${call.fn}) timed out after ${timeout} ms`, timeout));
-      }, timeout);
-    }
   }
 
   /** The least busy ready thread with room, if any. */
@@ -265,9 +244,7 @@ export class PoolDispatcher implements TaskCarrier {
 
   /** Drops the call's bookkeeping (the task is settled or about to be). */
   /** @internal */ forget(call: PoolCall): void {
-    if (call.timer) clearTimeout(call.timer);
-    call.unlisten?.();
-    call.timer = call.unlisten = undefined;
+    unwatchCall(call);
     if (call.queued) this.queue.remove(call);
     if (!call.thread) this.calls.delete(call.seq);
     publishTaskEnd(this.name, call.task.id, call.fn);
@@ -283,13 +260,7 @@ export class PoolDispatcher implements TaskCarrier {
       }
       case 'progress': {
         const call = this.calls.get(message.seq);
-        if (!call || call.cancelling) return;
-        const progress = (call.progress ??= { value: undefined, scheduled: false });
-        progress.value = message.value;
-        if (!progress.scheduled) {
-          progress.scheduled = true;
-          setImmediate(() => this.#flushProgress(call));
-        }
+        if (call && !call.cancelling) noteProgress(call, message.value, this.delivery);
         return;
       }
       case 'item': {
@@ -312,22 +283,13 @@ export class PoolDispatcher implements TaskCarrier {
       return;
     }
     this.forget(call);
-    if (call.progress) this.#flushProgress(call);
+    if (call.progress) flushProgress(call, this.delivery);
     this.#learn(ms);
     this.waitTime.record(Math.max(0, performance.now() - call.submittedAt - ms));
-    if (ok) {
-      this.completed++;
-      call.task.settleFulfilled(payload);
-      return;
-    }
-    const error = decodeThrown(payload as WireThrown, call.task.site);
-    if (error instanceof CancelledError) {
-      this.cancelled++;
-      call.task.settleCancelled(error);
-    } else {
-      this.failed++;
-      call.task.settleRejected(error);
-    }
+    const outcome = settleFromReply(call, this.name, ok, payload);
+    if (outcome === 'fulfilled') this.completed++;
+    else if (outcome === 'cancelled') this.cancelled++;
+    else this.failed++;
   }
 
   /**
@@ -341,16 +303,6 @@ export class PoolDispatcher implements TaskCarrier {
     const extra = this.#long ? 0 : Math.min(PREFETCH_MAX, Math.floor(PREFETCH_MS / Math.max(this.#avgRunMs, 0.001)));
     this.#window = this.#options.concurrentTasksPerThread + extra;
   }
-
-  #flushProgress(call: PoolCall): void {
-    const progress = call.progress;
-    if (!progress?.scheduled) return;
-    progress.scheduled = false;
-    const value = progress.value;
-    this.delivery.run(() => call.task.emitProgress(value));
-  }
-
-
 
   // TaskCarrier
 

@@ -5,7 +5,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MessageChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
-import { connectLoop } from '../loop/share.ts';
+import { connectLoop } from '../loop/connected-core.ts';
 import { encodeThrown } from '../error-codec.ts';
 import {
   BELL_SEQ, CTRL_EXIT_CODE, CTRL_HEARTBEAT, CTRL_STATE, DELAY_MAX, DELAY_MEAN, DELAY_P50, DELAY_P99, STATE_DEAD,

@@ -1,0 +1,121 @@
+/**
+ * One call on the caller's side, from `submit` to its settlement, as loops and pools both keep it: the checks on the
+ * function's name, the watch on its signal and timeout, its coalesced progress and its settling from a reply.
+ * A loop's connection and a pool's dispatcher differ only in where a call goes, never in these.
+ */
+import { CancelledError, TimeoutError, UnknownFunctionError } from '../errors.ts';
+import { decodeThrown, type WireThrown } from '../error-codec.ts';
+import { publishTaskError } from '../diagnostics.ts';
+import type { CallKind, ServicePolicy } from '../thread/protocol.ts';
+import type { Delivery } from './delivery.ts';
+import type { Task, TaskCarrier } from './task.ts';
+
+/** What a call may carry besides its function and arguments. */
+export interface CallSetup {
+  signal?: AbortSignal | undefined;
+  timeout?: number | undefined;
+  credit?: number;
+  policy?: ServicePolicy;
+  onItem?: (value: unknown) => void;
+  onReady?: (value: unknown) => void;
+  site: { stack?: string };
+}
+
+/** What a loop or a pool carries calls with: the handles' one interface to either. */
+export interface Carrier extends TaskCarrier {
+  /** Sends a call and returns its task. Throws synchronously for a closed target, an unknown function or a bad argument. */
+  call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T>;
+  /** The call's `timeout` passed: reject it with `error` and abort its signal where it runs. */
+  expire(seq: number, error: TimeoutError): void;
+  /** Asks a stream's generator for `n` more items. */
+  pull(seq: number, n: number): void;
+}
+
+export interface CallRecord {
+  readonly task: Task<unknown>;
+  readonly kind: CallKind;
+  readonly fn: string;
+  readonly setup: CallSetup;
+  timer?: NodeJS.Timeout | undefined;
+  unlisten?: (() => void) | undefined;
+  progress?: { value: unknown; scheduled: boolean };
+}
+
+/** The function names a target accepts, once it told them (a loop's or pool's ready message). */
+export interface Exports {
+  exports: ReadonlySet<string> | undefined;
+  generators: ReadonlySet<string> | undefined;
+}
+
+/** Throws unless `fn` names a function `owner` (`Loop "db"`, `Pool "cpu"`) exports, an async generator for a stream. */
+export function checkFunction(owner: string, names: Exports, kind: CallKind, fn: unknown): asserts fn is string {
+  if (typeof fn !== 'string' || fn.length === 0) throw new TypeError(`Expected \`fn\` to be a function name, got \`${String(fn)}\``);
+  if (names.exports && !names.exports.has(fn)) {
+    throw new UnknownFunctionError(`${owner} has no exported function \`${fn}\` (init and dispose are not callable)`, fn);
+  }
+  if (kind === 'stream' && names.generators && !names.generators.has(fn)) {
+    throw new TypeError(`Expected \`${fn}\` to be an async generator function for stream(), but ${owner.replace(/^\w/, (c) => c.toLowerCase())} exports it as a plain function`);
+  }
+}
+
+export function timeoutError(task: { readonly id: string }, fn: string, timeout: number): TimeoutError {
+  return new TimeoutError(`Task ${task.id} (${fn}) timed out after ${timeout} ms`, timeout);
+}
+
+/** Cancels the task when its signal aborts; calls `expire` when its timeout passes. */
+export function watchCall(record: CallRecord, expire: (error: TimeoutError) => void): void {
+  const { signal, timeout } = record.setup;
+  if (signal) {
+    const onAbort = (): void => void record.task.cancel(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    record.unlisten = () => signal.removeEventListener('abort', onAbort);
+  }
+  if (timeout !== undefined && timeout !== Infinity) {
+    record.timer = setTimeout(() => expire(timeoutError(record.task, record.fn, timeout)), timeout);
+  }
+}
+
+export function unwatchCall(record: CallRecord): void {
+  if (record.timer) clearTimeout(record.timer);
+  record.unlisten?.();
+  record.timer = record.unlisten = undefined;
+}
+
+/** Progress values coalesce: listeners get the latest one once per turn of the event loop. */
+export function noteProgress(record: CallRecord, value: unknown, delivery: Delivery): void {
+  const progress = (record.progress ??= { value: undefined, scheduled: false });
+  progress.value = value;
+  if (!progress.scheduled) {
+    progress.scheduled = true;
+    setImmediate(() => flushProgress(record, delivery));
+  }
+}
+
+/** Delivers the progress value still waiting, if any (a result flushes it first, so the last value is never lost). */
+export function flushProgress(record: CallRecord, delivery: Delivery): void {
+  const progress = record.progress;
+  if (!progress?.scheduled) return;
+  progress.scheduled = false;
+  const value = progress.value;
+  delivery.run(() => record.task.emitProgress(value));
+}
+
+/**
+ * Settles a call's task from its reply: its value, or its error revived with the caller's stack (and published on
+ * the diagnostics channel). A `CancelledError` thrown in the loop cancels the task. Returns how it ended.
+ */
+export function settleFromReply(record: CallRecord, target: string, ok: boolean, payload: unknown): 'fulfilled' | 'rejected' | 'cancelled' {
+  const { task } = record;
+  if (ok) {
+    task.settleFulfilled(payload);
+    return 'fulfilled';
+  }
+  const error = decodeThrown(payload as WireThrown, task.site);
+  if (error instanceof CancelledError) {
+    task.settleCancelled(error);
+    return 'cancelled';
+  }
+  publishTaskError(target, task.id, record.fn, error);
+  task.settleRejected(error);
+  return 'rejected';
+}
