@@ -5,11 +5,10 @@
  */
 import { LoopClosedError } from '../errors.ts';
 import { BELL_SEQ } from '../thread/protocol.ts';
-import type { ThreadSource } from './call.ts';
-import type { PoolDispatcher } from './dispatcher.ts';
+import type { BlockingDispatcher, ThreadSource } from './call.ts';
 import type { Task } from '../call/task.ts';
 
-export function blockUntil(dispatcher: PoolDispatcher, source: ThreadSource, task: Task<unknown>, timeout: number | undefined): boolean {
+export function blockUntil(dispatcher: BlockingDispatcher, source: ThreadSource, task: Task<unknown>, timeout: number | undefined): boolean {
   const deadline = timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout;
   for (;;) {
     const call = dispatcher.calls.get(task.seq);

@@ -17,6 +17,17 @@ export interface PoolCall extends CallRecord {
   grace?: NodeJS.Timeout | undefined;
 }
 
+/** What a blocking wait (blocking.ts) needs of the dispatcher. */
+export interface BlockingDispatcher {
+  readonly name: string;
+  readonly closed: Error | undefined;
+  readonly calls: ReadonlyMap<number, PoolCall>;
+  /** Sends queued tasks to threads with room. */
+  pump(): void;
+  /** Drops the call's bookkeeping (its task is settled). */
+  forget(call: PoolCall): void;
+}
+
 /** What the dispatcher needs from the pool that owns the threads. */
 export interface ThreadSource {
   readonly threads: readonly PoolThread[];

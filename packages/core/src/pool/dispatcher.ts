@@ -1,14 +1,9 @@
 /**
- * The pool's dispatcher: every task it was given, the FIFO queue of those waiting for a thread, and the routing of
- * replies. A task goes to the least busy ready thread at once when one has room, else it waits in the queue. A
- * thread's room is `concurrentTasksPerThread` plus a prefetch sized from recent run times: tiny tasks, hundreds, so
- * no task waits a round trip; long ones, one, so a thread goes from task to task without waiting for the main thread
- * (nor making it wake the thread). A long task sent ahead like that is taken back for a thread that runs dry before
- * it started (claims.ts), so no task waits behind a long one while another thread idles.
+ * The pool's dispatcher: every task it was given, the FIFO queue of those waiting for a thread, sending (to the
+ * thread placement.ts picks, at once when one has room, else from the queue as threads free up), taking back tasks
+ * sent ahead, and the routing of replies. Stopping a task that was cancelled or timed out is in cancel.ts.
  */
-import { markCancelled } from '../thread/cancel-marks.ts';
 import { CancelledError, QueueFullError, type TimeoutError } from '../errors.ts';
-import { encodeThrown } from '../error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from '../clone.ts';
 import { publishTaskEnd, publishTaskStart } from '../diagnostics.ts';
 import { routeEvent, type LoopEmitter } from '../events.ts';
@@ -23,13 +18,9 @@ import {
 } from '../call/record.ts';
 import { plainArgs, type PoolCall, type ThreadSource } from './call.ts';
 import { blockUntil } from './blocking.ts';
+import { Placement } from './placement.ts';
+import { abortOnThread } from './cancel.ts';
 import { Delivery } from '../call/delivery.ts';
-
-/** Prefetch: a thread may be sent about this many ms of work beyond what it runs at once. */
-const PREFETCH_MS = 1;
-const PREFETCH_MAX = 512;
-/** Tasks that run this long (ms, on average) and are sent ahead can be taken back; shorter ones are soon started. */
-const TAKE_BACK_MS = 1;
 
 
 export class PoolDispatcher implements Carrier, Exports {
@@ -51,10 +42,7 @@ export class PoolDispatcher implements Carrier, Exports {
   readonly #options: ResolvedPoolOptions;
   readonly #source: ThreadSource;
   #seq = 0;
-  #avgRunMs = -1;
-  #window: number;
-  /** Tasks run TAKE_BACK_MS or more on average: busy threads are sent one ahead. */
-  #long = false;
+  readonly #placement: Placement;
   #pumpScheduled = false;
   /** @internal Blocking waits under way (events are held until they end). */
   readonly delivery = new Delivery();
@@ -68,7 +56,7 @@ export class PoolDispatcher implements Carrier, Exports {
     this.emitter = emitter;
     this.#options = options;
     this.#source = source;
-    this.#window = options.concurrentTasksPerThread;
+    this.#placement = new Placement(options.concurrentTasksPerThread);
   }
 
   call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T> {
@@ -84,7 +72,7 @@ export class PoolDispatcher implements Carrier, Exports {
       task: task as Task<unknown>, seq, kind, fn, args, setup, queued: false, thread: undefined,
       submittedAt: performance.now(), cancelling: false,
     };
-    const thread = this.queue.size === 0 ? this.#pick() : undefined;
+    const thread = this.queue.size === 0 ? this.#placement.pick(this.#source.threads) : undefined;
     if (thread) {
       this.#send(call, thread, true);
     } else if (this.queue.size >= this.#options.maxQueue) {
@@ -100,21 +88,12 @@ export class PoolDispatcher implements Carrier, Exports {
       }
       this.queue.push(call);
       this.#source.wantThreads();
-      if (this.#long) this.#pumpSoon(); // a busy thread may take it ahead
+      if (this.#placement.long) this.#pumpSoon(); // a busy thread may take it ahead
     }
     this.calls.set(seq, call);
     watchCall(call, (error) => this.expire(seq, error));
     publishTaskStart(this.name, task.id, fn);
     return task;
-  }
-
-  /** The least busy ready thread with room, if any. */
-  #pick(): PoolThread | undefined {
-    let best: PoolThread | undefined;
-    for (const thread of this.#source.threads) {
-      if (thread.state === 'ready' && thread.inFlight < this.#window && (best === undefined || thread.inFlight < best.inFlight)) best = thread;
-    }
-    return best;
   }
 
   /** Posts the call to `thread`. A value that cannot be cloned throws (`direct`) or rejects the task. */
@@ -126,8 +105,7 @@ export class PoolDispatcher implements Carrier, Exports {
       // plain ones (and queued ones, checked when queued) go out in the thread's next batch.
       if (kind === 'task' && !(direct && !plainArgs(args))) {
         const transfers = transfersOfArgs(args);
-        const ahead = this.#long && transfers === undefined && thread.inFlight >= this.#options.concurrentTasksPerThread;
-        call.ahead = thread.queueTask(seq, fn, args, transfers, ahead);
+        call.ahead = thread.queueTask(seq, fn, args, transfers, this.#placement.ahead(thread, transfers !== undefined));
       } else {
         const message: CallMessage = { type: 'call', seq, fn, args, kind, limit: this.#options.concurrentTasksPerThread };
         if (setup.credit !== undefined) message.credit = setup.credit;
@@ -154,8 +132,9 @@ export class PoolDispatcher implements Carrier, Exports {
       for (const thread of this.#source.threads) this.#takeBackFor(thread);
       return;
     }
-    for (let thread = this.#pick(); thread; thread = this.#pick()) {
-      let room = this.#window - thread.inFlight;
+    const placement = this.#placement;
+    for (let thread = placement.pick(this.#source.threads); thread; thread = placement.pick(this.#source.threads)) {
+      let room = placement.window - thread.inFlight;
       while (room > 0) {
         const call = this.queue.shift();
         if (!call) break;
@@ -169,10 +148,9 @@ export class PoolDispatcher implements Carrier, Exports {
 
   /** Long tasks: a thread busy with as many as it runs at once gets the next one ahead, if it can be taken back. */
   #sendAhead(): void {
-    if (!this.#long) return;
-    const limit = this.#options.concurrentTasksPerThread;
+    if (!this.#placement.long) return;
     for (const thread of this.#source.threads) {
-      if (thread.state !== 'ready' || thread.inFlight !== limit) continue;
+      if (!this.#placement.wantsAhead(thread)) continue;
       const call = this.queue.shift();
       if (!call) return;
       if (call.kind !== 'task' || transfersOfArgs(call.args!) !== undefined) {
@@ -219,7 +197,7 @@ export class PoolDispatcher implements Carrier, Exports {
 
   /** If `thread` has a free slot, gives it the oldest task another thread was sent ahead and has not started. */
   #takeBackFor(thread: PoolThread): void {
-    if (thread.state !== 'ready' || thread.inFlight >= this.#options.concurrentTasksPerThread) return;
+    if (!this.#placement.canTakeBack(thread)) return;
     for (const other of this.#source.threads) {
       while (other !== thread && other.ahead.length > 0) {
         const call = this.calls.get(other.ahead[0]!);
@@ -284,24 +262,13 @@ export class PoolDispatcher implements Carrier, Exports {
     }
     this.forget(call);
     if (call.progress) flushProgress(call, this.delivery);
-    this.#learn(ms);
+    this.runTime.record(ms);
+    this.#placement.learn(ms);
     this.waitTime.record(Math.max(0, performance.now() - call.submittedAt - ms));
     const outcome = settleFromReply(call, this.name, ok, payload);
     if (outcome === 'fulfilled') this.completed++;
     else if (outcome === 'cancelled') this.cancelled++;
     else this.failed++;
-  }
-
-  /**
-   * Run times steer the prefetch: a thread gets about PREFETCH_MS of work beyond what it runs at once, or, when tasks
-   * run longer than that, one task ahead that can be taken back (#sendAhead).
-   */
-  #learn(ms: number): void {
-    this.runTime.record(ms);
-    this.#avgRunMs = this.#avgRunMs < 0 ? ms : this.#avgRunMs * 0.9 + ms * 0.1;
-    this.#long = this.#avgRunMs >= TAKE_BACK_MS;
-    const extra = this.#long ? 0 : Math.min(PREFETCH_MAX, Math.floor(PREFETCH_MS / Math.max(this.#avgRunMs, 0.001)));
-    this.#window = this.#options.concurrentTasksPerThread + extra;
   }
 
   // TaskCarrier
@@ -344,20 +311,7 @@ export class PoolDispatcher implements Carrier, Exports {
     }
     call.cancelling = true;
     this.forget(call);
-    markCancelled(thread.bell, call.seq);
-    try {
-      thread.send({ type: 'abort', seq: call.seq, reason: encodeThrown(reason) });
-    } catch {
-      // the thread is gone; its exit settles the rest
-    }
-    const grace = this.#options.cancelGrace;
-    if (grace !== Infinity) {
-      call.grace = setTimeout(() => {
-        if (this.calls.get(call.seq) !== call) return;
-        thread.kill(new CancelledError(reason, `Task ${call.task.id} (${call.fn}) ignored its cancel signal for ${grace} ms; its thread was ended`));
-      }, grace);
-      call.grace.unref();
-    }
+    abortOnThread(call, thread, reason, this.#options.cancelGrace, () => this.calls.get(call.seq) === call);
   }
 
   pull(seq: number, n: number): void {
