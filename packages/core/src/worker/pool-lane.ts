@@ -16,13 +16,13 @@ import { decodeThrown, encodeThrown, type WireThrown } from '../error-codec.ts';
 import { isDataCloneError, transfersOf } from '../clone.ts';
 import { takeClaim } from '../thread/claims.ts';
 import { BELL_SEQ, flatCall, type CallMessage, type FromLoop, type ResultMessage } from '../thread/protocol.ts';
-import type { Conn, Runtime } from './runtime.ts';
+import type { Conn, Lane, RuntimeApi } from './running.ts';
 
 const RESULT_BATCH = 256;
 const HOLD_MS = 1;
 
-export class PoolLane {
-  readonly #runtime: Runtime;
+export class PoolLane implements Lane {
+  readonly #runtime: RuntimeApi;
   readonly #conn: Conn;
   #queue: Array<CallMessage | undefined> = [];
   #head = 0;
@@ -44,7 +44,7 @@ export class PoolLane {
     this.flush();
   };
 
-  constructor(runtime: Runtime, conn: Conn) {
+  constructor(runtime: RuntimeApi, conn: Conn) {
     this.#runtime = runtime;
     this.#conn = conn;
   }

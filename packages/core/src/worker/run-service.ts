@@ -5,10 +5,10 @@
 import { ServiceStartError } from '../errors.ts';
 import type { ServicePolicy } from '../thread/protocol.ts';
 import { globals, type TaskContext } from './context.ts';
-import type { Running, Runtime } from './runtime.ts';
+import type { Running, RuntimeApi } from './running.ts';
 
 export async function runService(
-  runtime: Runtime, running: Running, context: TaskContext, fn: (...args: unknown[]) => unknown, args: unknown[], policy: ServicePolicy,
+  runtime: RuntimeApi, running: Running, context: TaskContext, fn: (...args: unknown[]) => unknown, args: unknown[], policy: ServicePolicy,
 ): Promise<unknown> {
   const { signal } = running.controller;
   let everReady = false;

@@ -4,10 +4,10 @@
  */
 import { isDataCloneError, toCloneError, transfersOf } from '../clone.ts';
 import { globals, type TaskContext } from './context.ts';
-import type { Running, Runtime } from './runtime.ts';
+import type { Running, RuntimeApi } from './running.ts';
 
 export async function runStream(
-  runtime: Runtime, running: Running, context: TaskContext, fn: (...args: unknown[]) => AsyncGenerator | Generator, args: unknown[],
+  runtime: RuntimeApi, running: Running, context: TaskContext, fn: (...args: unknown[]) => AsyncGenerator | Generator, args: unknown[],
 ): Promise<unknown> {
   const { signal } = running.controller;
   const generator = globals.storage.run(context, () => fn(...args));

@@ -2,6 +2,7 @@
  * The loop thread's runtime: it keeps one entry per connection (the owner's, one per `share()`), reads calls in
  * batches (a cancel that is already queued behind its call means the call never runs), runs tasks, streams and
  * services in the module's task context, and posts results, events and progress back, ringing the bell after each.
+ * After a batch it lingers (linger.ts) for the next one.
  */
 import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import { CancelledError, LoopClosedError, ReservedEventError, UnknownFunctionError } from '../errors.ts';
@@ -10,49 +11,17 @@ import { isDataCloneError, toCloneError, transfersOf } from '../clone.ts';
 import { isMarkedCancelled } from '../thread/cancel-marks.ts';
 import { takeClaim } from '../thread/claims.ts';
 import {
-  BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_PARKED, CTRL_STATE, CTRL_WAKE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
-  isReservedEvent, taskIdOf, type CallKind, type CallMessage, type FromLoop, type ToLoop,
+  BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_STATE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
+  isReservedEvent, taskIdOf, type CallMessage, type FromLoop, type ToLoop,
 } from '../thread/protocol.ts';
 import { globals, type TaskContext } from './context.ts';
+import { linger, type Lingering } from './linger.ts';
+import type { Conn, Running, RuntimeApi } from './running.ts';
 import { runService } from './run-service.ts';
 import { runStream } from './run-stream.ts';
 import { PoolLane } from './pool-lane.ts';
 
-/**
- * After a synchronous batch a loop spins LINGER_MS watching for the next call, then sleeps on the control block up
- * to PARK_MS more (callers wake it with Atomics.notify), within LINGER_BUDGET_MS per stay (all in ms).
- */
-const LINGER_MS = Number(process.env.SIDELOOP_LINGER_US ?? 50) / 1000;
-const PARK_MS = Number(process.env.SIDELOOP_PARK_US ?? 1000) / 1000;
-const LINGER_BUDGET_MS = 2;
-/** A batch that ran longer than this (ms) goes straight to sleeping on the control block, without spinning. */
-const SPIN_CUTOFF_MS = 1;
-
-export interface Conn {
-  id: number;
-  port: MessagePort;
-  bell: Int32Array;
-  subscribed: boolean;
-  /** Calls sent with a concurrency limit (pools) wait here. */
-  lane?: PoolLane;
-}
-
-/** One call running in this loop. */
-export interface Running {
-  conn: Conn;
-  seq: number;
-  id: string;
-  fn: string;
-  kind: CallKind;
-  controller: AbortController;
-  /** Stream credit: how many more items the caller will take. */
-  credit: number;
-  wake: (() => void) | undefined;
-  stopping: boolean;
-  startedAt: number;
-}
-
-export class Runtime {
+export class Runtime implements RuntimeApi {
   readonly name: string;
   readonly #mod: Record<string, unknown>;
   readonly #ctrl: Int32Array;
@@ -125,33 +94,8 @@ export class Runtime {
       this.#handle(conn, message, cancelled);
     }
     if (nested) return;
-    if (this.#running.size === 0) this.#linger(performance.now() - startedAt);
+    if (this.#running.size === 0) linger(this.#ctrl, performance.now() - startedAt, this.#lingering);
     Atomics.store(this.#ctrl, CTRL_AWAKE, 0);
-  }
-
-  /**
-   * The fast path: when a batch finished synchronously, stay a moment so the next call is read straight off the port
-   * instead of waiting for this thread's event loop to wake. Calls already queued are read at once; otherwise spin
-   * LINGER_MS on the control block's wake counter (which callers bump after posting), unless the last batch ran long,
-   * then sleep on it up to PARK_MS. It yields at once to async work, and after LINGER_BUDGET_MS in all, so the
-   * loop's timers and I/O are late by about a millisecond at most, never frozen.
-   */
-  #linger(batchMs: number): void {
-    if ((LINGER_MS <= 0 && PARK_MS <= 0) || this.#closing) return;
-    const start = performance.now();
-    let ranMs = batchMs;
-    for (;;) {
-      // The counter is read before the ports: a call posted after that look has bumped it past `seen`.
-      const seen = Atomics.load(this.#ctrl, CTRL_WAKE);
-      const from = performance.now();
-      if (this.#readPorts()) {
-        ranMs = performance.now() - from;
-        if (this.#running.size > 0) return;
-      } else if (!this.#awaitWake(seen, ranMs > SPIN_CUTOFF_MS ? 0 : LINGER_MS)) {
-        return;
-      }
-      if (this.#closing || performance.now() - start >= LINGER_BUDGET_MS) return;
-    }
   }
 
   /** Runs one queued message per connection, if any; true if there was one. */
@@ -167,22 +111,11 @@ export class Runtime {
     return found;
   }
 
-  /**
-   * Spins `spinMs`, then sleeps up to PARK_MS, until the wake counter moves past `seen`; false if it did not.
-   * Spinning pays off only after small calls; after long work it would take a core from threads that need one.
-   */
-  #awaitWake(seen: number, spinMs: number): boolean {
-    const deadline = performance.now() + spinMs;
-    while (Atomics.load(this.#ctrl, CTRL_WAKE) === seen) {
-      if (performance.now() < deadline) continue;
-      if (PARK_MS <= 0) return false;
-      Atomics.store(this.#ctrl, CTRL_PARKED, 1);
-      const woken = Atomics.wait(this.#ctrl, CTRL_WAKE, seen, PARK_MS) !== 'timed-out';
-      Atomics.store(this.#ctrl, CTRL_PARKED, 0);
-      return woken;
-    }
-    return true;
-  }
+  readonly #lingering: Lingering = {
+    readPorts: () => this.#readPorts(),
+    busy: () => this.#running.size > 0,
+    closing: () => this.#closing !== undefined,
+  };
 
   #handle(conn: Conn, message: ToLoop, cancelled: ReadonlySet<number>): void {
     switch (message.type) {
@@ -246,13 +179,13 @@ export class Runtime {
     }
   }
 
-  /** @internal Starts a call now (the pool lane decides when); undefined when it finished synchronously. */
+  /** Starts a call now (the pool lane decides when); undefined when it finished synchronously. */
   start(conn: Conn, message: CallMessage): Promise<void> | undefined {
     Atomics.store(conn.bell, BELL_STARTED, message.seq);
     return this.#run(conn, message);
   }
 
-  /** @internal Counts a call that was cancelled before it started. */
+  /** Counts a call that was cancelled before it started. */
   countCancelled(): void {
     Atomics.add(this.#ctrl, CTRL_CANCELLED, 1);
   }
@@ -310,7 +243,7 @@ export class Runtime {
     if (this.#running.size === 0) this.#drained?.();
   }
 
-  /** @internal Posts a result; a value that cannot be cloned turns into a `CloneError` result. */
+  /** Posts a result; a value that cannot be cloned turns into a `CloneError` result. */
   postResult(conn: Conn, outcome: FromLoop, transferList: readonly TransferListItem[] | undefined): void {
     try {
       this.post(conn, outcome, transferList);
