@@ -2,7 +2,7 @@ export { Loop, type AnyModule, type FnName, type FnArgs, type FnResult } from '.
 export { startLoop } from './loop/owned-core.ts';
 export { connectLoop } from './loop/connected-core.ts';
 export type { SharedLoopHandle } from './loop/core.ts';
-export { closeAllLoops } from './loop/lifecycle.ts';
+export { closeAllLoops } from './lifecycle.ts';
 export { transfer } from './clone.ts';
 export { registerErrorClass } from './error-codec.ts';
 export { Task, type TaskState } from './call/task.ts';

@@ -14,7 +14,7 @@ import { crashError, newBell, SpawnedThread, type ReadyInfo } from '../thread/sp
 import type { AnyModule } from '../call/handle.ts';
 import { Connection } from './connection.ts';
 import { coreStats, type LoopCore, type LoopState, type LoopStats, type SharedLoopHandle } from './core.ts';
-import { track, untrack } from './lifecycle.ts';
+import { track, untrack } from '../lifecycle.ts';
 import { Loop } from './loop.ts';
 
 /**

@@ -8,7 +8,7 @@ import { CancelledError, LoopClosedError, TimeoutError } from '../errors.ts';
 import { debug } from '../diagnostics.ts';
 import { LoopEmitter } from '../events.ts';
 import { mainDelay } from '../thread/health.ts';
-import { track, untrack } from '../loop/lifecycle.ts';
+import { track, untrack } from '../lifecycle.ts';
 import { checkMs, type CloseOptions } from '../options.ts';
 import { PoolDispatcher } from './dispatcher.ts';
 import type { HandleCore } from '../call/handle.ts';

@@ -2,7 +2,7 @@
  * Process-wide lifecycle: every loop and pool this thread started, `closeAllLoops()`, and opt-in shutdown signals
  * (the first signal drains, the second forces; then the process ends as the signal would have ended it).
  */
-import type { CloseOptions } from '../options.ts';
+import type { CloseOptions } from './options.ts';
 
 export interface Closable {
   readonly name: string;
