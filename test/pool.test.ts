@@ -251,8 +251,12 @@ describe('pool scaling', () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 2, initArgs: [{ counter, from: 2, count: 2 }] });
     const failures: number[] = [];
     pool.on('loop:init-failed', (payload) => failures.push(payload.attempt));
+    // The tasks wait until a second thread is up, so that work stays queued through every retry (a pool retries only
+    // while it needs the thread), however slowly threads start on a busy machine.
+    const flag = new SharedArrayBuffer(4);
     const started = new Promise((resolve) => pool.on('loop:thread-start', resolve));
-    const results = await Promise.all(Array.from({ length: 4 }, () => pool.submit('sleep', 400)));
+    void started.then(() => Atomics.store(new Int32Array(flag), 0, 1));
+    const results = await Promise.all(Array.from({ length: 4 }, () => pool.submit('hold', flag)));
     assert.equal(results.length, 4);
     await started;
     assert.deepEqual(failures, [1, 2]);
