@@ -94,6 +94,11 @@ export class QueueFullError extends SideloopError {
   override readonly code = 'SIDELOOP_QUEUE_FULL';
 }
 
+/** A loop's `health()` check returned `false` (a check that throws or times out fails with its own error). */
+export class HealthCheckError extends SideloopError {
+  override readonly code = 'SIDELOOP_HEALTH_CHECK';
+}
+
 /** `emit` with a reserved event name (`crash`, `error`, `close`, `callbackError`, `task:*`, `service:*`, `loop:*`). */
 export class ReservedEventError extends TypeError {
   readonly code = 'SIDELOOP_RESERVED_EVENT';
@@ -105,7 +110,7 @@ export class ReservedEventError extends TypeError {
 
 export const sideloopErrorClasses = [
   SideloopError, LoopInitError, LoopClosedError, LoopCrashedError, CancelledError, TimeoutError, DeadlockError,
-  CloneError, UnknownFunctionError, RemoteError, ServiceStartError, QueueFullError, ReservedEventError,
+  CloneError, UnknownFunctionError, RemoteError, ServiceStartError, QueueFullError, ReservedEventError, HealthCheckError,
 ] as const;
 
 /**

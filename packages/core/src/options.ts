@@ -28,6 +28,36 @@ export interface LoopOptions {
   blockedThreshold?: number;
   /** Keep each call's stack so that its error's stack ends with the calling site (about 1-2 µs a call). @default true */
   captureCallSites?: boolean;
+  /**
+   * What happens when the loop's thread crashes, `init` fails, health checks fail, or the loop asks for it with
+   * `currentLoop().restart(reason)`: a fresh thread runs `init` again after `backoff` (`'on-failure'`; `'always'` is
+   * the same for a loop, whose thread never ends on its own), up to `maxRestarts` times. @default 'never'
+   */
+  restart?: 'never' | 'on-failure' | 'always';
+  /** Restarts allowed over the loop's life; past them the loop is `failed` and emits `loop:failed`. @default Infinity */
+  maxRestarts?: number;
+  /** Exponential backoff between restarts, in ms. @default { initial: 100, max: 30000, factor: 2 } */
+  backoff?: { initial?: number; max?: number; factor?: number };
+  /** `startLoop` resolves once `init` returned (`true`), or at once (`false`: calls wait, see `loop.ready()`). @default true */
+  waitReady?: boolean;
+  /** How often the module's `health()` export is called, in ms; 0 never. @default 10000 when it exports one */
+  healthInterval?: number;
+  /** How long a health check may take before it counts as failed, in ms. @default 5000 */
+  healthTimeout?: number;
+  /** Failed or blocked checks in a row that make the loop unhealthy (`loop:unhealthy`, and a restart with a policy). @default 3 */
+  healthFailures?: number;
+}
+
+/** How a loop's threads are replaced: the `restart`, `maxRestarts` and `backoff` options resolved. */
+export interface RestartPolicy {
+  restart: 'never' | 'on-failure' | 'always';
+  maxRestarts: number;
+  backoff: { initial: number; max: number; factor: number };
+}
+
+/** The delay before restart number `attempt` (1, 2, …): `initial * factor^(attempt-1)`, at most `max`. */
+export function backoffDelay(backoff: RestartPolicy['backoff'], attempt: number): number {
+  return Math.min(backoff.max, backoff.initial * backoff.factor ** (attempt - 1));
 }
 
 export interface CallOptions {
@@ -133,10 +163,37 @@ export interface ResolvedLoopOptions {
   execArgv: string[] | undefined;
   blockedThreshold: number;
   captureCallSites: boolean;
+  policy: RestartPolicy;
+  waitReady: boolean;
+  /** Undefined: every 10 s when the module exports `health()`. */
+  healthInterval: number | undefined;
+  healthTimeout: number;
+  healthFailures: number;
 }
 
 const LOOP_KEYS = new Set(['name', 'readyTimeout', 'initArgs', 'shutdownSignals', 'shutdownTimeout', 'unhandledRejections',
-  'resourceLimits', 'env', 'execArgv', 'blockedThreshold', 'captureCallSites']);
+  'resourceLimits', 'env', 'execArgv', 'blockedThreshold', 'captureCallSites', 'restart', 'maxRestarts', 'backoff', 'waitReady',
+  'healthInterval', 'healthTimeout', 'healthFailures']);
+
+/** Resolves `restart`, `maxRestarts` and `backoff` (loops, pools and services share their meaning). */
+export function resolvePolicy(options: Record<string, unknown>, restartDefault: RestartPolicy['restart']): RestartPolicy {
+  const backoff = checkObject('backoff', options.backoff);
+  for (const key of Object.keys(backoff)) {
+    if (key !== 'initial' && key !== 'max' && key !== 'factor') throw new TypeError(`Unknown option \`backoff.${key}\``);
+  }
+  const factor = backoff.factor;
+  if (factor !== undefined && typeof factor !== 'number') throw invalid('backoff.factor', 'a number >= 1', factor);
+  if (factor !== undefined && (!(factor >= 1) || !Number.isFinite(factor))) throw invalid('backoff.factor', 'a number >= 1', factor, RangeError);
+  return {
+    restart: checkOneOf('restart', options.restart, ['never', 'on-failure', 'always'] as const) ?? restartDefault,
+    maxRestarts: checkInteger('maxRestarts', options.maxRestarts, 0, { allowInfinity: true }) ?? Infinity,
+    backoff: {
+      initial: checkMs('backoff.initial', backoff.initial, { allowZero: true }) ?? 100,
+      max: checkMs('backoff.max', backoff.max, { allowZero: true }) ?? 30_000,
+      factor: factor ?? 2,
+    },
+  };
+}
 
 export function resolveLoopOptions(input: unknown, extraKeys: ReadonlySet<string> = new Set()): ResolvedLoopOptions {
   const options = checkObject('options', input);
@@ -169,6 +226,11 @@ export function resolveLoopOptions(input: unknown, extraKeys: ReadonlySet<string
     execArgv: execArgv,
     blockedThreshold: checkMs('blockedThreshold', options.blockedThreshold, { allowZero: true }) ?? 0,
     captureCallSites: checkBoolean('captureCallSites', options.captureCallSites) ?? true,
+    policy: resolvePolicy(options, 'never'),
+    waitReady: checkBoolean('waitReady', options.waitReady) ?? true,
+    healthInterval: checkMs('healthInterval', options.healthInterval, { allowZero: true }),
+    healthTimeout: checkMs('healthTimeout', options.healthTimeout) ?? 5000,
+    healthFailures: checkInteger('healthFailures', options.healthFailures, 1) ?? 3,
   };
 }
 

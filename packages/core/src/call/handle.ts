@@ -13,7 +13,7 @@ import type { Task } from './task.ts';
 
 /** Any loop module, when no type is given. */
 export type AnyModule = Record<string, any>;
-type Callable<M> = { [K in keyof M]: K extends 'init' | 'dispose' ? never : M[K] extends (...args: any[]) => any ? K : never }[keyof M] & string;
+type Callable<M> = { [K in keyof M]: K extends 'init' | 'dispose' | 'health' ? never : M[K] extends (...args: any[]) => any ? K : never }[keyof M] & string;
 export type FnName<M> = [Callable<M>] extends [never] ? string : Callable<M>;
 type IsAny<T> = 0 extends 1 & T ? true : false;
 export type FnArgs<M, K> = K extends keyof M ? (IsAny<M[K]> extends true ? any[] : M[K] extends (...args: infer A) => any ? A : unknown[]) : any[];

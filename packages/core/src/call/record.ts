@@ -51,7 +51,7 @@ export interface Exports {
 export function checkFunction(owner: string, names: Exports, kind: CallKind, fn: unknown): asserts fn is string {
   if (typeof fn !== 'string' || fn.length === 0) throw new TypeError(`Expected \`fn\` to be a function name, got \`${String(fn)}\``);
   if (names.exports && !names.exports.has(fn)) {
-    throw new UnknownFunctionError(`${owner} has no exported function \`${fn}\` (init and dispose are not callable)`, fn);
+    throw new UnknownFunctionError(`${owner} has no exported function \`${fn}\` (init, dispose and health are not callable)`, fn);
   }
   if (kind === 'stream' && names.generators && !names.generators.has(fn)) {
     throw new TypeError(`Expected \`${fn}\` to be an async generator function for stream(), but ${owner.replace(/^\w/, (c) => c.toLowerCase())} exports it as a plain function`);

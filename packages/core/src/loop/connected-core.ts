@@ -8,7 +8,7 @@ import type { CloseOptions } from '../options.ts';
 import { CTRL_EXIT_CODE, CTRL_STATE, STATE_CLOSING, STATE_DEAD, STATE_READY, controlViews } from '../thread/protocol.ts';
 import type { AnyModule } from '../call/handle.ts';
 import { Connection } from './connection.ts';
-import { coreStats, type LoopCore, type LoopState, type LoopStats, type SharedLoopHandle } from './core.ts';
+import { coreStats, type HealthReport, type LoopCore, type LoopState, type LoopStats, type SharedLoopHandle } from './core.ts';
 import { Loop } from './loop.ts';
 
 class ConnectedLoopCore implements LoopCore {
@@ -22,8 +22,10 @@ class ConnectedLoopCore implements LoopCore {
   #ctrl: Int32Array;
   #delay: Float64Array;
   #disconnected = false;
+  readonly #restart: ((reason: unknown) => void) | undefined;
 
-  constructor(handle: SharedLoopHandle) {
+  constructor(handle: SharedLoopHandle, restart?: (reason: unknown) => void) {
+    this.#restart = restart;
     this.name = handle.name;
     this.control = handle.control;
     this.threadId = handle.threadId;
@@ -59,8 +61,42 @@ class ConnectedLoopCore implements LoopCore {
     return 'ready';
   }
 
+  get loopThreadId(): number {
+    return this.threadId;
+  }
+
+  get functions(): readonly string[] {
+    return this.carrier.exportNames;
+  }
+
   stats(): LoopStats {
-    return coreStats(this, this.#ctrl, this.#delay);
+    return { ...coreStats(this, this.#ctrl, this.#delay, this.carrier.pending), restarts: 0, unhealthy: false };
+  }
+
+  ping(timeout: number): Promise<number> {
+    return this.carrier.ping(timeout);
+  }
+
+  /** A connected loop was ready when it was shared: it is, or it is gone. */
+  ready(): Promise<void> {
+    return this.carrier.closed ? Promise.reject(this.carrier.closed) : Promise.resolve();
+  }
+
+  /** From another thread, a ping: `health()` runs where the loop was started. */
+  async health(timeout: number): Promise<HealthReport> {
+    const started = performance.now();
+    try {
+      await this.carrier.ping(timeout);
+      return { healthy: true, ms: performance.now() - started };
+    } catch (error) {
+      return { healthy: false, ms: performance.now() - started, error };
+    }
+  }
+
+  /** Inside the loop (`currentLoop()`), asks the thread that started it for a fresh thread. */
+  restart(reason: unknown): void {
+    if (!this.#restart) throw new TypeError('restart() works on the loop handle of the thread that started the loop, or on currentLoop() inside it');
+    this.#restart(reason);
   }
 
   /** Disconnects this thread (its running calls are cancelled); the loop itself keeps running. */
@@ -84,4 +120,9 @@ export function connectLoop<M = AnyModule>(handle: SharedLoopHandle): Loop<M> {
     throw new TypeError(`Expected \`handle\` to come from loop.share() (sent with transferList: [handle.port]), got \`${typeof handle}\``);
   }
   return new Loop<M>(new ConnectedLoopCore(handle), {});
+}
+
+/** @internal Inside the loop's own thread: `currentLoop()`, which can also ask for a restart. */
+export function selfLoop<M = AnyModule>(handle: SharedLoopHandle, restart: (reason: unknown) => void): Loop<M> {
+  return new Loop<M>(new ConnectedLoopCore(handle, restart), {});
 }

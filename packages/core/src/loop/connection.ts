@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import { CancelledError, DeadlockError, LoopClosedError, LoopCrashedError, TimeoutError } from '../errors.ts';
-import { encodeThrown } from '../error-codec.ts';
+import { decodeThrown, encodeThrown } from '../error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from '../clone.ts';
 import {
   BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, ringWake, taskIdOf,
@@ -39,6 +39,13 @@ export interface ConnectionHooks {
   /** A blocked caller found the thread dead and is about to be told so: the loop's state must say it first. */
   onDead?: () => void;
   onBoot?: (message: FromLoop) => void;
+  /** The loop asked for a fresh thread (`currentLoop().restart(reason)`). */
+  onRestart?: (reason: unknown) => void;
+}
+
+/** Numbers calls. A loop's connections share one source across restarts, so that no two tasks get the same id. */
+export interface SeqSource {
+  next(): number;
 }
 
 /**
@@ -65,7 +72,7 @@ export class Connection implements Carrier {
   readonly #hooks: ConnectionHooks;
   /** The thread that runs the loop; blocking there could never be answered. */
   loopThreadId = -1;
-  #seq = 0;
+  readonly #seqs: SeqSource;
   #calls = new Map<number, LoopCall>();
   #pings = new Map<number, (ok: boolean) => void>();
   /** Calls settled here (cancelled, timed out) that the loop has not finished yet: still work, still alive. */
@@ -80,7 +87,11 @@ export class Connection implements Carrier {
   /** The port no longer leads anywhere (the loop ended). */
   #gone = false;
 
-  constructor(loopName: string, id: number, port: MessagePort, bell: Int32Array, ctrl: Int32Array, hooks: ConnectionHooks) {
+  constructor(
+    loopName: string, id: number, port: MessagePort, bell: Int32Array, ctrl: Int32Array, hooks: ConnectionHooks, seqs?: SeqSource,
+  ) {
+    let seq = 0;
+    this.#seqs = seqs ?? { next: () => ++seq };
     this.loopName = loopName;
     this.id = id;
     this.port = port;
@@ -119,14 +130,42 @@ export class Connection implements Carrier {
   call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T> {
     if (this.closed) throw this.closed;
     checkFunction(`Loop "${this.loopName}"`, this.#names, kind, fn);
-    const seq = ++this.#seq;
+    const seq = this.#seqs.next();
     const task = new Task<T>(this, taskIdOf(this.loopName, this.id, seq), seq, setup.site);
     if (setup.signal?.aborted) {
       task.settleCancelled(new CancelledError(setup.signal.reason));
       return task;
     }
-    const record: LoopCall = { task: task as Task<unknown>, kind, fn, setup, claim: offerClaim(this.#bell, seq) };
+    this.#post(task as Task<unknown>, kind, fn, args, setup);
+    return task;
+  }
+
+  /**
+   * Sends the call of a task made earlier, while the loop was starting or restarting (its carrier forwards here).
+   * A call that cannot be sent rejects the task.
+   */
+  adopt(task: Task<unknown>, kind: CallKind, fn: string, args: unknown[], setup: CallSetup): void {
+    try {
+      this.#post(task, kind, fn, args, setup);
+    } catch (error) {
+      task.settleRejected(error);
+    }
+  }
+
+  /** Runs the module's `health()` export (callers cannot), as a task. */
+  health(timeout: number): Task<unknown> {
+    if (this.closed) throw this.closed;
+    const seq = this.#seqs.next();
+    const task = new Task<unknown>(this, taskIdOf(this.loopName, this.id, seq), seq, {});
+    this.#post(task, 'task', 'health', [], { timeout, site: {} }, true);
+    return task;
+  }
+
+  #post(task: Task<unknown>, kind: CallKind, fn: string, args: unknown[], setup: CallSetup, internal = false): void {
+    const seq = task.seq;
+    const record: LoopCall = { task, kind, fn, setup, claim: offerClaim(this.#bell, seq) };
     const message: ToLoop = { type: 'call', seq, fn, args, kind };
+    if (internal) message.internal = true;
     if (record.claim) message.claim = true;
     if (setup.credit !== undefined) message.credit = setup.credit;
     if (setup.policy) message.policy = setup.policy;
@@ -140,7 +179,6 @@ export class Connection implements Carrier {
     this.#updateActive();
     watchCall(record, (error) => this.expire(seq, error));
     publishTaskStart(this.loopName, task.id, fn);
-    return task;
   }
 
   started(seq: number): boolean {
@@ -191,7 +229,7 @@ export class Connection implements Carrier {
 
   ping(timeout: number): Promise<number> {
     if (this.closed) return Promise.reject(this.closed);
-    const seq = ++this.#seq;
+    const seq = this.#seqs.next();
     const started = performance.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -277,6 +315,9 @@ export class Connection implements Carrier {
         done?.(true);
         return;
       }
+      case 'restart':
+        this.#hooks.onRestart?.(decodeThrown(message.reason));
+        return;
       default:
         this.#hooks.onBoot?.(message);
     }

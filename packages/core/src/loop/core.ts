@@ -6,9 +6,23 @@ import type { MessagePort } from 'node:worker_threads';
 import type { HandleCore } from '../call/handle.ts';
 import { loopDelay, mainDelay, type DelayStats } from '../thread/health.ts';
 import { CTRL_CANCELLED, CTRL_COMPLETED, CTRL_FAILED, CTRL_RUNNING } from '../thread/protocol.ts';
-import type { Connection } from './connection.ts';
+import type { Carrier } from '../call/record.ts';
+import type { ServiceControl } from '../call/service.ts';
 
-export type LoopState = 'ready' | 'closing' | 'closed' | 'crashed';
+/**
+ * `starting` (the first `init` runs; calls wait), `ready`, `restarting` (a fresh thread is on its way; calls wait),
+ * `closing`, `closed`, `crashed` (the thread died and no restart policy applies), `failed` (restarts ran out).
+ */
+export type LoopState = 'starting' | 'ready' | 'restarting' | 'closing' | 'closed' | 'crashed' | 'failed';
+
+/** One health check's outcome (`loop.health()`). */
+export interface HealthReport {
+  healthy: boolean;
+  /** How long the check took, in ms. */
+  ms: number;
+  /** Why it failed: what `health()` threw, a `TimeoutError`, or a `HealthCheckError` when it returned `false`. */
+  error?: unknown;
+}
 
 export interface LoopStats {
   name: string;
@@ -21,17 +35,27 @@ export interface LoopStats {
   failed: number;
   cancelled: number;
   eventLoopDelay: { loop: DelayStats; main: DelayStats };
+  /** Times the loop got a fresh thread (a restart policy, or `restart()`); 0 for a connected handle. */
+  restarts: number;
+  /** The last `healthFailures` health checks failed, and none succeeded since. */
+  unhealthy: boolean;
 }
 
 /** What a loop handle needs, whether this thread started the loop or connected to it. */
 export interface LoopCore extends HandleCore {
-  /** This thread's connection to the loop. */
-  readonly carrier: Connection;
+  /** Where this thread's calls go (a connection, or the gate of a loop this thread started). */
+  readonly carrier: Carrier & ServiceControl;
   readonly state: LoopState;
   readonly threadId: number;
+  /** The thread that runs the loop now: blocking on it from there could never be answered. */
+  readonly loopThreadId: number;
   readonly initValue: unknown;
-  readonly control: SharedArrayBuffer;
+  readonly functions: readonly string[];
   stats(): LoopStats;
+  ping(timeout: number): Promise<number>;
+  ready(timeout?: number): Promise<void>;
+  health(timeout: number): Promise<HealthReport>;
+  restart(reason: unknown): void;
   /** A handle for another thread; only where the loop was started. */
   share?(): SharedLoopHandle;
 }
@@ -49,11 +73,11 @@ export interface SharedLoopHandle {
   readonly exports: readonly string[];
 }
 
-export function coreStats(core: LoopCore, ctrl: Int32Array, delay: Float64Array): LoopStats {
+export function coreStats(core: LoopCore, ctrl: Int32Array, delay: Float64Array, pending: number): Omit<LoopStats, 'restarts' | 'unhealthy'> {
   return {
     name: core.name,
     state: core.state,
-    pending: core.carrier.pending,
+    pending,
     running: Atomics.load(ctrl, CTRL_RUNNING),
     completed: Atomics.load(ctrl, CTRL_COMPLETED),
     failed: Atomics.load(ctrl, CTRL_FAILED),

@@ -6,11 +6,11 @@
 import { threadId } from 'node:worker_threads';
 import { DeadlockError, ServiceStartError, TimeoutError } from '../errors.ts';
 import type { AllLoopEvents, EventMeta } from '../events.ts';
-import { resolveCallOptions, servicePolicy, type CallOptions } from '../options.ts';
+import { checkMs, resolveCallOptions, servicePolicy, type CallOptions } from '../options.ts';
 import { Handle, type AnyModule, type FnArgs, type FnName, type FnResult } from '../call/handle.ts';
 import { Service } from '../call/service.ts';
 import type { Task } from '../call/task.ts';
-import type { LoopCore, LoopState, LoopStats, SharedLoopHandle } from './core.ts';
+import type { HealthReport, LoopCore, LoopState, LoopStats, SharedLoopHandle } from './core.ts';
 
 export type { AnyModule, FnArgs, FnName, FnResult, YieldOf } from '../call/handle.ts';
 
@@ -29,8 +29,13 @@ export class Loop<M = AnyModule> extends Handle<M, AllLoopEvents> {
 
   /** @internal */
   protected override checkBlocking(fn: string): void {
-    if (threadId === this.core.carrier.loopThreadId) {
+    if (threadId === this.core.loopThreadId) {
       throw new DeadlockError(`callSync('${fn}') on loop "${this.name}" from its own thread would never return: await submit() instead`);
+    }
+    const { state } = this.core;
+    if (state === 'starting' || state === 'restarting') {
+      // The new thread answers ready through this thread's event loop, which blocking stops.
+      throw new DeadlockError(`callSync('${fn}') on loop "${this.name}" while it is ${state} would never return: await loop.ready() or submit() instead`);
     }
   }
 
@@ -38,7 +43,36 @@ export class Loop<M = AnyModule> extends Handle<M, AllLoopEvents> {
   get initValue(): unknown { return this.core.initValue; }
   get state(): LoopState { return this.core.state; }
   /** The exported functions callers may run. */
-  get functions(): readonly string[] { return this.core.carrier.exportNames; }
+  get functions(): readonly string[] { return this.core.functions; }
+
+  /** Times the loop got a fresh thread (its restart policy, or `restart()`). */
+  get restarts(): number { return this.core.stats().restarts; }
+
+  /**
+   * Resolves once the loop is ready (at once if it is); rejects when it never will be (`LoopInitError`, or
+   * `LoopClosedError` whose cause is the last crash), or with `TimeoutError` after `timeout` ms.
+   */
+  ready(options?: { timeout?: number }): Promise<void> {
+    const timeout = checkMs('timeout', options?.timeout, { allowInfinity: true }) ?? Infinity;
+    return this.core.ready(timeout);
+  }
+
+  /**
+   * Runs the module's `health()` export now (a ping when it has none), within `timeout` ms (default 5000). Never
+   * rejects: the report says whether the loop is healthy and, if not, why.
+   */
+  health(options?: { timeout?: number }): Promise<HealthReport> {
+    return this.core.health(checkMs('timeout', options?.timeout) ?? 5000);
+  }
+
+  /**
+   * Gives the loop a fresh thread: running calls reject with `LoopCrashedError`, `dispose()` runs, `init` runs again
+   * on the new thread, calls made meanwhile wait for it. Counts towards `maxRestarts`. Inside the loop,
+   * `currentLoop().restart(reason)` asks for the same (a lost session, say).
+   */
+  restart(reason?: unknown): void {
+    this.core.restart(reason ?? 'restart() was called');
+  }
 
   /** Starts a long-running service; resolves with its handle once it calls `taskContext().ready(value)`. */
   spawn<K extends FnName<M>>(fn: K, ...args: FnArgs<M, K>): Promise<Service<FnResult<M, K>>> {
@@ -78,7 +112,7 @@ export class Loop<M = AnyModule> extends Handle<M, AllLoopEvents> {
   /** Round trip to the loop in ms; rejects with `TimeoutError` when the loop is blocked. */
   ping(options?: { timeout?: number }): Promise<number> {
     const timeout = resolveCallOptions({}, { timeout: options?.timeout }).timeout ?? 5000;
-    return this.core.carrier.ping(timeout);
+    return this.core.ping(timeout);
   }
 
   /** A handle another thread can use with `connectLoop()`: transfer `handle.port` with it. */

@@ -1,32 +1,38 @@
 /**
- * `startLoop()` and the loop this thread started: it spawns the thread, waits for the ready handshake (or the
- * failure, or `readyTimeout`), turns the thread's death into `LoopCrashedError` for every caller, opens connections
- * for other threads (`share`), and closes it gracefully.
+ * `startLoop()` and the loop this thread started, as a supervised unit: it runs one thread at a time (an incarnation),
+ * holds calls while the loop starts or restarts (gate.ts), restarts it by its policy when the thread crashes, `init`
+ * fails, health checks fail or the loop asks, opens connections for other threads (`share`), and closes it.
  */
-import { MessageChannel, type Worker } from 'node:worker_threads';
-import { CancelledError, LoopClosedError, TimeoutError } from '../errors.ts';
+import { MessageChannel } from 'node:worker_threads';
+import { CancelledError, LoopClosedError, LoopCrashedError, LoopInitError, TimeoutError } from '../errors.ts';
 import { LoopEmitter, routeEvent } from '../events.ts';
 import { moduleUrlOf, nameOfModule } from '../module-url.ts';
-import { checkMs, resolveLoopOptions, type CloseOptions, type LoopOptions, type ResolvedLoopOptions } from '../options.ts';
+import { backoffDelay, checkMs, resolveLoopOptions, type CloseOptions, type LoopOptions, type ResolvedLoopOptions } from '../options.ts';
 import { watchBlocked } from '../thread/health.ts';
-import { BELL_SEQ, CTRL_STATE, STATE_DEAD, taskIdOf, type FromLoop } from '../thread/protocol.ts';
-import { crashError, newBell, SpawnedThread, type ReadyInfo } from '../thread/spawn.ts';
+import { taskIdOf } from '../thread/protocol.ts';
+import { newBell, type ReadyInfo } from '../thread/spawn.ts';
 import type { AnyModule } from '../call/handle.ts';
-import { Connection } from './connection.ts';
-import { coreStats, type LoopCore, type LoopState, type LoopStats, type SharedLoopHandle } from './core.ts';
+import type { Connection } from './connection.ts';
+import { coreStats, type HealthReport, type LoopCore, type LoopState, type LoopStats, type SharedLoopHandle } from './core.ts';
+import { Gate } from './gate.ts';
+import { HealthChecks } from './health-checks.ts';
+import { Incarnation } from './incarnation.ts';
 import { track, untrack } from '../lifecycle.ts';
 import { Loop } from './loop.ts';
 
 /**
  * Starts a loop: a worker thread with its own event loop running `module`. Resolves once the module's
- * `init(...initArgs)` has returned (its value is `loop.initValue`); rejects with `LoopInitError` otherwise.
+ * `init(...initArgs)` has returned (its value is `loop.initValue`), or at once with `waitReady: false`; rejects with
+ * `LoopInitError` otherwise.
  */
 export async function startLoop<M = AnyModule>(module: string | URL, options?: LoopOptions): Promise<Loop<M>> {
   const resolved = resolveLoopOptions(options);
   const url = moduleUrlOf(module);
   const name = resolved.name ?? nameOfModule(url);
   const core = new OwnedLoopCore(url, resolved, name);
-  await core.boot();
+  const ready = core.ready();
+  if (resolved.waitReady) await ready;
+  else ready.catch(() => {}); // told through loop.ready(), loop.state and the loop's events
   return new Loop<M>(core, {});
 }
 
@@ -35,24 +41,135 @@ let nextConn = 1;
 
 export class OwnedLoopCore implements LoopCore {
   readonly name: string;
-  readonly carrier: Connection;
   readonly emitter = new LoopEmitter();
-  readonly thread: SpawnedThread;
-  readonly shareBells: Int32Array[] = [];
-  state: LoopState = 'ready';
+  readonly carrier: Gate;
+  state: LoopState = 'starting';
   initValue: unknown;
-  readonly threadId: number;
+  /** Restarts so far. */
+  restarts = 0;
+  readonly #url: string;
   readonly #options: ResolvedLoopOptions;
-  #closedCleanly = false;
-  #closing: Promise<void> | undefined;
+  #current: Incarnation;
+  #ready: Promise<void>;
+  #settleReady!: { resolve: () => void; reject: (error: Error) => void };
+  #everReady = false;
+  /** Why calls are refused for good (closed, crashed, failed); what `ready()` rejects with then. */
+  #refusal: Error | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
   #stopWatchdog: (() => void) | undefined;
+  readonly #health: HealthChecks;
+  /** The module exports `health()`. */
+  #hasHealth = false;
+  #closing: Promise<void> | undefined;
   /**
    * Events `init` emitted: held until the turn after startLoop() resolves (its caller has had a chance to listen),
    * or until the next event comes, whichever is first, so order is kept.
    */
   #booting = true;
   #bootEvents: Array<[string, unknown, string | undefined]> = [];
-  #onBoot: ((message: FromLoop) => void) | undefined;
+
+  constructor(moduleUrl: string, options: ResolvedLoopOptions, name: string) {
+    this.name = name;
+    this.#url = moduleUrl;
+    this.#options = options;
+    this.carrier = new Gate(name, (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: name }));
+    this.#health = new HealthChecks(options, {
+      check: (timeout) => (this.#hasHealth ? this.carrier.connection?.health(timeout) : undefined),
+      unhealthy: (failures, error) => {
+        this.emitter.emit('loop:unhealthy', { failures, error }, { loop: name });
+        if (options.policy.restart !== 'never') this.#retire(this.#current, error);
+      },
+    });
+    this.#ready = this.#newReady();
+    track(this, options.shutdownSignals, options.shutdownTimeout);
+    this.#current = this.#spawn();
+  }
+
+  get captureCallSites(): boolean {
+    return this.#options.captureCallSites;
+  }
+
+  get threadId(): number {
+    return this.#current.threadId;
+  }
+
+  get control(): SharedArrayBuffer {
+    return this.#current.thread.control;
+  }
+
+  get loopThreadId(): number {
+    return this.#current.threadId;
+  }
+
+  get functions(): readonly string[] {
+    return [...(this.carrier.names.exports ?? [])];
+  }
+
+  /** The current thread's connection (tests and share() use it). */
+  get connection(): Connection {
+    return this.#current.conn;
+  }
+
+  #newReady(): Promise<void> {
+    const ready = new Promise<void>((resolve, reject) => (this.#settleReady = { resolve, reject }));
+    ready.catch(() => {});
+    return ready;
+  }
+
+  /** Resolves once the loop is ready; rejects once it will never be (closed, crashed, failed), or after `timeout` ms. */
+  ready(timeout = Infinity): Promise<void> {
+    if (this.state === 'ready') return Promise.resolve();
+    if (this.#refusal) return Promise.reject(this.#refusal);
+    if (timeout === Infinity) return this.#ready;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TimeoutError(`Loop "${this.name}" was not ready within ${timeout} ms (it is ${this.state})`, timeout)), timeout);
+      this.#ready.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  }
+
+  #spawn(): Incarnation {
+    const incarnation = new Incarnation(this.#url, this.#options, this.name, this.carrier, {
+      onEvent: (event, payload, taskId) => {
+        if (this.#booting) return void this.#bootEvents.push([event, payload, taskId]);
+        this.#releaseBootEvents();
+        routeEvent(this, event, payload, taskId);
+      },
+      onCallbackError: (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: this.name }),
+      onRestart: (from, reason) => this.#retire(from, reason),
+      onDead: (from) => {
+        if (from === this.#current && this.state === 'ready') this.state = this.#options.policy.restart === 'never' ? 'crashed' : 'restarting';
+      },
+      onExit: (from, crash) => this.#onExit(from, crash),
+      closing: () => this.state === 'closing',
+    });
+    void this.#boot(incarnation);
+    return incarnation;
+  }
+
+  async #boot(incarnation: Incarnation): Promise<void> {
+    let ready: ReadyInfo;
+    try {
+      ready = await incarnation.boot(this.#options.readyTimeout);
+    } catch (error) {
+      if (incarnation === this.#current && !this.#closing) this.#failed(error as Error);
+      return;
+    }
+    if (incarnation !== this.#current || this.#closing) return;
+    this.state = 'ready';
+    this.initValue = ready.initValue;
+    this.carrier.names.exports = new Set(ready.exports);
+    this.carrier.names.generators = new Set(ready.generators);
+    this.carrier.open(incarnation.conn);
+    this.#watch(incarnation, ready);
+    const first = !this.#everReady;
+    this.#everReady = true;
+    this.#settleReady.resolve();
+    if (first) {
+      this.#booting = false;
+      if (this.#bootEvents.length > 0) setImmediate(() => this.#releaseBootEvents());
+    }
+    this.emitter.emit('loop:ready', { attempt: this.restarts, threadId: incarnation.threadId }, { loop: this.name });
+  }
 
   #releaseBootEvents(): void {
     if (this.#bootEvents.length === 0) return;
@@ -61,16 +178,125 @@ export class OwnedLoopCore implements LoopCore {
     for (const [event, payload, taskId] of held) routeEvent(this, event, payload, taskId);
   }
 
-  get captureCallSites(): boolean {
-    return this.#options.captureCallSites;
+  /** The blocked-loop watchdog and the health checks of a ready thread. */
+  #watch(incarnation: Incarnation, ready: ReadyInfo): void {
+    if (this.#options.blockedThreshold > 0) {
+      this.#stopWatchdog = watchBlocked(incarnation.thread.ctrl, this.#options.blockedThreshold, (who, blockedFor, seq) => {
+        const taskId = who === 'loop' && seq > 0 ? taskIdOf(this.name, 0, seq) : undefined;
+        this.emitter.emit('loop:blocked', { loop: who === 'main' ? 'main' : this.name, blockedFor, taskId }, { loop: this.name, taskId });
+      });
+    }
+    this.#hasHealth = ready.health;
+    if (ready.health) this.#health.start();
   }
 
-  get control(): SharedArrayBuffer {
-    return this.thread.control;
+  #unwatch(): void {
+    this.#stopWatchdog?.();
+    this.#stopWatchdog = undefined;
+    this.#health.stop();
   }
 
-  get worker(): Worker {
-    return this.thread.worker;
+  /** Ends `incarnation` so that a fresh thread replaces it: its running calls reject with `LoopCrashedError`. */
+  #retire(incarnation: Incarnation, reason: unknown): void {
+    if (incarnation !== this.#current || incarnation.retiring || this.#closing) return;
+    const why = reason instanceof Error ? reason.message : String(reason);
+    incarnation.conn.fail(new LoopCrashedError(`Loop "${this.name}" is restarting: ${why}`, { exitCode: 0, cause: reason }));
+    this.state = 'restarting';
+    this.#suspend();
+    this.#unwatch();
+    incarnation.retire();
+  }
+
+  #onExit(incarnation: Incarnation, crash: LoopCrashedError | undefined): void {
+    // A thread that never became ready failed its handshake, which #boot handles.
+    if (incarnation !== this.#current || !incarnation.ready) return;
+    this.#unwatch();
+    if (this.state === 'closed' || this.state === 'closing' && !crash) {
+      this.state = 'closed';
+      untrack(this);
+      incarnation.conn.fail(new LoopClosedError(`Loop "${this.name}" is closed`));
+      this.#refuse(new LoopClosedError(`Loop "${this.name}" is closed`));
+      this.emitter.emit('close', undefined, { loop: this.name });
+      return;
+    }
+    if (incarnation.retiring) {
+      incarnation.conn.fail(new LoopCrashedError(`Loop "${this.name}" restarted`, { exitCode: 0 }));
+      this.#failed(new LoopCrashedError(`Loop "${this.name}" restarted on request`, { exitCode: 0 }), true);
+      return;
+    }
+    const error = crash ?? new LoopCrashedError(`Loop "${this.name}" ended`, { exitCode: 0 });
+    incarnation.conn.fail(error);
+    if (this.state === 'closing') {
+      this.state = 'crashed';
+      untrack(this);
+      this.#refuse(new LoopClosedError(`Loop "${this.name}" is closed`, { cause: error }));
+      if (error.cause !== undefined) this.emitter.emit('crash', error, { loop: this.name });
+      return;
+    }
+    this.emitter.emit('crash', error, { loop: this.name });
+    this.#failed(error);
+  }
+
+  /**
+   * The thread failed (init failed or timed out, it crashed, or it was retired): restart it by the policy, or give up.
+   * A restart the loop asked for (`requested`) happens whatever the policy, within `maxRestarts`.
+   */
+  #failed(error: Error, requested = false): void {
+    const { policy } = this.#options;
+    if (policy.restart === 'never' && !requested) {
+      this.#giveUp('crashed', error);
+      return;
+    }
+    if (this.restarts >= policy.maxRestarts) {
+      this.emitter.emit('loop:failed', { attempt: this.restarts, error }, { loop: this.name });
+      this.#giveUp('failed', error);
+      return;
+    }
+    const attempt = ++this.restarts;
+    const delay = backoffDelay(policy.backoff, attempt);
+    this.state = this.#everReady ? 'restarting' : 'starting';
+    this.#suspend();
+    this.emitter.emit('loop:restart', { attempt, delay, error }, { loop: this.name });
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (!this.#closing) this.#current = this.#spawn();
+    }, delay);
+  }
+
+  /** No thread will run this loop again: calls are refused with an error whose cause is `error`. */
+  #giveUp(state: 'crashed' | 'failed', error: Error): void {
+    this.state = state;
+    untrack(this);
+    const refusal = this.#everReady || !(error instanceof LoopInitError)
+      ? new LoopClosedError(`Loop "${this.name}" ${state === 'failed' ? `failed after ${this.restarts} restarts` : 'crashed'}`, { cause: error })
+      : error;
+    this.#refuse(refusal, this.#everReady ? refusal : error);
+  }
+
+  /** Calls are refused from now on with `refusal`; `ready()` rejects with `why` (the init failure, before any ready). */
+  #refuse(refusal: Error, why: Error = refusal): void {
+    this.#refusal ??= why;
+    this.carrier.refuse(refusal);
+    this.#settleReady.reject(why);
+  }
+
+  /** The loop stops being ready (a restart is coming): calls wait, and `ready()` waits for the next thread. */
+  #suspend(): void {
+    this.carrier.suspend();
+    if (this.#everReady) this.#ready = this.#newReady();
+  }
+
+  /** Runs the module's `health()` now (or pings the loop when it has none). */
+  health(timeout: number): Promise<HealthReport> {
+    return this.#health.checkNow(timeout, () => this.ready(timeout), (t) => this.ping(t));
+  }
+
+  ping(timeout: number): Promise<number> {
+    const conn = this.carrier.connection;
+    if (conn) return conn.ping(timeout);
+    if (this.#refusal) return Promise.reject(this.#refusal);
+    const started = performance.now();
+    return this.ready(timeout).then(() => this.ping(Math.max(1, timeout - (performance.now() - started))));
   }
 
   /** A handle for another thread: a new connection to the loop (`connectLoop` there). */
@@ -79,99 +305,35 @@ export class OwnedLoopCore implements LoopCore {
     const { port1, port2 } = new MessageChannel();
     const bell = newBell();
     const conn = nextConn++;
-    this.carrier.send({ type: 'connect', conn, port: port2, bell }, [port2]);
-    this.shareBells.push(new Int32Array(bell));
+    const current = this.#current;
+    current.conn.send({ type: 'connect', conn, port: port2, bell }, [port2]);
+    current.shareBells.push(new Int32Array(bell));
     return {
       kind: 'sideloop.loop', name: this.name, conn, port: port1, bell, control: this.control, threadId: this.threadId,
-      initValue: this.initValue, exports: this.carrier.exportNames,
+      initValue: this.initValue, exports: this.functions,
     };
   }
 
-  constructor(moduleUrl: string, options: ResolvedLoopOptions, name: string) {
-    this.name = name;
-    this.#options = options;
-    const thread = (this.thread = new SpawnedThread(`Loop "${name}"`, `sideloop:${name}`, name, moduleUrl, options));
-    this.threadId = thread.worker.threadId;
-    this.carrier = new Connection(name, 0, thread.port, thread.bell, thread.ctrl, {
-      onEvent: (event, payload, taskId) => {
-        if (this.#booting) return void this.#bootEvents.push([event, payload, taskId]);
-        this.#releaseBootEvents();
-        routeEvent(this, event, payload, taskId);
-      },
-      onCallbackError: (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: name }),
-      onActive: (active) => (active || this.state === 'closing' ? thread.worker.ref() : thread.worker.unref()),
-      probeDead: () => thread.probeDead(),
-      onDead: () => {
-        if (this.state === 'ready') this.state = 'crashed';
-      },
-      onBoot: (message) => this.#onBoot?.(message),
-    });
-    this.carrier.loopThreadId = this.threadId;
-    void thread.exited.then((code) => this.#onExit(code));
-  }
-
-  /** Resolves once `init` has returned; rejects with LoopInitError, leaving no thread behind. */
-  async boot(): Promise<void> {
-    let ready: ReadyInfo;
-    try {
-      ready = await this.thread.handshake(this.#options.readyTimeout, (hook) => (this.#onBoot = hook ?? ((m) => this.#onLoopMessage(m))));
-    } catch (error) {
-      this.state = 'crashed';
-      this.carrier.refuse();
-      throw error;
-    }
-    this.initValue = ready.initValue;
-    this.carrier.setExports(ready.exports, ready.generators);
-    this.thread.worker.unref();
-    this.#booting = false;
-    if (this.#bootEvents.length > 0) setImmediate(() => this.#releaseBootEvents());
-    track(this, this.#options.shutdownSignals, this.#options.shutdownTimeout);
-    if (this.#options.blockedThreshold > 0) {
-      this.#stopWatchdog = watchBlocked(this.thread.ctrl, this.#options.blockedThreshold, (who, blockedFor, seq) => {
-        const taskId = who === 'loop' && seq > 0 ? taskIdOf(this.name, 0, seq) : undefined;
-        this.emitter.emit('loop:blocked', { loop: who === 'main' ? 'main' : this.name, blockedFor, taskId }, { loop: this.name, taskId });
-      });
-    }
-  }
-
-  #onLoopMessage(message: FromLoop): void {
-    if (message.type === 'closed') this.#closedCleanly = message.error === undefined;
-  }
-
-  #onExit(code: number): void {
-    // Whatever the thread posted before it ended (results, events, 'closed') is read before judging the exit.
-    this.carrier.drainNow();
-    this.#stopWatchdog?.();
-    untrack(this);
-    Atomics.store(this.thread.ctrl, CTRL_STATE, STATE_DEAD);
-    for (const bell of this.shareBells) {
-      Atomics.add(bell, BELL_SEQ, 1);
-      Atomics.notify(bell, BELL_SEQ);
-    }
-    if (this.#closedCleanly || this.state === 'closed') {
-      this.state = 'closed';
-      this.carrier.fail(new LoopClosedError(`Loop "${this.name}" is closed`));
-      this.emitter.emit('close', undefined, { loop: this.name });
-      return;
-    }
-    const wasClosing = this.state === 'closing';
-    this.state = 'crashed';
-    const cause = this.thread.threadError;
-    const error = crashError(this.thread.label, code, cause);
-    this.carrier.fail(error);
-    if (!wasClosing || cause !== undefined) this.emitter.emit('crash', error, { loop: this.name });
+  /** Restarts the loop now (a fresh thread, `init` again), within `maxRestarts`. */
+  restart(reason: unknown): void {
+    if (this.state === 'ready') this.#retire(this.#current, reason);
   }
 
   stats(): LoopStats {
-    return coreStats(this, this.thread.ctrl, this.thread.delay);
+    const { thread, conn } = this.#current;
+    return {
+      ...coreStats(this, thread.ctrl, thread.delay, conn.pending + this.carrier.waiting),
+      restarts: this.restarts,
+      unhealthy: this.#health.unhealthy,
+    };
   }
 
   close(options: CloseOptions = {}): Promise<void> {
     const timeout = checkMs('timeout', options.timeout, { allowZero: true, allowInfinity: true }) ?? Infinity;
-    if (this.state === 'closed' || this.state === 'crashed') return Promise.resolve();
+    if (this.state === 'closed' || this.state === 'crashed' || this.state === 'failed') return Promise.resolve();
     if (this.#closing) {
       // A later, firmer close (the second signal, say) escalates the one under way.
-      if (options.cancelPending) this.carrier.cancelAll(new CancelledError('The loop is closing'));
+      if (options.cancelPending) this.#current.conn.cancelAll(new CancelledError('The loop is closing'));
       if (timeout !== Infinity) this.#forceAfter(timeout);
       return this.#closing;
     }
@@ -189,23 +351,37 @@ export class OwnedLoopCore implements LoopCore {
     this.#forceTimer = setTimeout(() => this.#force(timeout), timeout);
   }
 
-  /** What is still pending is cancelled, then the thread is closed by force (`forceCloseThread`). */
+  /** What is still pending is cancelled, then the thread is closed by force. */
   #force(timeout: number): void {
     this.#forced = true;
-    this.carrier.cancelAll(new TimeoutError(`Loop "${this.name}" did not close within ${timeout} ms`, timeout));
+    const { conn, thread } = this.#current;
+    conn.cancelAll(new TimeoutError(`Loop "${this.name}" did not close within ${timeout} ms`, timeout));
     this.state = 'closed';
-    this.#forceTimer = this.thread.forceClose((message) => this.carrier.send(message));
+    this.#forceTimer = thread.forceClose((message) => conn.send(message));
   }
 
   async #close(timeout: number, cancelPending: boolean): Promise<void> {
     this.state = 'closing';
-    this.carrier.refuse();
-    this.thread.worker.ref();
-    if (cancelPending) this.carrier.cancelAll(new CancelledError('The loop is closing'));
-    this.carrier.send({ type: 'close', cancelPending });
+    clearTimeout(this.#restartTimer);
+    if (cancelPending) this.carrier.cancelWaiting(new CancelledError('The loop is closing'));
+    this.#refuse(new LoopClosedError(`Loop "${this.name}" is closed`));
+    const { conn, thread } = this.#current;
+    conn.refuse();
+    thread.worker.ref();
+    if (cancelPending) conn.cancelAll(new CancelledError('The loop is closing'));
+    try {
+      conn.send({ type: 'close', cancelPending });
+    } catch {
+      // the thread is gone already
+    }
     if (timeout !== Infinity) this.#forceAfter(timeout);
-    await this.thread.exited;
+    await thread.exited;
     clearTimeout(this.#forceTimer);
-    if (this.state === 'closing') this.state = this.#closedCleanly ? 'closed' : 'crashed';
+    if (this.state === 'closing') {
+      // The thread had ended before (the loop was restarting): nothing else says it closed.
+      this.state = 'closed';
+      untrack(this);
+      this.emitter.emit('close', undefined, { loop: this.name });
+    }
   }
 }

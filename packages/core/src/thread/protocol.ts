@@ -20,6 +20,8 @@ export interface ServicePolicy {
  */
 export interface CallMessage {
   type: 'call'; seq: number; fn: string; args: unknown[]; kind: CallKind; credit?: number; policy?: ServicePolicy; limit?: number;
+  /** sideloop's own call of a reserved export (`health`), which callers cannot make. */
+  internal?: boolean;
   /**
    * The thread claims it (claims.ts) before it starts: a pool may have taken it back (sent ahead), or the caller's
    * cancel may have come first (a loop call).
@@ -61,7 +63,7 @@ export type ResultMessage =
  * each result in turn.
  */
 export type FromLoop =
-  | { type: 'ready'; initValue: unknown; exports: string[]; generators: string[] }
+  | { type: 'ready'; initValue: unknown; exports: string[]; generators: string[]; health: boolean }
   | { type: 'init-failed'; error: WireThrown }
   | ResultMessage
   | { type: 'results'; flat: unknown[] }
@@ -70,7 +72,9 @@ export type FromLoop =
   | { type: 'item'; seq: number; value: unknown }
   | { type: 'service-ready'; seq: number; value: unknown }
   | { type: 'pong'; seq: number }
-  | { type: 'closed'; error?: WireThrown };
+  | { type: 'closed'; error?: WireThrown }
+  /** `currentLoop().restart(reason)`: the loop asks its owner for a fresh thread. */
+  | { type: 'restart'; reason: WireThrown };
 
 /** The part of MessagePort both sides use (keeps this file free of runtime imports). */
 export interface MessagePortLike {

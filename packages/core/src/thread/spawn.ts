@@ -22,6 +22,8 @@ export interface ReadyInfo {
   initValue: unknown;
   exports: string[];
   generators: string[];
+  /** The module exports `health()`. */
+  health: boolean;
 }
 
 /**
@@ -109,7 +111,7 @@ export class SpawnedThread {
         };
         take((message) => {
           if (message.type === 'ready') {
-            done(undefined, { initValue: message.initValue, exports: message.exports, generators: message.generators });
+            done(undefined, { initValue: message.initValue, exports: message.exports, generators: message.generators, health: message.health });
           } else if (message.type === 'init-failed') {
             const cause = decodeThrown(message.error);
             done(new LoopInitError(`${this.label} failed to start: ${(cause as Error)?.message ?? String(cause)}`, { cause }));

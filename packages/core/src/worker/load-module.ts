@@ -16,14 +16,17 @@ export async function loadModule(url: string): Promise<Record<string, unknown>> 
   }
 }
 
-/** The callable exports: every exported function but `init` and `dispose`; and which are async generators. */
-export function describeExports(mod: Record<string, unknown>): { exports: string[]; generators: string[] } {
+/** The reserved exports: sideloop calls them, callers cannot. */
+export const RESERVED_EXPORTS: ReadonlySet<string> = new Set(['init', 'dispose', 'health']);
+
+/** The callable exports (every exported function but the reserved ones), which are generators, and whether `health` is. */
+export function describeExports(mod: Record<string, unknown>): { exports: string[]; generators: string[]; health: boolean } {
   const exports: string[] = [];
   const generators: string[] = [];
   for (const [name, value] of Object.entries(mod)) {
-    if (typeof value !== 'function' || name === 'init' || name === 'dispose') continue;
+    if (typeof value !== 'function' || RESERVED_EXPORTS.has(name)) continue;
     exports.push(name);
     if (value.constructor?.name === 'AsyncGeneratorFunction' || value.constructor?.name === 'GeneratorFunction') generators.push(name);
   }
-  return { exports, generators };
+  return { exports, generators, health: typeof mod.health === 'function' };
 }

@@ -16,6 +16,7 @@ import {
 } from '../thread/protocol.ts';
 import { globals, type TaskContext } from './context.ts';
 import { linger, type Lingering } from './linger.ts';
+import { RESERVED_EXPORTS } from './load-module.ts';
 import type { Conn, Running, RuntimeApi } from './running.ts';
 import { runService } from './run-service.ts';
 import { runStream } from './run-stream.ts';
@@ -53,6 +54,12 @@ export class Runtime implements RuntimeApi {
     conn.port.postMessage(message, transferList as any);
     Atomics.add(conn.bell, BELL_SEQ, 1);
     Atomics.notify(conn.bell, BELL_SEQ);
+  }
+
+  /** Asks the thread that started the loop for a fresh thread (`currentLoop().restart(reason)`). */
+  requestRestart(reason: unknown): void {
+    const owner = this.#conns.get(0);
+    if (owner) this.post(owner, { type: 'restart', reason: encodeThrown(reason) });
   }
 
   /** Sends a loop event to the owner and to every connection that listens. */
@@ -204,7 +211,7 @@ export class Runtime implements RuntimeApi {
     try {
       if (this.#closing && conn.id !== 0) throw new LoopClosedError(`Loop "${this.name}" is closing`);
       const fn = this.#mod[name];
-      if (typeof fn !== 'function' || name === 'init' || name === 'dispose') {
+      if (typeof fn !== 'function' || (RESERVED_EXPORTS.has(name) && !(name === 'health' && message.internal))) {
         throw new UnknownFunctionError(`Loop "${this.name}" has no exported function \`${name}\``, name);
       }
       const pending =
