@@ -72,6 +72,7 @@ void describe('HTTP API', () => {
       view = await http(server, 'GET', `/api/tasks/${body.id}`);
     } while (view.body.state !== 'cancelled' && (await delay(10), true));
     assert.equal(view.body.error.code, 'SIDELOOP_CANCELLED');
+    assert.equal(view.body.error.message, 'Cancelled by the client');
     const again = await http(server, 'DELETE', `/api/tasks/${body.id}`);
     assert.equal(again.status, 200);
     assert.deepEqual(again.body, { id: body.id, state: 'cancelled' });

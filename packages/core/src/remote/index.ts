@@ -9,4 +9,5 @@ export { readStats, type RelayTarget, type RelayTask, type TaskListener } from '
 export { boundedValue, jsonSafe, jsonStringBytes, MAX_VALUE_BYTES } from './json-value.ts';
 export { withPublicId } from './public-id.ts';
 export { checkInteger, checkMs, show } from '../options.ts';
+export { registerSideloopErrorClass } from '../error-codec.ts';
 export { mainDelay } from '../thread/health.ts';

@@ -4,6 +4,7 @@
  * `task:<id>`), and broadcasts `loop:stats` snapshots.
  */
 import type { Server, Socket } from 'socket.io';
+import { CancelledError } from '../errors.ts';
 import { checkInteger } from '../options.ts';
 import { mainDelay } from '../thread/health.ts';
 import { EmitBatch } from './emit-batch.ts';
@@ -134,7 +135,7 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
   const cancel = options.cancel ?? ((id: string) => {
     const task = tasks.get(id);
     if (!task) throw new RequestError('UNKNOWN_TASK', `No running task has the id ${quoted(id)}`);
-    if (!task.cancel(new Error('Cancelled by the client'))) {
+    if (!task.cancel(new CancelledError(undefined, 'Cancelled by the client'))) {
       throw new RequestError('TASK_SETTLED', `Task ${quoted(id)} has already settled (${task.state})`);
     }
   });
