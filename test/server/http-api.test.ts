@@ -275,7 +275,7 @@ void describe('HTTP limits and security', () => {
   void test('numeric options: a wrong type is a TypeError, a number out of range (NaN included) a RangeError', async () => {
     await assert.rejects(start({ port: NaN }), { name: 'RangeError', message: 'Expected `port` to be an integer from 0 to 65535, got `NaN`' });
     await assert.rejects(start({ port: 70_000 }), { name: 'RangeError' });
-    await assert.rejects(start({ port: '80' as never }), { name: 'TypeError', message: 'Expected `port` to be an integer from 0 to 65535, got `80`' });
+    await assert.rejects(start({ port: '80' as never }), { name: 'TypeError', message: 'Expected `port` to be an integer from 0 to 65535, got `"80"`' });
     await assert.rejects(start({ requestTimeout: -0 }), { name: 'RangeError', message: /got `-0`$/ });
     await assert.rejects(start({ keepTasks: 10n as never }), { name: 'TypeError', message: /got `10n`$/ });
   });
