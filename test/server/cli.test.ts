@@ -60,7 +60,7 @@ void describe('sideloop CLI', () => {
     writeFileSync(file, `export default { loops: { mcp: { module: ${JSON.stringify(new URL('./fixtures/work.ts', import.meta.url).pathname)}, expose: 3 } } };\n`);
     const result = await finish(run(['serve', file, '--port', '0']));
     assert.equal(result.code, 1);
-    assert.equal(result.stderr, 'sideloop: Invalid config: `loops.mcp.expose` must be an array of function names, got `3`\n');
+    assert.equal(result.stderr, 'sideloop: Invalid config: Expected `loops.mcp.expose` to be an array of function names, got `3`\n');
     assert.equal(result.stdout, '');
   });
 

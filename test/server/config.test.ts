@@ -1,18 +1,25 @@
-// Config validation: one message formula naming the bad key.
+// Config validation: the core's option checks and their formula, naming the bad key, as ConfigError.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, loadConfig, validateConfig } from '../../packages/server/src/config.ts';
+import { SideloopError } from '../../packages/core/src/index.ts';
+import { ConfigError, loadConfig, validateConfig } from '../../packages/server/src/index.ts';
 
 const fixtures = new URL('./fixtures', import.meta.url).pathname;
 
-function invalid(config: unknown, message: string): void {
+/** Asserts the ConfigError for `config`: its message, its key, and the TypeError or RangeError it wraps. */
+function invalid(config: unknown, message: string, key?: string, cause: typeof TypeError = TypeError): void {
   assert.throws(() => validateConfig(config, fixtures), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
+    assert.ok(error instanceof SideloopError);
+    assert.equal(error.name, 'ConfigError');
     assert.equal(error.message, message);
     assert.equal(error.code, 'SIDELOOP_CONFIG');
+    if (key !== undefined) assert.equal(error.key, key);
+    assert.equal((error.cause as Error).constructor, cause, `caused by a ${cause.name}`);
+    assert.equal(`Invalid config: ${(error.cause as Error).message}`, message);
     return true;
   });
 }
@@ -38,22 +45,46 @@ void describe('config', () => {
 
   void test('every bad key is named in one formula', () => {
     const work = './work.ts';
-    invalid({ loops: { mcp: { module: work, expose: 3 } } }, 'Invalid config: `loops.mcp.expose` must be an array of function names, got `3`');
-    invalid({ loops: { mcp: { module: work, expose: ['ok', 'no way'] } } }, 'Invalid config: `loops.mcp.expose[1]` must be a function name, got `no way`');
-    invalid({ loops: { mcp: { module: work, expose: ['init'] } } }, 'Invalid config: `loops.mcp.expose[0]` must not be a reserved name (init, dispose), got `init`');
-    invalid({ loops: { mcp: { module: './missing.js' } } }, `Invalid config: \`loops.mcp.module\` must name an existing file (relative to ${fixtures}), got \`./missing.js\``);
-    invalid({ loops: { mcp: { module: work, readyTimeout: -1 } } }, 'Invalid config: `loops.mcp.readyTimeout` must be a positive integer, got `-1`');
-    invalid({ loops: { mcp: { module: work, exposed: [] } } }, 'Invalid config: `loops.mcp.exposed` is not a known key (expected one of module, initArgs, readyTimeout, expose, services), got `[]`');
-    invalid({ loops: { mcp: { module: work, services: [{ fn: 'ticker', restart: 'sometimes' }] } } }, "Invalid config: `loops.mcp.services[0].restart` must be 'never', 'on-failure' or 'always', got `sometimes`");
-    invalid({ loops: { 'a b': { module: work } } }, 'Invalid config: `loops.a b` must be named with letters, digits, _ or - (at most 64), got `a b`');
-    invalid({ pools: { cpu: { module: work, maxThreads: 0 } } }, 'Invalid config: `pools.cpu.maxThreads` must be a positive integer, got `0`');
-    invalid({ pools: { cpu: { module: work, maxThreads: 1, minThreads: 2 } } }, 'Invalid config: `pools.cpu.minThreads` must be at most maxThreads (1), got `2`');
-    invalid({ loops: { x: { module: work } }, pools: { x: { module: work } } }, 'Invalid config: `pools.x` must not reuse the name of a loop, got `x`');
-    invalid({ loops: { x: { module: work } }, relay: { events: ['task:done'] } }, 'Invalid config: `relay.events[0]` must not be a reserved event name, got `task:done`');
-    invalid({ loops: { x: { module: work } }, relay: { events: [], to: 5 } }, "Invalid config: `relay.to` must be 'all' or a room name, got `5`");
-    invalid({}, 'Invalid config: `loops` must define at least one loop or pool, got `undefined`');
-    invalid([], 'Invalid config: `default export` must be an object like { loops, pools, relay }, got `[]`');
-    invalid({ loop: {} }, 'Invalid config: `config.loop` is not a known key (expected one of loops, pools, relay), got `{}`');
+    invalid({ loops: { mcp: { module: work, expose: 3 } } }, 'Invalid config: Expected `loops.mcp.expose` to be an array of function names, got `3`', 'loops.mcp.expose');
+    invalid({ loops: { mcp: { module: work, expose: ['ok', 'no way'] } } }, 'Invalid config: Expected `loops.mcp.expose[1]` to be a function name, got `"no way"`', 'loops.mcp.expose[1]');
+    invalid({ loops: { mcp: { module: work, expose: ['init'] } } }, 'Invalid config: Expected `loops.mcp.expose[0]` to be a function name other than the reserved init, dispose, got `"init"`');
+    invalid({ loops: { mcp: { module: './missing.js' } } }, `Invalid config: Expected \`loops.mcp.module\` to be the path of an existing file (relative to ${fixtures}), got \`"./missing.js"\``);
+    invalid({ loops: { mcp: { module: work, exposed: [] } } }, 'Invalid config: Unknown key `loops.mcp.exposed` (expected one of module, initArgs, readyTimeout, expose, services)', 'loops.mcp.exposed');
+    invalid({ loops: { mcp: { module: work, services: [{ fn: 'ticker', restart: 'sometimes' }] } } }, "Invalid config: Expected `loops.mcp.services[0].restart` to be one of 'never', 'on-failure', 'always', got `\"sometimes\"`");
+    invalid({ loops: { 'a b': { module: work } } }, 'Invalid config: Expected `loops.a b` to be named with letters, digits, _ or - (at most 64), got `"a b"`');
+    invalid({ pools: { cpu: { module: work, maxThreads: 1, minThreads: 2 } } }, 'Invalid config: Expected `pools.cpu.minThreads` to be an integer from 0 to maxThreads (1), got `2`', 'pools.cpu.minThreads', RangeError);
+    invalid({ loops: { x: { module: work } }, pools: { x: { module: work } } }, 'Invalid config: Expected `pools.x` to be a name no loop has, got `"x"`');
+    invalid({ loops: { x: { module: work } }, relay: { events: ['task:done'] } }, 'Invalid config: Expected `relay.events[0]` to be an event name sideloop does not reserve, got `"task:done"`');
+    invalid({ loops: { x: { module: work } }, relay: { events: [], to: 5 } }, "Invalid config: Expected `relay.to` to be 'all' or a room name, got `5`");
+    invalid({}, 'Invalid config: Expected `loops` to be an object defining at least one loop (or `pools` one pool), got `undefined`');
+    invalid([], 'Invalid config: Expected `default export` to be an object like { loops, pools, relay }, got `[]`');
+    invalid({ loop: {} }, 'Invalid config: Unknown key `config.loop` (expected one of loops, pools, relay)');
+  });
+
+  void test('numbers: a wrong type wraps a TypeError; NaN, negatives, fractions and Infinity where not allowed a RangeError', () => {
+    const work = './work.ts';
+    const loop = (def: Record<string, unknown>): unknown => ({ loops: { mcp: { module: work, ...def } } });
+    const pool = (def: Record<string, unknown>): unknown => ({ pools: { cpu: { module: work, ...def } } });
+    const service = (def: Record<string, unknown>): unknown => loop({ services: [{ fn: 'ticker', ...def }] });
+    invalid(loop({ readyTimeout: '5s' }), 'Invalid config: Expected `loops.mcp.readyTimeout` to be a positive number, got `"5s"`', 'loops.mcp.readyTimeout');
+    invalid(loop({ readyTimeout: -1 }), 'Invalid config: Expected `loops.mcp.readyTimeout` to be a positive number, got `-1`', 'loops.mcp.readyTimeout', RangeError);
+    invalid(loop({ readyTimeout: NaN }), 'Invalid config: Expected `loops.mcp.readyTimeout` to be a positive number, got `NaN`', undefined, RangeError);
+    invalid(loop({ readyTimeout: 0 }), 'Invalid config: Expected `loops.mcp.readyTimeout` to be a positive number, got `0`', undefined, RangeError);
+    invalid(pool({ readyTimeout: -Infinity }), 'Invalid config: Expected `pools.cpu.readyTimeout` to be a positive number, got `-Infinity`', undefined, RangeError);
+    invalid(pool({ maxThreads: 0 }), 'Invalid config: Expected `pools.cpu.maxThreads` to be an integer >= 1, got `0`', 'pools.cpu.maxThreads', RangeError);
+    invalid(pool({ maxThreads: '2' }), 'Invalid config: Expected `pools.cpu.maxThreads` to be an integer >= 1, got `"2"`');
+    invalid(pool({ maxThreads: Infinity }), 'Invalid config: Expected `pools.cpu.maxThreads` to be an integer >= 1, got `Infinity`', undefined, RangeError);
+    invalid(pool({ minThreads: -1 }), 'Invalid config: Expected `pools.cpu.minThreads` to be an integer >= 0, got `-1`', undefined, RangeError);
+    invalid(pool({ minThreads: 1.5 }), 'Invalid config: Expected `pools.cpu.minThreads` to be an integer >= 0, got `1.5`', undefined, RangeError);
+    invalid(pool({ maxQueue: NaN }), 'Invalid config: Expected `pools.cpu.maxQueue` to be an integer >= 0, got `NaN`', undefined, RangeError);
+    invalid(pool({ maxQueue: Infinity }), 'Invalid config: Expected `pools.cpu.maxQueue` to be an integer >= 0, got `Infinity`', undefined, RangeError);
+    invalid(pool({ maxQueue: null }), 'Invalid config: Expected `pools.cpu.maxQueue` to be an integer >= 0, got `null`');
+    invalid(service({ maxRestarts: -1 }), 'Invalid config: Expected `loops.mcp.services[0].maxRestarts` to be an integer >= 0, got `-1`', undefined, RangeError);
+    invalid(service({ maxRestarts: 10n }), 'Invalid config: Expected `loops.mcp.services[0].maxRestarts` to be an integer >= 0, got `10n`');
+    // Infinity is allowed where the core allows it: a readyTimeout and a service's restarts.
+    const config = validateConfig(service({ maxRestarts: Infinity }), fixtures);
+    assert.equal(config.loops[0]!.services[0]!.maxRestarts, Infinity);
+    assert.equal(validateConfig(loop({ readyTimeout: Infinity }), fixtures).loops[0]!.readyTimeout, Infinity);
   });
 
   void test('loadConfig imports the default export of a .js or .ts file', async () => {
@@ -64,9 +95,15 @@ void describe('config', () => {
     assert.equal(config.source, ts);
     const none = join(dir, 'none.config.js');
     writeFileSync(none, 'export const loops = {};\n');
-    await assert.rejects(loadConfig(none), { message: 'Invalid config: `default export` must be the config object, got `undefined`' });
+    await assert.rejects(loadConfig(none), { message: 'Invalid config: Expected `default export` to be the config object, got `undefined`' });
     const broken = join(dir, 'broken.config.js');
     writeFileSync(broken, 'export default {\n');
-    await assert.rejects(loadConfig(broken), { name: 'ConfigError', message: /^Invalid config: `config` must be a loadable module/ });
+    await assert.rejects(loadConfig(broken), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /^Invalid config: Expected `config` to be a loadable module/);
+      assert.ok(error.cause instanceof SyntaxError, 'the import error is the cause');
+      return true;
+    });
+    await assert.rejects(loadConfig(join(dir, 'absent.js')), { name: 'ConfigError', code: 'SIDELOOP_CONFIG', key: 'config' });
   });
 });

@@ -72,6 +72,7 @@ void describe('HTTP API', () => {
       view = await http(server, 'GET', `/api/tasks/${body.id}`);
     } while (view.body.state !== 'cancelled' && (await delay(10), true));
     assert.equal(view.body.error.code, 'SIDELOOP_CANCELLED');
+    assert.equal(view.body.error.message, 'Cancelled by the client');
     const again = await http(server, 'DELETE', `/api/tasks/${body.id}`);
     assert.equal(again.status, 200);
     assert.deepEqual(again.body, { id: body.id, state: 'cancelled' });
@@ -274,7 +275,7 @@ void describe('HTTP limits and security', () => {
   void test('numeric options: a wrong type is a TypeError, a number out of range (NaN included) a RangeError', async () => {
     await assert.rejects(start({ port: NaN }), { name: 'RangeError', message: 'Expected `port` to be an integer from 0 to 65535, got `NaN`' });
     await assert.rejects(start({ port: 70_000 }), { name: 'RangeError' });
-    await assert.rejects(start({ port: '80' as never }), { name: 'TypeError', message: 'Expected `port` to be an integer from 0 to 65535, got `80`' });
+    await assert.rejects(start({ port: '80' as never }), { name: 'TypeError', message: 'Expected `port` to be an integer from 0 to 65535, got `"80"`' });
     await assert.rejects(start({ requestTimeout: -0 }), { name: 'RangeError', message: /got `-0`$/ });
     await assert.rejects(start({ keepTasks: 10n as never }), { name: 'TypeError', message: /got `10n`$/ });
   });

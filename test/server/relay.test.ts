@@ -30,7 +30,7 @@ void describe('attachRelay', () => {
     io.on('connection', (socket) => {
       if ((socket.handshake.auth as { watch?: boolean }).watch) void socket.join('watchers');
     });
-    relay = attachRelay(io, { loops: { work: loop }, events: ['custom'], to: 'watchers', expose: { work: ['echo', 'steps'] }, statsInterval: 0 });
+    relay = attachRelay(io, { loops: { work: loop }, events: ['custom'], to: 'watchers', expose: { work: ['echo', 'steps', 'sleep'] }, statsInterval: 0 });
     await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(httpServer.address() as { port: number }).port}`;
   });
@@ -65,11 +65,25 @@ void describe('attachRelay', () => {
     assert.ok('error' in denied && denied.error.code === 'FUNCTION_NOT_EXPOSED');
   });
 
+  void test('task:cancel cancels with a CancelledError that says the client asked', async () => {
+    const socket = await open();
+    const reply = await new Promise<TaskSubmitReply>((resolve) => socket.emit('task:submit', { loop: 'work', fn: 'sleep', args: [60_000] }, resolve));
+    assert.ok('id' in reply);
+    const done = next<TaskDoneEvent>(socket, 'task:done');
+    const ack = await new Promise((resolve) => socket.emit('task:cancel', { id: reply.id }, resolve));
+    assert.deepEqual(ack, { id: reply.id, state: 'cancelled' });
+    assert.deepEqual(await done, {
+      id: reply.id, state: 'cancelled', error: { code: 'SIDELOOP_CANCELLED', message: 'Cancelled by the client', name: 'CancelledError' },
+    });
+    const unknown = await new Promise((resolve) => socket.emit('task:cancel', { id: 'nope' }, resolve));
+    assert.deepEqual(unknown, { error: { code: 'UNKNOWN_TASK', message: 'No running task has the id "nope"', name: 'RequestError' } });
+  });
+
   void test('snapshot() describes the loops; bad options throw TypeError', async () => {
     const snapshot = relay.snapshot();
     assert.equal(snapshot.loops[0]!.name, 'work');
     assert.equal(snapshot.loops[0]!.kind, 'loop');
-    assert.deepEqual(snapshot.loops[0]!.expose, ['echo', 'steps']);
+    assert.deepEqual(snapshot.loops[0]!.expose, ['echo', 'steps', 'sleep']);
     assert.throws(() => attachRelay(io, { events: ['task:done'] }), TypeError);
   });
 });

@@ -87,6 +87,7 @@ void describe('Socket.IO', () => {
     const event = await done;
     assert.equal(event.state, 'cancelled');
     assert.equal(event.error?.code, 'SIDELOOP_CANCELLED');
+    assert.equal(event.error?.message, 'Cancelled by the client');
     const again = await new Promise((resolve) => socket.emit('task:cancel', { id: reply.id }, resolve));
     assert.deepEqual(again, { id: reply.id, state: 'cancelled' }, 'a cancelled task stays cancelled: cancelling again answers so');
     const echoed = await submit(socket, { loop: 'work', fn: 'echo', args: [1] });

@@ -3,7 +3,7 @@
  * Node), so errors are encoded by us: class name, name, message, stack, own properties, `cause` chains (cycle-safe)
  * and `AggregateError.errors`, then revived through a registry of classes. Loaded on both sides.
  */
-import { RemoteError, sideloopErrorClasses } from './errors.ts';
+import { brandErrorClass, RemoteError, sideloopErrorClasses } from './errors.ts';
 
 type ErrorClass = abstract new (...args: any[]) => Error;
 
@@ -20,6 +20,18 @@ export function registerErrorClass(ctor: ErrorClass): void {
     throw new TypeError(`Expected \`ctor\` to be an Error subclass, got \`${String(ctor)}\``);
   }
   registry.set(ctor.name, ctor);
+}
+
+/**
+ * Makes `ctor` one of sideloop's own error classes, as those in errors.ts are: branded, so that `instanceof` holds
+ * across two copies of sideloop, and registered, so that its errors cross threads as themselves. For the classes of
+ * sideloop's own packages (`RequestError`, the server's `ConfigError`); an application's classes use
+ * `registerErrorClass`, which keeps plain `instanceof`.
+ */
+export function registerSideloopErrorClass<C extends ErrorClass>(ctor: C): C {
+  registerErrorClass(ctor);
+  brandErrorClass(ctor);
+  return ctor;
 }
 
 /** A thrown value on the wire: an encoded error, or any other thrown value by value. */

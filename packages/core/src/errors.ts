@@ -138,8 +138,15 @@ function brandedHasInstance(this: abstract new (...args: never[]) => unknown, va
   return Object.hasOwn(this, BRAND) && classNames(value).includes(this.name);
 }
 
-for (const ctor of sideloopErrorClasses) {
+/**
+ * Brands `ctor` as one of sideloop's own error classes (see above). The server's classes are branded too, through
+ * `registerSideloopErrorClass` (error-codec.ts), which also registers them for the codec.
+ */
+export function brandErrorClass(ctor: abstract new (...args: any[]) => Error): void {
+  if (Object.hasOwn(ctor, BRAND)) return;
   Object.defineProperty(ctor, BRAND, { value: true });
   Object.defineProperty(ctor.prototype, BRAND, { value: true });
   Object.defineProperty(ctor, Symbol.hasInstance, { value: brandedHasInstance, configurable: true });
 }
+
+for (const ctor of sideloopErrorClasses) brandErrorClass(ctor);

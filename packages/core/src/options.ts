@@ -108,10 +108,12 @@ export function show(value: unknown): string {
   }
 }
 
+/** The formula's error: "Expected `key` to be <expected>, got `<value>`", a TypeError unless `ctor` says otherwise. */
 export function invalid(key: string, expected: string, value: unknown, ctor: typeof TypeError = TypeError): Error {
   return new ctor(`Expected \`${key}\` to be ${expected}, got \`${show(value)}\``);
 }
 
+/** An object (not null, not an array); undefined reads as `{}`. */
 export function checkObject(key: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(key, 'an object', value);
@@ -132,11 +134,16 @@ export function checkMs(key: string, value: unknown, { allowZero = false, allowI
   return value;
 }
 
-export function checkInteger(key: string, value: unknown, min: number, { allowInfinity = false } = {}): number | undefined {
+/**
+ * An integer from `min` (to `max` when given), or Infinity where allowed: a value of the wrong type is a TypeError,
+ * a number that is not such an integer (NaN, 1.5, out of range) a RangeError.
+ */
+export function checkInteger(key: string, value: unknown, min: number, { allowInfinity = false, max = Infinity } = {}): number | undefined {
   if (value === undefined) return undefined;
   if (allowInfinity && value === Infinity) return value;
-  if (typeof value !== 'number') throw invalid(key, `an integer >= ${min}`, value);
-  if (!Number.isInteger(value) || value < min) throw invalid(key, `an integer >= ${min}`, value, RangeError);
+  const expected = max === Infinity ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+  if (typeof value !== 'number') throw invalid(key, expected, value);
+  if (!Number.isInteger(value) || value < min || value > max) throw invalid(key, expected, value, RangeError);
   return value;
 }
 

@@ -51,8 +51,12 @@ export function requireHttpToken(app: FastifyInstance, token: string): void {
   });
 }
 
-/** The error a Socket.IO middleware passes on for a missing or wrong `auth.token`. */
-export function socketTokenError(given: unknown, token: string): (Error & { data: { code: string } }) | undefined {
+/**
+ * The error a Socket.IO middleware passes on for a missing or wrong `auth.token`: the client's `connect_error` gets
+ * its message and `data.code`.
+ */
+export function socketTokenError(given: unknown, token: string): (RequestError & { data: { code: string } }) | undefined {
   if (tokenMatches(token, given)) return undefined;
-  return Object.assign(new Error('A valid token is required in the handshake `auth.token`'), { data: { code: 'UNAUTHORIZED' } });
+  const error = new RequestError('UNAUTHORIZED', 'A valid token is required in the handshake `auth.token`');
+  return Object.assign(error, { data: { code: error.code } });
 }

@@ -1,11 +1,13 @@
 /**
- * `sideloop.config.js` / `.ts`: loading and validation. Every problem is reported with one message formula that
- * names the bad key: "Invalid config: `loops.mcp.expose` must be an array of function names, got `3`".
+ * `sideloop.config.js` / `.ts`: loading and validation, with the core's option checks. Every problem is reported with
+ * the options' formula naming the bad key: "Invalid config: Expected `loops.mcp.expose` to be an array of function
+ * names, got `3`".
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { inspect } from 'node:util';
+import { SideloopError } from 'sideloop';
+import { checkInteger, checkMs, invalid, registerSideloopErrorClass } from 'sideloop/remote';
 
 export type RestartPolicy = 'never' | 'on-failure' | 'always';
 
@@ -72,16 +74,20 @@ export interface ResolvedConfig {
   source: string;
 }
 
-/** A config that cannot be used; `key` is the dotted path of the offending entry. */
-export class ConfigError extends Error {
-  readonly code = 'SIDELOOP_CONFIG';
+/**
+ * A config that cannot be used; `key` is the dotted path of the offending entry. The message is the options' formula
+ * after "Invalid config: "; `cause` is the `TypeError` (wrong type) or `RangeError` (out of range) it wraps, as for
+ * the options of `startServer`, or the error that kept the file from loading.
+ */
+export class ConfigError extends SideloopError {
+  override readonly code = 'SIDELOOP_CONFIG';
   readonly key: string;
-  constructor(key: string, expectation: string, value: unknown, options?: ErrorOptions) {
-    super(`Invalid config: \`${key}\` ${expectation}, got \`${show(value)}\``, options);
-    this.name = 'ConfigError';
+  constructor(key: string, message: string, options?: ErrorOptions) {
+    super(`Invalid config: ${message}`, options);
     this.key = key;
   }
 }
+registerSideloopErrorClass(ConfigError);
 
 /** Names usable in URLs and rooms. */
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -89,11 +95,6 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const FN = /^[A-Za-z_$][\w$]*$/;
 const RESERVED_FNS = new Set(['init', 'dispose', 'then', 'constructor', '__proto__', 'prototype']);
 const RESERVED_EVENT = /^(task:|service:|loop:)|^(crash|error|close|callbackError|connect|disconnect|connect_error)$/;
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return value;
-  return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 60 });
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -104,75 +105,89 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Tasks a server pool queues by default: enough for bursts, bounded so overload answers 503 instead of growing. */
 export const DEFAULT_MAX_QUEUE = 1000;
 
-function checkKeys(key: string, value: Record<string, unknown>, allowed: readonly string[]): void {
-  for (const name of Object.keys(value)) {
-    if (!allowed.includes(name)) throw new ConfigError(`${key}.${name}`, `is not a known key (expected one of ${allowed.join(', ')})`, value[name]);
+/** Throws the formula's error for `key`, as a `ConfigError` caused by it. */
+function fail(key: string, expected: string, value: unknown, ctor: typeof TypeError = TypeError, options?: ErrorOptions): never {
+  const error = invalid(key, expected, value, ctor);
+  throw new ConfigError(key, error.message, { cause: options?.cause ?? error });
+}
+
+/** Runs one of the core's option checks on `key`, turning what it throws into a `ConfigError`. */
+function check<T>(key: string, run: (key: string) => T): T {
+  try {
+    return run(key);
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) throw new ConfigError(key, error.message, { cause: error });
+    throw error;
   }
 }
 
-function positiveInt(key: string, value: unknown, fallback: number | undefined, { allowZero = false } = {}): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new ConfigError(key, `must be ${allowZero ? 'a non-negative' : 'a positive'} integer`, value);
+function checkKeys(key: string, value: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const name of Object.keys(value)) {
+    if (!allowed.includes(name)) {
+      const error = new TypeError(`Unknown key \`${key}.${name}\` (expected one of ${allowed.join(', ')})`);
+      throw new ConfigError(`${key}.${name}`, error.message, { cause: error });
+    }
   }
-  return value;
+}
+
+function integer(key: string, value: unknown, min: number, fallback: number | undefined, { allowInfinity = false } = {}): number | undefined {
+  return check(key, (k) => checkInteger(k, value, min, { allowInfinity })) ?? fallback;
+}
+
+function ms(key: string, value: unknown, fallback: number): number {
+  return check(key, (k) => checkMs(k, value, { allowInfinity: true })) ?? fallback;
 }
 
 function array(key: string, value: unknown, what = 'an array'): unknown[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new ConfigError(key, `must be ${what}`, value);
+  if (!Array.isArray(value)) fail(key, what, value);
   return value;
 }
 
 function fnNames(key: string, value: unknown): string[] {
   const names = array(key, value, 'an array of function names');
   names.forEach((name, i) => {
-    if (typeof name !== 'string' || !FN.test(name)) throw new ConfigError(`${key}[${i}]`, 'must be a function name', name);
-    if (RESERVED_FNS.has(name)) throw new ConfigError(`${key}[${i}]`, 'must not be a reserved name (init, dispose)', name);
+    if (typeof name !== 'string' || !FN.test(name)) fail(`${key}[${i}]`, 'a function name', name);
+    if (RESERVED_FNS.has(name)) fail(`${key}[${i}]`, 'a function name other than the reserved init, dispose', name);
   });
   return [...new Set(names as string[])];
 }
 
 function moduleUrl(key: string, value: unknown, baseDir: string): URL {
   if (value instanceof URL) return value;
-  if (typeof value !== 'string' || value === '') throw new ConfigError(key, 'must be a path to the loop module', value);
+  if (typeof value !== 'string' || value === '') fail(key, 'a path to the loop module', value);
   const file = isAbsolute(value) ? value : resolve(baseDir, value);
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    throw new ConfigError(key, `must name an existing file (relative to ${baseDir})`, value);
-  }
+  if (!existsSync(file) || !statSync(file).isFile()) fail(key, `the path of an existing file (relative to ${baseDir})`, value);
   return pathToFileURL(file);
 }
 
 function service(key: string, value: unknown): Required<ServiceConfig> {
-  if (!isPlainObject(value)) throw new ConfigError(key, 'must be an object like { fn, args, restart }', value);
+  if (!isPlainObject(value)) fail(key, 'an object like { fn, args, restart }', value);
   checkKeys(key, value, ['fn', 'args', 'restart', 'maxRestarts']);
   if (typeof value.fn !== 'string' || !FN.test(value.fn) || RESERVED_FNS.has(value.fn)) {
-    throw new ConfigError(`${key}.fn`, 'must be the name of an exported function', value.fn);
+    fail(`${key}.fn`, 'the name of an exported function', value.fn);
   }
   const restart = value.restart ?? 'never';
   if (restart !== 'never' && restart !== 'on-failure' && restart !== 'always') {
-    throw new ConfigError(`${key}.restart`, "must be 'never', 'on-failure' or 'always'", restart);
+    fail(`${key}.restart`, "one of 'never', 'on-failure', 'always'", restart);
   }
-  let maxRestarts = Infinity;
-  if (value.maxRestarts !== undefined && value.maxRestarts !== Infinity) {
-    maxRestarts = positiveInt(`${key}.maxRestarts`, value.maxRestarts, undefined, { allowZero: true })!;
-  }
+  const maxRestarts = integer(`${key}.maxRestarts`, value.maxRestarts, 0, Infinity, { allowInfinity: true })!;
   return { fn: value.fn, args: array(`${key}.args`, value.args), restart, maxRestarts };
 }
 
 function entries(key: string, value: unknown): Array<[string, Record<string, unknown>]> {
   if (value === undefined) return [];
-  if (!isPlainObject(value)) throw new ConfigError(key, 'must be an object mapping names to definitions', value);
+  if (!isPlainObject(value)) fail(key, 'an object mapping names to definitions', value);
   return Object.entries(value).map(([name, def]) => {
-    if (!NAME.test(name)) throw new ConfigError(`${key}.${name}`, 'must be named with letters, digits, _ or - (at most 64)', name);
-    if (!isPlainObject(def)) throw new ConfigError(`${key}.${name}`, 'must be an object like { module, expose }', def);
+    if (!NAME.test(name)) fail(`${key}.${name}`, 'named with letters, digits, _ or - (at most 64)', name);
+    if (!isPlainObject(def)) fail(`${key}.${name}`, 'an object like { module, expose }', def);
     return [name, def];
   });
 }
 
 /** Validates a config object; relative module paths resolve against `baseDir`. Throws `ConfigError`. */
 export function validateConfig(config: unknown, baseDir: string, source = baseDir): ResolvedConfig {
-  if (!isPlainObject(config)) throw new ConfigError('default export', 'must be an object like { loops, pools, relay }', config);
+  if (!isPlainObject(config)) fail('default export', 'an object like { loops, pools, relay }', config);
   checkKeys('config', config, ['loops', 'pools', 'relay']);
   const names = new Set<string>();
   const loops = entries('loops', config.loops).map(([name, def]) => {
@@ -183,7 +198,7 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
       name,
       module: moduleUrl(`${key}.module`, def.module, baseDir),
       initArgs: array(`${key}.initArgs`, def.initArgs),
-      readyTimeout: positiveInt(`${key}.readyTimeout`, def.readyTimeout, 30_000)!,
+      readyTimeout: ms(`${key}.readyTimeout`, def.readyTimeout, 30_000),
       expose: fnNames(`${key}.expose`, def.expose),
       services: array(`${key}.services`, def.services, 'an array of services').map((s, i) => service(`${key}.services[${i}]`, s)),
     };
@@ -191,56 +206,54 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
   const pools = entries('pools', config.pools).map(([name, def]) => {
     const key = `pools.${name}`;
     checkKeys(key, def, ['module', 'initArgs', 'readyTimeout', 'maxThreads', 'minThreads', 'maxQueue', 'expose']);
-    if (names.has(name)) throw new ConfigError(key, 'must not reuse the name of a loop', name);
+    if (names.has(name)) fail(key, 'a name no loop has', name);
     names.add(name);
-    const maxThreads = positiveInt(`${key}.maxThreads`, def.maxThreads, undefined);
-    const minThreads = positiveInt(`${key}.minThreads`, def.minThreads, undefined, { allowZero: true });
+    const maxThreads = integer(`${key}.maxThreads`, def.maxThreads, 1, undefined);
+    const minThreads = integer(`${key}.minThreads`, def.minThreads, 0, undefined);
     if (maxThreads !== undefined && minThreads !== undefined && minThreads > maxThreads) {
-      throw new ConfigError(`${key}.minThreads`, `must be at most maxThreads (${maxThreads})`, minThreads);
+      fail(`${key}.minThreads`, `an integer from 0 to maxThreads (${maxThreads})`, minThreads, RangeError);
     }
     return {
       name,
       module: moduleUrl(`${key}.module`, def.module, baseDir),
       initArgs: array(`${key}.initArgs`, def.initArgs),
-      readyTimeout: positiveInt(`${key}.readyTimeout`, def.readyTimeout, 30_000)!,
+      readyTimeout: ms(`${key}.readyTimeout`, def.readyTimeout, 30_000),
       maxThreads,
       minThreads,
-      maxQueue: positiveInt(`${key}.maxQueue`, def.maxQueue, DEFAULT_MAX_QUEUE, { allowZero: true })!,
+      maxQueue: integer(`${key}.maxQueue`, def.maxQueue, 0, DEFAULT_MAX_QUEUE)!,
       expose: fnNames(`${key}.expose`, def.expose),
     };
   });
-  if (names.size === 0) throw new ConfigError('loops', 'must define at least one loop or pool', config.loops);
+  if (names.size === 0) fail('loops', 'an object defining at least one loop (or `pools` one pool)', config.loops);
   return { loops, pools, relay: relay(config.relay), source };
 }
 
 function relay(value: unknown): Required<RelayConfig> {
   if (value === undefined) return { events: [], to: 'all' };
-  if (!isPlainObject(value)) throw new ConfigError('relay', 'must be an object like { events, to }', value);
+  if (!isPlainObject(value)) fail('relay', 'an object like { events, to }', value);
   checkKeys('relay', value, ['events', 'to']);
   const events = array('relay.events', value.events, 'an array of event names');
   events.forEach((event, i) => {
-    if (typeof event !== 'string' || event === '') throw new ConfigError(`relay.events[${i}]`, 'must be an event name', event);
-    if (RESERVED_EVENT.test(event)) throw new ConfigError(`relay.events[${i}]`, 'must not be a reserved event name', event);
+    if (typeof event !== 'string' || event === '') fail(`relay.events[${i}]`, 'an event name', event);
+    if (RESERVED_EVENT.test(event)) fail(`relay.events[${i}]`, 'an event name sideloop does not reserve', event);
   });
   const to = value.to ?? 'all';
-  if (typeof to !== 'string' || to === '' || to.startsWith('task:')) {
-    throw new ConfigError('relay.to', "must be 'all' or a room name", to);
-  }
+  if (typeof to !== 'string' || to === '' || to.startsWith('task:')) fail('relay.to', "'all' or a room name", to);
   return { events: [...new Set(events as string[])], to };
 }
 
 /** Imports a config file (its default export) and validates it. */
 export async function loadConfig(file: string): Promise<ResolvedConfig> {
   const path = resolve(file);
-  if (!existsSync(path) || !statSync(path).isFile()) throw new ConfigError('config', 'must be a path to an existing file', file);
+  if (!existsSync(path) || !statSync(path).isFile()) fail('config', 'the path of an existing file', file);
   let mod: { default?: unknown };
   try {
     mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new ConfigError('config', `must be a loadable module (${reason})`, file, { cause: error });
+    fail('config', `a loadable module (${reason})`, file, TypeError, { cause: error });
   }
-  if (mod.default === undefined) throw new ConfigError('default export', 'must be the config object', undefined);
+  if (mod.default === undefined) fail('default export', 'the config object', undefined);
   return validateConfig(mod.default, dirname(path), path);
 }
 

@@ -2,6 +2,7 @@
  * The JSON API: health, loops, task submission, lookup and cancellation, and Prometheus metrics.
  */
 import type { FastifyInstance } from 'fastify';
+import { CancelledError } from 'sideloop';
 import type { LoopInfo } from 'sideloop/socket.io';
 import { settledEvent } from 'sideloop/socket.io';
 import { quoted, RequestError } from 'sideloop/remote';
@@ -61,7 +62,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     // Work nobody waits for any more is cancelled, unless the client said it may run on (?detach=1).
     const detach = flag(request.query.detach);
     const onClose = (): void => {
-      if (!reply.raw.writableEnded && !detach) task.cancel(new Error('The waiting client disconnected'));
+      if (!reply.raw.writableEnded && !detach) task.cancel(new CancelledError(undefined, 'The waiting client disconnected'));
     };
     reply.raw.once('close', onClose);
     // What the registry kept answers; only a value too large to keep is read (and copied) again, whole.

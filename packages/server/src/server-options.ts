@@ -1,7 +1,8 @@
 /**
- * Options of `startServer`, validated with one message formula: "Expected `port` to be …, got `…`".
+ * Options of `startServer`, validated with the core's checks and their formula: "Expected `port` to be …, got `…`";
+ * a wrong type is a TypeError, a number out of range (NaN included) a RangeError.
  */
-import { show } from 'sideloop/remote';
+import { checkInteger, checkObject, invalid } from 'sideloop/remote';
 import { TOKEN_PATTERN } from './auth.ts';
 import type { ResolvedConfig } from './config.ts';
 
@@ -46,22 +47,17 @@ export interface ServerOptions {
 
 export type ResolvedServerOptions = Required<Omit<ServerOptions, 'config' | 'token'>> & Pick<ServerOptions, 'config' | 'token'>;
 
-function fail(name: string, expectation: string, value: unknown, ctor: typeof TypeError = TypeError): never {
-  throw new ctor(`Expected \`${name}\` to be ${expectation}, got \`${typeof value === 'string' ? value : show(value)}\``);
-}
-
 function writeLine(line: string): void {
   process.stderr.write(`sideloop serve: ${line}\n`);
 }
 
-function int(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number') fail(name, `an integer from ${min} to ${max}`, value);
-  if (!Number.isInteger(value) || value < min || value > max) fail(name, `an integer from ${min} to ${max}`, value, RangeError);
-  return value;
+/** An integer option; `checkInteger` returns undefined only for undefined, which the defaults above never leave. */
+function int(name: string, value: unknown, min: number, max?: number): number {
+  return checkInteger(name, value, min, max === undefined ? {} : { max })!;
 }
 
-export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
-  if (options === null || typeof options !== 'object') fail('options', 'an object', options);
+export function resolveServerOptions(input: ServerOptions = {}): ResolvedServerOptions {
+  const options = checkObject('options', input) as ServerOptions;
   const {
     config, port = 7420, host = '127.0.0.1', token, bodyLimit = 1024 * 1024,
     rateLimit = { max: 1000, timeWindow: 10_000 }, keepTasks = 1000, shutdownTimeout = 10_000, statsInterval = 1000,
@@ -69,15 +65,16 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     clientBufferBytes = 8 * 1024 * 1024, log = writeLine,
   } = options;
   if (config !== undefined && typeof config !== 'string' && (typeof config !== 'object' || config === null)) {
-    fail('config', 'a config file path or a resolved config', config);
+    throw invalid('config', 'a config file path or a resolved config', config);
   }
-  if (typeof host !== 'string' || host === '') fail('host', 'a host name or address', host);
+  if (typeof host !== 'string' || host === '') throw invalid('host', 'a host name or address', host);
   if (token !== undefined && (typeof token !== 'string' || !TOKEN_PATTERN.test(token))) {
-    fail('token', 'at least 8 visible ASCII characters without spaces', '<hidden>');
+    // The formula, but never the value: a wrong token may be a real one with a typo.
+    throw new TypeError('Expected `token` to be at least 8 visible ASCII characters without spaces, got `<hidden>`');
   }
-  if (typeof log !== 'function') fail('log', 'a function', log);
+  if (typeof log !== 'function') throw invalid('log', 'a function', log);
   if (rateLimit !== false) {
-    if (typeof rateLimit !== 'object' || rateLimit === null) fail('rateLimit', '{ max, timeWindow } or false', rateLimit);
+    if (typeof rateLimit !== 'object' || rateLimit === null) throw invalid('rateLimit', '{ max, timeWindow } or false', rateLimit);
     int('rateLimit.max', rateLimit.max, 1);
     int('rateLimit.timeWindow', rateLimit.timeWindow, 1);
   }

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { ServerStartError } from './server-start-error.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -36,7 +37,7 @@ function packageDir(pkg: string): string {
     && (JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: string }).name === pkg;
   while (!named(dir)) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`Cannot find the folder of package ${pkg}`);
+    if (parent === dir) throw new ServerStartError(`Cannot find the folder of package ${pkg}, which the dashboard serves`);
     dir = parent;
   }
   return dir;

@@ -5,6 +5,7 @@
  * not kept at all (`valueOmitted: { bytes }`). A settled record holds no reference to its task, so nothing else of
  * the result stays in memory.
  */
+import { CancelledError } from 'sideloop';
 import { checkInteger } from 'sideloop/remote';
 import type { ErrorInfo, SettledState, TaskDoneEvent } from 'sideloop/socket.io';
 import { boundedValue, jsonSafe, MAX_VALUE_BYTES } from 'sideloop/remote';
@@ -135,7 +136,7 @@ export class TaskRegistry {
    * Cancels a task. A task that is or already was cancelled answers its view (the first reason stands); throws
    * `RequestError` 404 for an unknown id, 409 for a task that fulfilled or rejected.
    */
-  cancel(id: string, reason: unknown = new Error('Cancelled by the client')): TaskView {
+  cancel(id: string, reason: unknown = new CancelledError(undefined, 'Cancelled by the client')): TaskView {
     const record = this.#records.get(id);
     if (!record) throw new RequestError('UNKNOWN_TASK', `No task has the id ${quoted(id)}`);
     const { task } = record;

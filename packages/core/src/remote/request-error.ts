@@ -2,6 +2,8 @@
  * Errors a client's request can meet, shared by the Socket.IO relay and the HTTP API: a stable `code` and the HTTP
  * `status` that fits it.
  */
+import { registerSideloopErrorClass } from '../error-codec.ts';
+import { SideloopError } from '../errors.ts';
 import type { ErrorInfo } from '../socket-io/events.ts';
 
 export type RequestErrorCode =
@@ -43,16 +45,21 @@ const STATUS: Record<RequestErrorCode, number> = {
   INTERNAL: 500,
 };
 
-export class RequestError extends Error {
-  readonly code: RequestErrorCode;
+/**
+ * A request a client cannot have: a `SideloopError` whose `code` is the one clients read in `{ error: { code } }`
+ * (`'BAD_REQUEST'`, `'UNKNOWN_TASK'`, …), not a `SIDELOOP_…` code. It narrows the base's `code: string` to
+ * `RequestErrorCode`, so a `switch (error.code)` is checked, and `status` is the HTTP status that code answers.
+ */
+export class RequestError extends SideloopError {
+  override readonly code: RequestErrorCode;
   readonly status: number;
   constructor(code: RequestErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = 'RequestError';
     this.code = code;
     this.status = STATUS[code];
   }
 }
+registerSideloopErrorClass(RequestError);
 
 /** How any error travels to a client: `{ code, message, name }`. */
 export function errorInfo(error: unknown): ErrorInfo {

@@ -6,7 +6,7 @@
  * as new, as after an expired session).
  */
 import { SessionAwareAdapter } from 'socket.io-adapter';
-import { checkInteger } from '../options.ts';
+import { checkInteger, invalid } from '../options.ts';
 
 /** A packet kept for recovery (`packets` is private in the adapter's typings, public in its code). */
 interface Stored {
@@ -31,6 +31,7 @@ function sizeOf(data: unknown[]): number {
 
 /** An adapter class for `new Server(http, { adapter, connectionStateRecovery })` that keeps at most `maxBytes`. */
 export function boundedRecoveryAdapter(maxBytes: number): typeof SessionAwareAdapter {
+  if (maxBytes === undefined) throw invalid('maxBytes', 'an integer >= 0', maxBytes);
   checkInteger('maxBytes', maxBytes, 0);
   return class BoundedRecoveryAdapter extends SessionAwareAdapter {
     /** Sizes of the stored packets, oldest first, in step with `packets`. */

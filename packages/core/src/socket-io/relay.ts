@@ -4,7 +4,8 @@
  * `task:<id>`), and broadcasts `loop:stats` snapshots.
  */
 import type { Server, Socket } from 'socket.io';
-import { checkInteger } from '../options.ts';
+import { CancelledError } from '../errors.ts';
+import { checkInteger, checkObject, invalid } from '../options.ts';
 import { mainDelay } from '../thread/health.ts';
 import { EmitBatch } from './emit-batch.ts';
 import {
@@ -65,22 +66,32 @@ export async function settledEvent(task: RelayTask, maxValueBytes = Infinity): P
   }
 }
 
-function check(name: string, value: unknown, ok: boolean, expectation: string): void {
-  if (!ok) throw new TypeError(`Expected \`${name}\` to be ${expectation}, got \`${String(value)}\``);
-}
-
 /** Wires `io` to loops and pools; see `RelayOptions`. */
-export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay {
-  const { loops = {}, pools = {}, events = [], to = 'all', expose = {}, statsInterval = 1000, maxValueBytes = MAX_VALUE_BYTES } = options;
-  check('events', events, Array.isArray(events) && events.every((e) => typeof e === 'string' && !(relayEventNames as readonly string[]).includes(e)), 'an array of event names');
-  check('to', to, typeof to === 'string' && to !== '', "'all' or a room name");
+export function attachRelay(io: RelayServer, input: RelayOptions = {}): Relay {
+  const options = checkObject('options', input) as RelayOptions;
+  const { events = [], to = 'all', statsInterval = 1000, maxValueBytes = MAX_VALUE_BYTES } = options;
+  const loops = checkObject('loops', options.loops) as Record<string, RelayTarget>;
+  const pools = checkObject('pools', options.pools) as Record<string, RelayTarget>;
+  const expose = checkObject('expose', options.expose);
+  const reserved = relayEventNames as readonly string[];
+  if (!Array.isArray(events)) throw invalid('events', 'an array of event names', events);
+  events.forEach((event: unknown, i) => {
+    if (typeof event !== 'string' || event === '') throw invalid(`events[${i}]`, 'an event name', event);
+    if (reserved.includes(event)) throw invalid(`events[${i}]`, 'an event name the relay does not send itself', event);
+  });
+  if (typeof to !== 'string' || to === '') throw invalid('to', "'all' or a room name", to);
   checkInteger('statsInterval', statsInterval, 0);
   checkInteger('maxValueBytes', maxValueBytes, 0);
+  for (const key of ['submit', 'cancel', 'doneEvent'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') throw invalid(key, 'a function', options[key]);
+  }
   const targets = new Map<string, ExposedTarget & { kind: 'loop' | 'pool' }>();
   for (const [kind, group] of [['loop', loops], ['pool', pools]] as const) {
     for (const [name, target] of Object.entries(group)) {
-      if (targets.has(name)) throw new TypeError(`Expected loop and pool names to be unique, got \`${name}\` twice`);
-      targets.set(name, { target, kind, expose: new Set(expose[name] ?? []) });
+      if (targets.has(name)) throw invalid(`pools.${name}`, 'a name no loop has', name);
+      const names = expose[name] ?? [];
+      if (!Array.isArray(names) || !names.every((fn) => typeof fn === 'string')) throw invalid(`expose.${name}`, 'an array of function names', names);
+      targets.set(name, { target, kind, expose: new Set(names) });
     }
   }
 
@@ -134,7 +145,7 @@ export function attachRelay(io: RelayServer, options: RelayOptions = {}): Relay 
   const cancel = options.cancel ?? ((id: string) => {
     const task = tasks.get(id);
     if (!task) throw new RequestError('UNKNOWN_TASK', `No running task has the id ${quoted(id)}`);
-    if (!task.cancel(new Error('Cancelled by the client'))) {
+    if (!task.cancel(new CancelledError(undefined, 'Cancelled by the client'))) {
       throw new RequestError('TASK_SETTLED', `Task ${quoted(id)} has already settled (${task.state})`);
     }
   });

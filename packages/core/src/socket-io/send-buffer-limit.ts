@@ -5,7 +5,7 @@
  * bound, with a reason for the log.
  */
 import type { Server } from 'socket.io';
-import { checkInteger } from '../options.ts';
+import { checkInteger, checkObject, invalid } from '../options.ts';
 
 export interface SendBufferLimitOptions {
   /** Bytes one client may have waiting to be sent before it is disconnected. @default 8388608 (8 MiB) */
@@ -34,9 +34,11 @@ function sizeOf(data: unknown): number {
 }
 
 /** Applies the bound to every connection of `io` from now on; returns a function that stops applying it. */
-export function limitSendBuffers(io: Server<any, any>, options: SendBufferLimitOptions = {}): () => void {
+export function limitSendBuffers(io: Server<any, any>, input: SendBufferLimitOptions = {}): () => void {
+  const options = checkObject('options', input) as SendBufferLimitOptions;
   const maxBytes = checkInteger('maxBytes', options.maxBytes, 1) ?? 8 * 1024 * 1024;
   const { onExceeded } = options;
+  if (onExceeded !== undefined && typeof onExceeded !== 'function') throw invalid('onExceeded', 'a function', onExceeded);
   const onConnection = (conn: EngineConnection): void => {
     const sizes = new WeakMap<EnginePacket, number>();
     let queued = 0;

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { taskContext } from 'sideloop/worker';
+import { CancelledError, taskContext } from 'sideloop/worker';
 
 export { feed } from './feed.ts';
 
@@ -39,8 +39,9 @@ function oneWriteAtATime(transport: StdioClientTransport): StdioClientTransport 
   return transport;
 }
 
+/** The open session; a task that still runs once `dispose()` closed it is cancelled, as its loop is closing. */
 function session(): Client {
-  if (!client) throw new Error('The MCP session is not open');
+  if (!client) throw new CancelledError(undefined, 'The MCP session is closed: the loop is closing');
   return client;
 }
 

@@ -24,13 +24,16 @@ export function saveToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** An error the API answered with `{ error: { code, message } }`. */
+/**
+ * An error the server answered with `{ error: { code, message } }`: over HTTP (`status` is the HTTP status), or in a
+ * Socket.IO acknowledgement (`status` is undefined).
+ */
 export class ApiError extends Error {
   constructor(status, body) {
     super(body?.error?.message ?? `HTTP ${status}`);
     this.name = 'ApiError';
     this.status = status;
-    this.code = body?.error?.code ?? `HTTP_${status}`;
+    this.code = body?.error?.code ?? (status === undefined ? 'REFUSED' : `HTTP_${status}`);
   }
 }
 
