@@ -8,7 +8,7 @@ import { RingQueue } from '../packages/core/src/pool/ring-queue.ts';
 import { BELL_SLOTS, CANCEL_SLOTS, CLAIM_SLOTS } from '../packages/core/src/thread/protocol.ts';
 import {
   CancelledError, CloneError, DeadlockError, LoopClosedError, LoopCrashedError, LoopInitError, QueueFullError, RemoteError,
-  ReservedEventError, ServiceStartError, SideloopError, TimeoutError, UnknownFunctionError, sideloopErrorClasses,
+  ReservedEventError, ServiceStartError, HealthCheckError, SideloopError, TimeoutError, UnknownFunctionError, sideloopErrorClasses,
 } from '../packages/core/src/errors.ts';
 import { decodeThrown, encodeThrown, registerErrorClass } from '../packages/core/src/error-codec.ts';
 import { checkInteger, checkMs, checkObject, invalid, show } from '../packages/core/src/options.ts';
@@ -102,6 +102,7 @@ test('error codec: each sideloop error class round-trips as itself, with its cod
     [new ServiceStartError('ready?'), { code: 'SIDELOOP_SERVICE_START' }],
     [new QueueFullError('full'), { code: 'SIDELOOP_QUEUE_FULL' }],
     [new ReservedEventError('crash'), { code: 'SIDELOOP_RESERVED_EVENT' }],
+    [new HealthCheckError('health() returned false'), { code: 'SIDELOOP_HEALTH_CHECK' }],
     [new RequestError('QUEUE_FULL', 'busy'), { code: 'QUEUE_FULL', status: 503 }],
   ];
   const covered = new Set<unknown>([...cases.map(([error]) => error.constructor), RemoteError]);
