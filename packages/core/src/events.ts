@@ -24,6 +24,14 @@ export interface BuiltinLoopEvents {
   callbackError: unknown;
   /** A service failed after ready (or returned, with `restart: 'always'`) and is being run again. */
   'service:restart': { serviceId: string; fn: string; attempt: number; delay: number; error: unknown };
+  /** The loop's thread ended (crash, failed init, failed health, or `restart()`): a fresh one starts in `delay` ms. */
+  'loop:restart': { attempt: number; delay: number; error: unknown };
+  /** Restarts ran out (`maxRestarts`): the loop is `failed` and refuses calls. */
+  'loop:failed': { attempt: number; error: unknown };
+  /** A thread of the loop passed `init` (`attempt` 0 for the first, then the restart's number). */
+  'loop:ready': { attempt: number; threadId: number };
+  /** `healthFailures` health checks in a row failed; `error` is the last one's. */
+  'loop:unhealthy': { failures: number; error: unknown };
   /** The loop (or, with `loop: 'main'`, the main thread) was blocked longer than `blockedThreshold`. */
   'loop:blocked': { loop: string; blockedFor: number; taskId: string | undefined };
 }

@@ -1,8 +1,8 @@
 /**
  * The one health model of `sideloop serve` (SERVER.md), read by `GET /api/health`: `unhealthy` (503) while the
- * server drains, while any loop or pool is not `ready` (starting, crashed, closed) or once a service has stopped for
- * good; `ok` otherwise. Each reason names what is wrong. (`degraded` is the answer for states that heal by
- * themselves, such as a loop that restarts; the loops and services of this version have none.)
+ * server drains, while any loop or pool is starting, crashed, failed or closed, while a loop's `health()` has failed
+ * `healthFailures` times in a row, or once a service has stopped for good; `degraded` (200) while a loop restarts,
+ * which heals by itself; `ok` otherwise. Each reason names what is wrong.
  */
 import type { RunningService, RunningTarget } from './loop-set.ts';
 
@@ -14,13 +14,17 @@ export interface HealthReport {
 
 export function healthOf(targets: Iterable<RunningTarget>, services: Iterable<RunningService>, draining: boolean): HealthReport {
   const reasons: string[] = [];
+  const passing: string[] = [];
   if (draining) reasons.push('the server is shutting down');
   for (const { name, kind, target } of targets) {
-    if (target.state !== 'ready') reasons.push(`${kind} "${name}" is ${target.state}`);
+    if (target.state === 'restarting') passing.push(`${kind} "${name}" is restarting`);
+    else if (target.state !== 'ready') reasons.push(`${kind} "${name}" is ${target.state}`);
+    else if ((target.stats() as { unhealthy?: unknown }).unhealthy === true) reasons.push(`${kind} "${name}" failed its health checks`);
   }
   for (const { loop, fn, service } of services) {
     const state = service.finished.state;
     if (state !== 'pending' && state !== 'running') reasons.push(`service "${fn}" of loop "${loop}" has stopped for good (${state})`);
   }
-  return { status: reasons.length > 0 ? 'unhealthy' : 'ok', reasons };
+  if (reasons.length > 0) return { status: 'unhealthy', reasons: [...reasons, ...passing] };
+  return { status: passing.length > 0 ? 'degraded' : 'ok', reasons: passing };
 }

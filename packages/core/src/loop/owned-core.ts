@@ -4,7 +4,7 @@
  * fails, health checks fail or the loop asks, opens connections for other threads (`share`), and closes it.
  */
 import { MessageChannel } from 'node:worker_threads';
-import { CancelledError, LoopClosedError, LoopCrashedError, LoopInitError, TimeoutError } from '../errors.ts';
+import { CancelledError, LoopClosedError, LoopCrashedError, TimeoutError } from '../errors.ts';
 import { LoopEmitter, routeEvent } from '../events.ts';
 import { moduleUrlOf, nameOfModule } from '../module-url.ts';
 import { backoffDelay, checkMs, resolveLoopOptions, type CloseOptions, type LoopOptions, type ResolvedLoopOptions } from '../options.ts';
@@ -267,9 +267,8 @@ export class OwnedLoopCore implements LoopCore {
   #giveUp(state: 'crashed' | 'failed', error: Error): void {
     this.state = state;
     untrack(this);
-    const refusal = this.#everReady || !(error instanceof LoopInitError)
-      ? new LoopClosedError(`Loop "${this.name}" ${state === 'failed' ? `failed after ${this.restarts} restarts` : 'crashed'}`, { cause: error })
-      : error;
+    const refusal = new LoopClosedError(`Loop "${this.name}" ${state === 'failed' ? `failed after ${this.restarts} restarts` : 'crashed'}`, { cause: error });
+    // Before it was ever ready, startLoop() and ready() reject with the init failure itself.
     this.#refuse(refusal, this.#everReady ? refusal : error);
   }
 
