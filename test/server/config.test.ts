@@ -47,10 +47,13 @@ void describe('config', () => {
     const work = './work.ts';
     invalid({ loops: { mcp: { module: work, expose: 3 } } }, 'Invalid config: Expected `loops.mcp.expose` to be an array of function names, got `3`', 'loops.mcp.expose');
     invalid({ loops: { mcp: { module: work, expose: ['ok', 'no way'] } } }, 'Invalid config: Expected `loops.mcp.expose[1]` to be a function name, got `"no way"`', 'loops.mcp.expose[1]');
-    invalid({ loops: { mcp: { module: work, expose: ['init'] } } }, 'Invalid config: Expected `loops.mcp.expose[0]` to be a function name other than the reserved init, dispose, got `"init"`');
+    invalid({ loops: { mcp: { module: work, expose: ['init'] } } }, 'Invalid config: Expected `loops.mcp.expose[0]` to be a function name other than the reserved init, dispose, health, got `"init"`');
     invalid({ loops: { mcp: { module: './missing.js' } } }, `Invalid config: Expected \`loops.mcp.module\` to be the path of an existing file (relative to ${fixtures}), got \`"./missing.js"\``);
-    invalid({ loops: { mcp: { module: work, exposed: [] } } }, 'Invalid config: Unknown key `loops.mcp.exposed` (expected one of module, initArgs, readyTimeout, expose, services)', 'loops.mcp.exposed');
+    invalid({ loops: { mcp: { module: work, exposed: [] } } }, 'Invalid config: Unknown key `loops.mcp.exposed` (expected one of module, initArgs, readyTimeout, expose, services, restart, maxRestarts, healthInterval)', 'loops.mcp.exposed');
     invalid({ loops: { mcp: { module: work, services: [{ fn: 'ticker', restart: 'sometimes' }] } } }, "Invalid config: Expected `loops.mcp.services[0].restart` to be one of 'never', 'on-failure', 'always', got `\"sometimes\"`");
+    invalid({ loops: { mcp: { module: work, restart: 'sometimes' } } }, "Invalid config: Expected `loops.mcp.restart` to be one of 'never', 'on-failure', 'always', got `\"sometimes\"`");
+    invalid({ loops: { mcp: { module: work, maxRestarts: -1 } } }, 'Invalid config: Expected `loops.mcp.maxRestarts` to be an integer >= 0, got `-1`', 'loops.mcp.maxRestarts', RangeError);
+    invalid({ loops: { mcp: { module: work, healthInterval: -1 } } }, 'Invalid config: Expected `loops.mcp.healthInterval` to be a non-negative number, got `-1`', 'loops.mcp.healthInterval', RangeError);
     invalid({ loops: { 'a b': { module: work } } }, 'Invalid config: Expected `loops.a b` to be named with letters, digits, _ or - (at most 64), got `"a b"`');
     invalid({ pools: { cpu: { module: work, maxThreads: 1, minThreads: 2 } } }, 'Invalid config: Expected `pools.cpu.minThreads` to be an integer from 0 to maxThreads (1), got `2`', 'pools.cpu.minThreads', RangeError);
     invalid({ loops: { x: { module: work } }, pools: { x: { module: work } } }, 'Invalid config: Expected `pools.x` to be a name no loop has, got `"x"`');

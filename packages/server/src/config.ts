@@ -31,8 +31,14 @@ export interface LoopConfig {
   readyTimeout?: number;
   /** Functions callable over HTTP and Socket.IO. @default [] */
   expose?: string[];
-  /** Services started once the loop is ready. @default [] */
+  /** Services started once the loop is ready (and again on each fresh thread after a restart). @default [] */
   services?: ServiceConfig[];
+  /** The loop's restart policy (`startLoop`'s `restart`): a crashed thread, failed `init` or health gets a fresh one. @default 'never' */
+  restart?: RestartPolicy;
+  /** @default Infinity (with a restart policy) */
+  maxRestarts?: number;
+  /** How often the module's `health()` runs, in ms (0: never). @default 10000 when it exports one */
+  healthInterval?: number;
 }
 
 export interface PoolConfig {
@@ -67,7 +73,9 @@ export interface SideloopConfig {
 
 /** A validated config: module paths are absolute file URLs, every default is filled in. */
 export interface ResolvedConfig {
-  loops: Array<Required<Omit<LoopConfig, 'module' | 'services'>> & { name: string; module: URL; services: Array<Required<ServiceConfig>> }>;
+  loops: Array<Required<Omit<LoopConfig, 'module' | 'services' | 'healthInterval'>> & {
+    name: string; module: URL; services: Array<Required<ServiceConfig>>; healthInterval: number | undefined;
+  }>;
   pools: Array<Required<Omit<PoolConfig, 'module' | 'maxThreads' | 'minThreads'>> & { name: string; module: URL; maxThreads: number | undefined; minThreads: number | undefined }>;
   relay: Required<RelayConfig>;
   /** Where the config came from (a path, or 'built-in demo'). */
@@ -93,7 +101,7 @@ registerSideloopErrorClass(ConfigError);
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** Function names: JavaScript identifiers. */
 const FN = /^[A-Za-z_$][\w$]*$/;
-const RESERVED_FNS = new Set(['init', 'dispose', 'then', 'constructor', '__proto__', 'prototype']);
+const RESERVED_FNS = new Set(['init', 'dispose', 'health', 'then', 'constructor', '__proto__', 'prototype']);
 const RESERVED_EVENT = /^(task:|service:|loop:)|^(crash|error|close|callbackError|connect|disconnect|connect_error)$/;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -134,8 +142,8 @@ function integer(key: string, value: unknown, min: number, fallback: number | un
   return check(key, (k) => checkInteger(k, value, min, { allowInfinity })) ?? fallback;
 }
 
-function ms(key: string, value: unknown, fallback: number): number {
-  return check(key, (k) => checkMs(k, value, { allowInfinity: true })) ?? fallback;
+function ms(key: string, value: unknown, fallback: number, { allowZero = false } = {}): number {
+  return check(key, (k) => checkMs(k, value, { allowInfinity: true, allowZero })) ?? fallback;
 }
 
 function array(key: string, value: unknown, what = 'an array'): unknown[] {
@@ -148,7 +156,7 @@ function fnNames(key: string, value: unknown): string[] {
   const names = array(key, value, 'an array of function names');
   names.forEach((name, i) => {
     if (typeof name !== 'string' || !FN.test(name)) fail(`${key}[${i}]`, 'a function name', name);
-    if (RESERVED_FNS.has(name)) fail(`${key}[${i}]`, 'a function name other than the reserved init, dispose', name);
+    if (RESERVED_FNS.has(name)) fail(`${key}[${i}]`, 'a function name other than the reserved init, dispose, health', name);
   });
   return [...new Set(names as string[])];
 }
@@ -161,16 +169,19 @@ function moduleUrl(key: string, value: unknown, baseDir: string): URL {
   return pathToFileURL(file);
 }
 
+function restartPolicy(key: string, value: unknown): RestartPolicy {
+  if (value === undefined) return 'never';
+  if (value !== 'never' && value !== 'on-failure' && value !== 'always') fail(key, "one of 'never', 'on-failure', 'always'", value);
+  return value;
+}
+
 function service(key: string, value: unknown): Required<ServiceConfig> {
   if (!isPlainObject(value)) fail(key, 'an object like { fn, args, restart }', value);
   checkKeys(key, value, ['fn', 'args', 'restart', 'maxRestarts']);
   if (typeof value.fn !== 'string' || !FN.test(value.fn) || RESERVED_FNS.has(value.fn)) {
     fail(`${key}.fn`, 'the name of an exported function', value.fn);
   }
-  const restart = value.restart ?? 'never';
-  if (restart !== 'never' && restart !== 'on-failure' && restart !== 'always') {
-    fail(`${key}.restart`, "one of 'never', 'on-failure', 'always'", restart);
-  }
+  const restart = restartPolicy(`${key}.restart`, value.restart);
   const maxRestarts = integer(`${key}.maxRestarts`, value.maxRestarts, 0, Infinity, { allowInfinity: true })!;
   return { fn: value.fn, args: array(`${key}.args`, value.args), restart, maxRestarts };
 }
@@ -192,7 +203,7 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
   const names = new Set<string>();
   const loops = entries('loops', config.loops).map(([name, def]) => {
     const key = `loops.${name}`;
-    checkKeys(key, def, ['module', 'initArgs', 'readyTimeout', 'expose', 'services']);
+    checkKeys(key, def, ['module', 'initArgs', 'readyTimeout', 'expose', 'services', 'restart', 'maxRestarts', 'healthInterval']);
     names.add(name);
     return {
       name,
@@ -201,6 +212,9 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
       readyTimeout: ms(`${key}.readyTimeout`, def.readyTimeout, 30_000),
       expose: fnNames(`${key}.expose`, def.expose),
       services: array(`${key}.services`, def.services, 'an array of services').map((s, i) => service(`${key}.services[${i}]`, s)),
+      restart: restartPolicy(`${key}.restart`, def.restart),
+      maxRestarts: integer(`${key}.maxRestarts`, def.maxRestarts, 0, Infinity, { allowInfinity: true }) ?? Infinity,
+      healthInterval: def.healthInterval === undefined ? undefined : ms(`${key}.healthInterval`, def.healthInterval, 10_000, { allowZero: true }),
     };
   });
   const pools = entries('pools', config.pools).map(([name, def]) => {

@@ -52,20 +52,35 @@ export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
     ...config.loops.map(async (def) => {
       let loop: core.Loop<any>;
       try {
-        loop = await core.startLoop(def.module, { name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout });
+        loop = await core.startLoop(def.module, {
+          name: def.name, initArgs: def.initArgs, readyTimeout: def.readyTimeout, restart: def.restart, maxRestarts: def.maxRestarts,
+          ...(def.healthInterval === undefined ? {} : { healthInterval: def.healthInterval }),
+        });
       } catch (error) {
         throw new ServerStartError(`Loop "${def.name}" failed to start: ${reason(error)}`, { cause: error });
       }
       targets.set(def.name, { name: def.name, kind: 'loop', target: loop, expose: new Set(def.expose) });
-      for (const svc of def.services) {
-        try {
-          const view = loop.with({ restart: svc.restart, maxRestarts: svc.maxRestarts, readyTimeout: def.readyTimeout });
-          const spawn = view.spawn.bind(view) as (fn: string, ...args: unknown[]) => Promise<ServiceHandle>;
-          services.push({ loop: def.name, fn: svc.fn, service: await spawn(svc.fn, ...svc.args) });
-        } catch (error) {
-          throw new ServerStartError(`Service "${svc.fn}" of loop "${def.name}" failed to start: ${reason(error)}`, { cause: error });
+      const spawnAll = async (): Promise<void> => {
+        for (const svc of def.services) {
+          let service: ServiceHandle;
+          try {
+            const view = loop.with({ restart: svc.restart, maxRestarts: svc.maxRestarts, readyTimeout: def.readyTimeout });
+            const spawn = view.spawn.bind(view) as (fn: string, ...args: unknown[]) => Promise<ServiceHandle>;
+            service = await spawn(svc.fn, ...svc.args);
+          } catch (error) {
+            throw new ServerStartError(`Service "${svc.fn}" of loop "${def.name}" failed to start: ${reason(error)}`, { cause: error });
+          }
+          const at = services.findIndex((s) => s.loop === def.name && s.fn === svc.fn);
+          if (at >= 0) services[at] = { loop: def.name, fn: svc.fn, service };
+          else services.push({ loop: def.name, fn: svc.fn, service });
         }
-      }
+      };
+      await spawnAll();
+      // A fresh thread after a restart runs the loop's services again. One that fails to start then keeps its old,
+      // stopped entry, which /api/health reports.
+      loop.on('loop:ready', ({ attempt }) => {
+        if (attempt > 0) spawnAll().catch(() => {});
+      });
     }),
     ...config.pools.map(async (def) => {
       const options = {

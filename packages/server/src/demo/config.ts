@@ -18,6 +18,10 @@ export function demoConfig(): ResolvedConfig {
       readyTimeout: 30_000,
       expose: ['listTools', 'callTool'],
       services: [{ fn: 'feed', args: [{ intervalMs: 500 }], restart: 'on-failure', maxRestarts: 5 }],
+      // A dead MCP server restarts the session on a fresh thread (health() pings it every 10 s, too).
+      restart: 'on-failure',
+      maxRestarts: Infinity,
+      healthInterval: undefined,
     }],
     pools: [{
       name: 'cpu',
