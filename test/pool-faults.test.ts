@@ -2,8 +2,8 @@
 // cooperative, and only a task that ignores its signal past cancelGrace costs its thread; resourceLimits hold.
 import assert from 'node:assert/strict';
 import { closeEveryLoopAfterEach } from './helpers.ts';
-import { describe, it } from 'node:test';
-import { CancelledError, LoopCrashedError, startPool } from '../packages/core/src/index.ts';
+import { describe, it, test } from 'node:test';
+import { CancelledError, LoopClosedError, LoopCrashedError, startPool } from '../packages/core/src/index.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
 closeEveryLoopAfterEach();
@@ -97,4 +97,43 @@ describe('pool faults', () => {
     assert.ok(error instanceof LoopCrashedError);
     assert.equal(await pool.submit('add', 20, 22), 42);
   });
+});
+
+test('pool restart policy: never replaces no crashed thread; once none is left the pool is failed', async (t) => {
+  const pool = await startPool(new URL('./fixtures/pool-work.js', import.meta.url), { minThreads: 2, maxThreads: 2, restart: 'never' });
+  t.after(() => pool.close());
+  const failed = new Promise<{ error: unknown }>((resolve) => pool.once('loop:failed', resolve));
+  await pool.submit('crash').catch(() => {});
+  assert.equal(pool.state, 'ready', 'one thread is left');
+  assert.equal(await pool.submit('add', 1, 2), 3);
+  await pool.submit('crash').catch(() => {});
+  assert.ok((await failed).error instanceof LoopCrashedError);
+  assert.equal(pool.state, 'failed');
+  assert.throws(() => pool.submit('add', 1, 2), (error: unknown) => error instanceof LoopClosedError && error.cause instanceof LoopCrashedError);
+});
+
+test('pool restart policy: maxRestarts replacements, then no more; backoff spaces init retries', async (t) => {
+  const pool = await startPool(new URL('./fixtures/pool-work.js', import.meta.url), { minThreads: 1, maxThreads: 1, maxRestarts: 1 });
+  t.after(() => pool.close());
+  const started = new Promise((resolve) => pool.once('loop:thread-start', resolve));
+  await pool.submit('crash').catch(() => {});
+  await started;
+  assert.equal(await pool.submit('add', 2, 3), 5, 'the replacement runs tasks');
+  const failed = new Promise((resolve) => pool.once('loop:failed', resolve));
+  await pool.submit('crash').catch(() => {});
+  await failed;
+  assert.equal(pool.state, 'failed');
+
+  const counter = new SharedArrayBuffer(4);
+  const retried = await startPool(new URL('./fixtures/pool-work.js', import.meta.url), {
+    minThreads: 1, maxThreads: 2, backoff: { initial: 7 }, initArgs: [{ counter, from: 2, count: 1 }],
+  });
+  t.after(() => retried.close());
+  const initFailed = new Promise<{ retryIn: number }>((resolve) => retried.once('loop:init-failed', resolve));
+  const flag = new SharedArrayBuffer(4);
+  retried.once('loop:thread-start', () => Atomics.store(new Int32Array(flag), 0, 1));
+  const held = [retried.submit('hold', flag), retried.submit('hold', flag)];
+  assert.equal((await initFailed).retryIn, 7);
+  await Promise.all(held);
+  await assert.rejects(startPool(new URL('./fixtures/pool-work.js', import.meta.url), { waitReady: false } as never), /Unknown option `waitReady`/);
 });

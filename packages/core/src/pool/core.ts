@@ -9,7 +9,7 @@ import { debug } from '../diagnostics.ts';
 import { LoopEmitter } from '../events.ts';
 import { mainDelay } from '../thread/health.ts';
 import { track, untrack } from '../lifecycle.ts';
-import { checkMs, type CloseOptions } from '../options.ts';
+import { backoffDelay, checkMs, type CloseOptions } from '../options.ts';
 import { PoolDispatcher } from './dispatcher.ts';
 import type { HandleCore } from '../call/handle.ts';
 import type { ThreadSource } from './call.ts';
@@ -17,9 +17,6 @@ import type { ResolvedPoolOptions } from './options.ts';
 import type { PoolState, PoolStats } from './stats.ts';
 import { PoolThread } from './thread.ts';
 import type { LoopCrashedError } from '../errors.ts';
-
-/** Backoff between attempts to start a thread after `init` failed, in ms. */
-const RETRY = { initial: 100, factor: 2, max: 30_000 };
 
 export class PoolCore implements ThreadSource, HandleCore {
   readonly name: string;
@@ -36,6 +33,8 @@ export class PoolCore implements ThreadSource, HandleCore {
   #retry: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
   #stopping = false;
+  /** Threads replaced after a crash, and retries after a failed `init`, counted against `maxRestarts`. */
+  #restarts = 0;
 
   constructor(url: string, options: ResolvedPoolOptions, name: string) {
     this.#url = url;
@@ -108,7 +107,7 @@ export class PoolCore implements ThreadSource, HandleCore {
 
   /** Starts threads when fewer than `minThreads` live, or when tasks wait and `maxThreads` allows more. */
   wantThreads(): void {
-    if (this.#stopping || this.state === 'closed' || this.#retry) return;
+    if (this.#stopping || this.state === 'closed' || this.state === 'failed' || this.#retry) return;
     const { ready, starting } = this.#count();
     const live = ready + starting;
     let need = this.#options.minThreads - live;
@@ -133,10 +132,15 @@ export class PoolCore implements ThreadSource, HandleCore {
       if (thread.inFlight === 0) this.idle(thread);
     }, (error: Error) => {
       this.#remove(thread);
-      if (this.#stopping || this.state === 'closed') return;
+      if (this.#stopping || this.state === 'closed' || this.state === 'failed') return;
       const attempt = ++this.#initFailures;
       this.#lastInitError = error;
-      const retryIn = Math.min(RETRY.max, RETRY.initial * RETRY.factor ** (attempt - 1));
+      if (!this.#mayRestart()) {
+        this.emitter.emit('loop:init-failed', { error, attempt, retryIn: Infinity }, { loop: this.name });
+        this.#failIfEmpty(error);
+        return;
+      }
+      const retryIn = backoffDelay(this.#options.policy.backoff, attempt);
       debug('pool %s: a thread failed init (attempt %d), retry in %d ms: %s', this.name, attempt, retryIn, error.message);
       this.emitter.emit('loop:init-failed', { error, attempt, retryIn }, { loop: this.name });
       if (this.#count().ready === 0) this.dispatcher.rejectQueued(error);
@@ -182,7 +186,28 @@ export class PoolCore implements ThreadSource, HandleCore {
     if (crash) this.emitter.emit('crash', crash, { loop: this.name });
     const reason = crash ? 'crash' : retired ? 'idle' : 'close';
     this.emitter.emit('loop:thread-exit', { threadId: thread.threadId, reason, threads: this.#count().ready }, { loop: this.name });
-    if (this.state !== 'closed') this.wantThreads();
+    if (this.state === 'closed' || this.state === 'failed') return;
+    if (crash && !this.#stopping && !this.#mayRestart()) return this.#failIfEmpty(crash);
+    this.wantThreads();
+  }
+
+  /** Whether the restart policy allows one more replacement or retry (and counts it). */
+  #mayRestart(): boolean {
+    const { restart, maxRestarts } = this.#options.policy;
+    if (restart === 'never' || this.#restarts >= maxRestarts) return false;
+    this.#restarts++;
+    return true;
+  }
+
+  /** No thread may start any more: once none is left, the pool is `failed` and its tasks reject with `cause`. */
+  #failIfEmpty(cause: Error): void {
+    const { ready, starting } = this.#count();
+    if (ready + starting > 0) return;
+    this.state = 'failed';
+    const error = new LoopClosedError(`Pool "${this.name}" has no thread left and its restart policy starts no more`, { cause });
+    this.dispatcher.closed ??= error;
+    this.dispatcher.rejectQueued(error);
+    this.emitter.emit('loop:failed', { attempt: this.#restarts, error: cause }, { loop: this.name });
   }
 
   stats(): PoolStats {

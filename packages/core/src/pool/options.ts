@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { checkInteger, checkMs, invalid, resolveLoopOptions, type LoopOptions, type ResolvedLoopOptions } from '../options.ts';
 
-export interface PoolOptions extends LoopOptions {
+export interface PoolOptions extends Omit<LoopOptions, 'waitReady' | 'healthInterval' | 'healthTimeout' | 'healthFailures'> {
   /** Threads kept even when idle; `startPool` resolves once they all passed `init`. @default min(maxThreads, max(1, floor(cores / 2))) */
   minThreads?: number;
   /** Threads at most, added one by one under load. @default cores - 1, at least 1 */
@@ -42,9 +42,17 @@ export interface ResolvedPoolOptions extends ResolvedLoopOptions {
 const POOL_KEYS: ReadonlySet<string> = new Set(['minThreads', 'maxThreads', 'idleTimeout', 'maxQueue', 'concurrentTasksPerThread', 'cancelGrace',
   'captureCallSites']);
 
+/** Loop options that mean nothing for a pool (its threads start together, and a pool has no `health()` checks). */
+const LOOP_ONLY: readonly string[] = ['waitReady', 'healthInterval', 'healthTimeout', 'healthFailures'];
+
 export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   const loop = resolveLoopOptions(input, POOL_KEYS);
   const options = (input ?? {}) as Record<string, unknown>;
+  for (const key of LOOP_ONLY) {
+    if (options[key] !== undefined) throw new TypeError(`Unknown option \`${key}\` (a loop option; pools have none)`);
+  }
+  // A pool replaces a crashed thread and retries a failed init by default: its tasks go to the other threads meanwhile.
+  if (options.restart === undefined) loop.policy = { ...loop.policy, restart: 'on-failure' };
   const cores = availableParallelism();
   const min = checkInteger('minThreads', options.minThreads, 0);
   const max = checkInteger('maxThreads', options.maxThreads, 1);

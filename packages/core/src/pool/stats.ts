@@ -5,7 +5,8 @@
 import type { DelayStats } from '../thread/health.ts';
 import type { PoolThreadStats } from './thread.ts';
 
-export type PoolState = 'ready' | 'closing' | 'closed';
+/** `failed`: threads are gone and the restart policy allows no more (`restart: 'never'`, or `maxRestarts` spent). */
+export type PoolState = 'ready' | 'closing' | 'closed' | 'failed';
 
 export interface TimeStats {
   /** Milliseconds, over the last 4096 tasks. */
