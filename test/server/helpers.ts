@@ -54,6 +54,30 @@ export function next<T = any>(socket: Client, event: string, test: (payload: T) 
   });
 }
 
+/**
+ * Records every `event` payload from now on; `wait(test)` resolves with the first that matches, received already or
+ * later. For an event that may come before the code that waits for it runs: a task's `task:done` can arrive in the
+ * same read as its submit's ack, before the ack's continuation registers a listener.
+ */
+export function record<T = any>(socket: Client, event: string): { wait(test: (payload: T) => boolean): Promise<T> } {
+  const seen: T[] = [];
+  const waiting: Array<{ test: (payload: T) => boolean; resolve: (payload: T) => void }> = [];
+  socket.on(event, ((payload: T) => {
+    seen.push(payload);
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      if (!waiting[i]!.test(payload)) continue;
+      waiting[i]!.resolve(payload);
+      waiting.splice(i, 1);
+    }
+  }) as never);
+  return {
+    wait: (test) => {
+      const found = seen.find(test);
+      return found !== undefined ? Promise.resolve(found) : new Promise((resolve) => waiting.push({ test, resolve }));
+    },
+  };
+}
+
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startServer, validateConfig, type RunningServer } from '../../packages/server/src/index.ts';
 import type { StatsSnapshot, TaskDoneEvent, TaskProgressEvent, TaskSubmitReply } from '../../packages/core/src/socket-io/events.ts';
-import { client, connected, delay, http, next, start, type Client } from './helpers.ts';
+import { client, connected, delay, http, next, record, start, type Client } from './helpers.ts';
 
 function submit(socket: Client, request: { loop: string; fn: string; args?: unknown[] }): Promise<TaskSubmitReply> {
   return new Promise((resolve) => socket.emit('task:submit', request, resolve));
@@ -79,9 +79,10 @@ void describe('Socket.IO', () => {
 
   void test('task:cancel cancels; the submitter gets task:done cancelled', async () => {
     const socket = await open();
+    const dones = record<TaskDoneEvent>(socket, 'task:done');
     const reply = await submit(socket, { loop: 'work', fn: 'sleep', args: [60_000] });
     assert.ok('id' in reply);
-    const done = next<TaskDoneEvent>(socket, 'task:done');
+    const done = dones.wait((e) => e.id === reply.id);
     const ack = await new Promise((resolve) => socket.emit('task:cancel', { id: reply.id }, resolve));
     assert.deepEqual(ack, { id: reply.id, state: 'cancelled' });
     const event = await done;
@@ -92,7 +93,7 @@ void describe('Socket.IO', () => {
     assert.deepEqual(again, { id: reply.id, state: 'cancelled' }, 'a cancelled task stays cancelled: cancelling again answers so');
     const echoed = await submit(socket, { loop: 'work', fn: 'echo', args: [1] });
     assert.ok('id' in echoed);
-    await next<TaskDoneEvent>(socket, 'task:done', (e) => e.id === echoed.id);
+    await dones.wait((e) => e.id === echoed.id);
     const late = await new Promise((resolve) => socket.emit('task:cancel', { id: echoed.id }, resolve));
     assert.equal((late as { error: { code: string } }).error.code, 'TASK_SETTLED', 'a fulfilled task cannot be cancelled');
   });
