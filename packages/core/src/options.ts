@@ -73,6 +73,13 @@ export interface CallOptions {
   maxRestarts?: number;
   /** For `spawn`: exponential backoff between restarts, in ms. @default { initial: 100, max: 30000, factor: 2 } */
   backoff?: Partial<ServicePolicy['backoff']>;
+  /**
+   * Tries in all for `submit` and `callSync` (1: no retry). A failed try runs again after `retryDelay`; a cancel, the
+   * call's own `timeout` (which bounds all tries together) and `DeadLetterError` are never retried. @default 1
+   */
+  maxAttempts?: number;
+  /** Ms before a retry: a number, or `{ initial, max, factor, jitter }` (jitter 0..1). @default { initial: 1000, max: 60000, factor: 2, jitter: 0 } */
+  retryDelay?: number | { initial?: number; max?: number; factor?: number; jitter?: number };
 }
 
 export interface CloseOptions {
@@ -241,7 +248,30 @@ export function resolveLoopOptions(input: unknown, extraKeys: ReadonlySet<string
   };
 }
 
-const CALL_KEYS = new Set(['signal', 'timeout', 'readyTimeout', 'restart', 'maxRestarts', 'backoff']);
+const CALL_KEYS = new Set(['signal', 'timeout', 'readyTimeout', 'restart', 'maxRestarts', 'backoff', 'maxAttempts', 'retryDelay']);
+
+/** `retryDelay` resolved (the names sources and durable calls use too). */
+export function resolveRetryDelay(value: unknown): { initial: number; max: number; factor: number; jitter: number } {
+  if (typeof value === 'number') {
+    const ms = checkMs('retryDelay', value, { allowZero: true })!;
+    return { initial: ms, max: ms, factor: 1, jitter: 0 };
+  }
+  const delay = checkObject('retryDelay', value);
+  for (const key of Object.keys(delay)) {
+    if (!['initial', 'max', 'factor', 'jitter'].includes(key)) throw new TypeError(`Unknown option \`retryDelay.${key}\``);
+  }
+  const { factor, jitter } = delay;
+  if (factor !== undefined && typeof factor !== 'number') throw invalid('retryDelay.factor', 'a number >= 1', factor);
+  if (factor !== undefined && (!(factor >= 1) || !Number.isFinite(factor))) throw invalid('retryDelay.factor', 'a number >= 1', factor, RangeError);
+  if (jitter !== undefined && typeof jitter !== 'number') throw invalid('retryDelay.jitter', 'a number from 0 to 1', jitter);
+  if (jitter !== undefined && !(jitter >= 0 && jitter <= 1)) throw invalid('retryDelay.jitter', 'a number from 0 to 1', jitter, RangeError);
+  return {
+    initial: checkMs('retryDelay.initial', delay.initial, { allowZero: true }) ?? 1000,
+    max: checkMs('retryDelay.max', delay.max, { allowZero: true }) ?? 60_000,
+    factor: factor ?? 2,
+    jitter: jitter ?? 0,
+  };
+}
 
 /** Validates call options; merging keeps the later layer's keys. */
 export function resolveCallOptions(base: CallOptions, input: unknown): CallOptions {
@@ -254,6 +284,8 @@ export function resolveCallOptions(base: CallOptions, input: unknown): CallOptio
   checkMs('readyTimeout', options.readyTimeout, { allowInfinity: true });
   checkOneOf('restart', options.restart, ['never', 'on-failure', 'always'] as const);
   checkInteger('maxRestarts', options.maxRestarts, 0, { allowInfinity: true });
+  checkInteger('maxAttempts', options.maxAttempts, 1);
+  if (options.retryDelay !== undefined) resolveRetryDelay(options.retryDelay);
   const backoff = checkObject('backoff', options.backoff);
   checkMs('backoff.initial', backoff.initial, { allowZero: true });
   checkMs('backoff.max', backoff.max, { allowZero: true });

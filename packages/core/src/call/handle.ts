@@ -5,7 +5,8 @@
  * A handle made by `with(options)` is a view of the same target whose calls carry those options.
  */
 import type { EventMeta, LoopEmitter } from '../events.ts';
-import { resolveCallOptions, type CallOptions, type CloseOptions } from '../options.ts';
+import { resolveCallOptions, resolveRetryDelay, type CallOptions, type CloseOptions } from '../options.ts';
+import { RetryingCall } from './retry.ts';
 import type { CallKind } from '../thread/protocol.ts';
 import { timeoutError, type CallSetup, type Carrier } from './record.ts';
 import { STREAM_WINDOW, TaskStream } from './stream.ts';
@@ -55,8 +56,12 @@ export abstract class Handle<M, Events> implements AsyncDisposable {
   protected call<T>(kind: CallKind, fn: unknown, args: unknown[], extra: Partial<CallSetup>, caller: (...a: any[]) => unknown): Task<T> {
     const site: { stack?: string } = {};
     if (this.core.captureCallSites) Error.captureStackTrace(site, caller);
-    const { signal, timeout } = this.options;
-    return this.core.carrier.call<T>(kind, fn, args, { signal, timeout: kind === 'service' ? undefined : timeout, site, ...extra });
+    const { signal, timeout, maxAttempts = 1 } = this.options;
+    const setup: CallSetup = { signal, timeout: kind === 'service' ? undefined : timeout, site, ...extra };
+    if (kind === 'task' && maxAttempts > 1 && typeof fn === 'string' && !signal?.aborted) {
+      return new RetryingCall(this.core.carrier, kind, fn, args, setup, maxAttempts, resolveRetryDelay(this.options.retryDelay)).task as Task<T>;
+    }
+    return this.core.carrier.call<T>(kind, fn, args, setup);
   }
 
   /** Runs `fn(...args)`; the task settles with its result. */
@@ -69,10 +74,7 @@ export abstract class Handle<M, Events> implements AsyncDisposable {
     this.checkBlocking(fn);
     const task = this.call<FnResult<M, K>>('task', fn, args, {}, this.callSync);
     const { timeout } = this.options;
-    const carrier = this.core.carrier;
-    if (!task.done() && !carrier.waitFor(task as Task<unknown>, timeout)) {
-      carrier.expire(task.seq, timeoutError(task, fn, timeout!));
-    }
+    if (!task.done() && !task.wait(timeout)) task.expire(timeoutError(task, fn, timeout!));
     return task.result();
   }
 

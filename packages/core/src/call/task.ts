@@ -18,6 +18,8 @@ export interface TaskCarrier {
   preempt?(seq: number): void;
   /** Tells the loop to abort the call's signal (unless `preempt` kept it from starting); the task is already settled. */
   abort(seq: number, reason: unknown): void;
+  /** The call's `timeout` passed: reject the task with `error` and abort the call's signal where it runs. */
+  expire(seq: number, error: TimeoutError): void;
   /** Blocks this thread until `task` settles or `timeout` ms pass; false on timeout. */
   waitFor(task: Task<unknown>, timeout: number | undefined): boolean;
   /** Reports an error thrown by an `onDone` callback or progress listener. */
@@ -83,6 +85,16 @@ export class Task<T> extends Promise<T> {
     this.settleCancelled(error);
     this.#carrier.abort(this.seq, error.reason ?? error);
     return true;
+  }
+
+  /** @internal The caller's `timeout` passed while it was blocked (its timer could not run). */
+  expire(error: TimeoutError): void {
+    this.#carrier.expire(this.seq, error);
+  }
+
+  /** @internal Blocks until the task settles or `timeout` ms pass (false then), through whatever carries it. */
+  wait(timeout: number | undefined): boolean {
+    return this.#state !== 'open' || this.#carrier.waitFor(this as Task<unknown>, timeout);
   }
 
   /** Blocks the calling thread until the task settles; returns its value or throws its error. */
