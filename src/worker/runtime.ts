@@ -11,7 +11,7 @@ import { isMarkedCancelled } from '../cancel-marks.ts';
 import { takeClaim } from '../claims.ts';
 import {
   BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_PARKED, CTRL_STATE, CTRL_WAKE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
-  isReservedEvent, taskIdOf, type CallKind, type CallMessage, type FromLoop, type ToLoop,
+  isReservedEvent, isSubpathEvent, taskIdOf, type CallKind, type CallMessage, type FromLoop, type ToLoop,
 } from '../protocol.ts';
 import { globals, type TaskContext } from './context.ts';
 import { runService } from './run-service.ts';
@@ -70,6 +70,10 @@ export class Runtime {
     this.#mod = mod;
     this.#ctrl = ctrl;
     globals.emit = (event, payload) => this.emit(event, payload, undefined);
+    globals.emitSubpath = (event, payload, taskId) => {
+      if (!isSubpathEvent(event)) throw new TypeError(`Expected \`event\` to start with a subpath's prefix such as "source:", got \`${event}\``);
+      this.emit(event, payload, taskId, true);
+    };
   }
 
   /** Starts serving a connection. The owner's is number 0 and always receives events. */
