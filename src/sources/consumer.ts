@@ -1,0 +1,190 @@
+/**
+ * One running consumer: the delivery semantics of `consume()`.
+ *
+ * - A message is acknowledged only after its handler's promise fulfilled; a failure releases it for a retry after
+ *   `retryDelay(attempt)`, or dead-letters it after `maxAttempts` (at once for a `DeadLetterError`).
+ * - Every held message has its lease extended each half lease, so no other consumer gets it while it waits or runs.
+ * - At most `concurrency` handlers run and `concurrency + prefetch` messages are held; receiving waits while full.
+ * - Stop: receiving ends at once, held messages are released, running handlers get `stopTimeout`, then their signal
+ *   aborts and their messages are released. Nothing unhandled is acknowledged.
+ */
+import { DeadLetterError } from '../errors.ts';
+import { emitReserved, type TaskContext } from '../worker/index.ts';
+import type { ConsumeStats, Handler } from './consume.ts';
+import type { ResolvedConsumeOptions } from './consume-options.ts';
+import { toMessage } from './message.ts';
+import { reconnect, isFinal } from './reconnect.ts';
+import { describeError } from './source-error.ts';
+import type { Delivery, Source } from './source.ts';
+
+interface Held {
+  delivery: Delivery;
+  leaseTimer: NodeJS.Timeout;
+  /** Set once the message is given back (stop): whatever the handler does later, nothing is acknowledged. */
+  released: boolean;
+  controller?: AbortController;
+  done?: Promise<void>;
+}
+
+export class Consumer {
+  readonly stats: ConsumeStats = { received: 0, acked: 0, retried: 0, deadLettered: 0, released: 0, inFlightAtStop: 0 };
+  readonly #source: Source;
+  readonly #handler: Handler;
+  readonly #o: ResolvedConsumeOptions;
+  readonly #context: TaskContext;
+  readonly #waiting: Held[] = [];
+  readonly #running = new Set<Held>();
+  /** Aborted when the service is stopped: ends `receive` and every wait at once. */
+  readonly #stop = new AbortController();
+  #wake: (() => void) | undefined;
+
+  constructor(source: Source, handler: Handler, options: ResolvedConsumeOptions, context: TaskContext) {
+    this.#source = source;
+    this.#handler = handler;
+    this.#o = options;
+    this.#context = context;
+  }
+
+  async run(): Promise<ConsumeStats> {
+    const { signal } = this.#context;
+    const onStop = (): void => {
+      this.#stop.abort(signal.reason);
+      this.#wake?.();
+    };
+    if (signal.aborted) onStop();
+    else signal.addEventListener('abort', onStop, { once: true });
+    try {
+      const connect = { lease: this.#o.lease, held: this.#o.concurrency + this.#o.prefetch };
+      let connected;
+      try {
+        connected = await this.#source.connect(connect);
+      } catch (error) {
+        if (isFinal(error)) throw error;
+        connected = await reconnect(this.#source, connect, error, this.#o.maxReconnects, this.#stop.signal);
+      }
+      this.#context.ready({ source: this.#source.name, queue: connected?.queue });
+      await this.#receiveLoop(connect);
+      await this.#drain();
+      return this.stats;
+    } finally {
+      signal.removeEventListener('abort', onStop);
+      for (const held of [...this.#waiting, ...this.#running]) clearTimeout(held.leaseTimer);
+      await this.#source.close().catch(() => {});
+    }
+  }
+
+  async #receiveLoop(connect: { lease: number; held: number }): Promise<void> {
+    const stop = this.#stop.signal;
+    const limit = this.#o.concurrency + this.#o.prefetch;
+    while (!stop.aborted) {
+      const room = limit - this.#waiting.length - this.#running.size;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+        continue;
+      }
+      let batch: Delivery[];
+      try {
+        batch = await this.#source.receive(room, stop);
+      } catch (error) {
+        if (stop.aborted) break;
+        if (isFinal(error)) throw error;
+        if (await reconnect(this.#source, connect, error, this.#o.maxReconnects, stop) === undefined) break;
+        continue;
+      }
+      for (const delivery of batch) {
+        this.stats.received++;
+        const held: Held = { delivery, leaseTimer: this.#extendEvery(delivery), released: false };
+        if (stop.aborted) void this.#giveBack(held);
+        else this.#waiting.push(held);
+      }
+      this.#pump();
+    }
+  }
+
+  /** Starts handlers while there is room and messages wait. */
+  #pump(): void {
+    while (this.#running.size < this.#o.concurrency && this.#waiting.length > 0 && !this.#stop.signal.aborted) {
+      const held = this.#waiting.shift()!;
+      this.#running.add(held);
+      held.done = this.#handle(held).finally(() => {
+        clearTimeout(held.leaseTimer);
+        this.#running.delete(held);
+        this.#pump();
+        this.#wake?.();
+      });
+    }
+  }
+
+  async #handle(held: Held): Promise<void> {
+    const { delivery } = held;
+    const source = this.#source;
+    if (delivery.attempt > this.#o.maxAttempts) {
+      // Delivered again after its last try, which never finished (its consumer died while handling it).
+      const error = new DeadLetterError(`Message ${delivery.id} was delivered ${delivery.attempt} times, more than maxAttempts (${this.#o.maxAttempts}); its last handler never finished`);
+      return this.#deadLetter(delivery, error);
+    }
+    held.controller = new AbortController();
+    let failure: unknown;
+    let ok = false;
+    try {
+      await this.#handler(toMessage(delivery, source.name), { signal: held.controller.signal, emit: this.#context.emit });
+      ok = true;
+    } catch (error) {
+      failure = error;
+    }
+    clearTimeout(held.leaseTimer);
+    if (held.released) return;
+    if (ok) {
+      // A failed ack (a lost connection) leaves the message to the broker, which redelivers it.
+      await source.ack(delivery).then(() => void this.stats.acked++, () => {});
+    } else if (failure instanceof DeadLetterError || delivery.attempt >= this.#o.maxAttempts) {
+      await this.#deadLetter(delivery, failure);
+    } else {
+      await source.release(delivery, this.#o.retryDelay(delivery.attempt)).then(() => void this.stats.retried++, () => {});
+    }
+  }
+
+  async #deadLetter(delivery: Delivery, failure: unknown): Promise<void> {
+    const error = describeError(failure);
+    try {
+      await this.#source.deadLetter(delivery, { ...error, attempt: delivery.attempt });
+    } catch {
+      return; // Still leased to a lost connection: the broker redelivers it, and it is dead-lettered then.
+    }
+    this.stats.deadLettered++;
+    emitReserved('source:dead', { source: this.#source.name, id: delivery.id, attempt: delivery.attempt, error });
+  }
+
+  /** Extends the message's lease every half lease while it is held. */
+  #extendEvery(delivery: Delivery): NodeJS.Timeout {
+    const half = Math.max(1, Math.floor(this.#o.lease / 2));
+    const timer = setInterval(() => void this.#source.extend(delivery, this.#o.lease).catch(() => {}), half);
+    timer.unref();
+    return timer;
+  }
+
+  async #giveBack(held: Held): Promise<void> {
+    held.released = true;
+    clearTimeout(held.leaseTimer);
+    await this.#source.release(held.delivery, 0).then(() => void this.stats.released++, () => {});
+  }
+
+  /** After a stop: held messages go back at once, running handlers get `stopTimeout`, then are aborted and released. */
+  async #drain(): Promise<void> {
+    this.stats.inFlightAtStop = this.#running.size;
+    const giveBack = this.#waiting.splice(0).map((held) => this.#giveBack(held));
+    const running = [...this.#running];
+    if (running.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#o.stopTimeout)));
+      await Promise.race([Promise.all(running.map((held) => held.done!)), timedOut]);
+      clearTimeout(timer);
+      for (const held of this.#running) {
+        held.controller?.abort(this.#stop.signal.reason);
+        giveBack.push(this.#giveBack(held));
+      }
+    }
+    await Promise.all(giveBack);
+  }
+}
