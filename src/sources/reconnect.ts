@@ -4,6 +4,7 @@
  * queue, refused credentials); so is running out of `maxReconnects`.
  */
 import { emitReserved } from '../worker/index.ts';
+import { pause } from './pause.ts';
 import { SourceError, describeError } from './source-error.ts';
 import type { ConnectOptions, Connected, Source } from './source.ts';
 
@@ -31,7 +32,8 @@ export async function reconnect(
     }
     const delay = reconnectDelay(attempt);
     emitReserved('source:disconnected', { source: source.name, error: describeError(error), attempt, delay });
-    if (!(await sleep(delay, signal))) return undefined;
+    await pause(delay, signal);
+    if (signal.aborted) return undefined;
     try {
       const connected = await source.connect(options);
       emitReserved('source:connected', { source: source.name, queue: connected.queue, reconnects: attempt });
@@ -43,17 +45,3 @@ export async function reconnect(
   }
 }
 
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (value: boolean): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(value);
-    };
-    const onAbort = (): void => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
