@@ -160,12 +160,12 @@ export function conformance(harness: Harness): void {
       assert.deepEqual(await target.backlog(), { waiting: 0, inFlight: 0 });
       // A message failing once never succeeds on its first attempt: attempts come from the broker's own count.
       for (const seen of recorder.handled) if (failing.has(seen.n)) assert.ok(seen.attempt >= 2, `message ${seen.n} succeeded on attempt ${seen.attempt}`);
-      // Duplicates only from redelivery: a message handled twice was redelivered (a later attempt), and only the
-      // messages the crashed loop held (at most concurrency + prefetch) can have been handled twice.
+      // Duplicates only from redelivery: of the handlings of one message, at most one is a first delivery, and only
+      // the messages the crashed loop held (at most concurrency + prefetch) can have been handled twice.
       const byN = new Map<number, number[]>();
       for (const seen of recorder.handled) byN.set(seen.n, [...(byN.get(seen.n) ?? []), seen.attempt]);
       const twice = [...byN].filter(([, attempts]) => attempts.length > 1);
-      for (const [n, attempts] of twice) assert.equal(new Set(attempts).size, attempts.length, `message ${n} handled twice on one attempt: ${attempts.join(', ')}`);
+      for (const [n, attempts] of twice) assert.ok(attempts.filter((a) => a === 1).length <= 1, `message ${n} handled twice as a first delivery: ${attempts.join(', ')}`);
       assert.ok(twice.length <= 16, `${twice.length} messages handled twice, more than the crashed loop held`);
       // The second consumer's stats match what its handlers did, exactly.
       const mine = (list: Seen[]) => list.filter((s) => s.taskId === service.id).length;
