@@ -70,7 +70,10 @@ export function redis(options: RedisSourceOptions): RedisSource {
   let nextClaim = 0;
   let claimCursor = '0-0';
   let name = consumer;
-  const open = (): Redis => new Redis(url!, { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  // Connections of our own fail fast and stay down: consume() reconnects (with its events and backoff), and their
+  // errors reach it as rejected commands, so the 'error' event needs no listener of its own.
+  const quiet = (client: Redis): Redis => client.on('error', () => {});
+  const open = (): Redis => quiet(new Redis(url!, { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false, maxRetriesPerRequest: 0 }));
   const drop = (): void => {
     if (reader) reader.disconnect();
     if (commands && commands !== given) commands.disconnect();
@@ -102,7 +105,7 @@ export function redis(options: RedisSourceOptions): RedisSource {
       try {
         commands = given ?? open();
         if (commands.status === 'wait') await commands.connect();
-        reader = commands.duplicate({ lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+        reader = quiet(commands.duplicate({ lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false, maxRetriesPerRequest: 0 }));
         await reader.connect();
         readerId = Number(await reader.call('CLIENT', 'ID'));
       } catch (error) {
