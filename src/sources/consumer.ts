@@ -19,7 +19,8 @@ import type { Delivery, Source } from './source.ts';
 
 interface Held {
   delivery: Delivery;
-  leaseTimer: NodeJS.Timeout;
+  /** When its lease is next extended (ms, performance.now()). */
+  extendAt: number;
   /** Set once the message is given back (stop): whatever the handler does later, nothing is acknowledged. */
   released: boolean;
   controller?: AbortController;
@@ -53,6 +54,8 @@ export class Consumer {
     };
     if (signal.aborted) onStop();
     else signal.addEventListener('abort', onStop, { once: true });
+    const leases = setInterval(() => this.#extendDue(), Math.max(1, Math.floor(this.#o.lease / 4)));
+    leases.unref();
     try {
       const connect = { lease: this.#o.lease, held: this.#o.concurrency + this.#o.prefetch };
       let connected;
@@ -68,7 +71,7 @@ export class Consumer {
       return this.stats;
     } finally {
       signal.removeEventListener('abort', onStop);
-      for (const held of [...this.#waiting, ...this.#running]) clearTimeout(held.leaseTimer);
+      clearInterval(leases);
       await this.#source.close().catch(() => {});
     }
   }
@@ -94,7 +97,7 @@ export class Consumer {
       }
       for (const delivery of batch) {
         this.stats.received++;
-        const held: Held = { delivery, leaseTimer: this.#extendEvery(delivery), released: false };
+        const held: Held = { delivery, extendAt: performance.now() + this.#o.lease / 2, released: false };
         if (stop.aborted) void this.#giveBack(held);
         else this.#waiting.push(held);
       }
@@ -108,7 +111,6 @@ export class Consumer {
       const held = this.#waiting.shift()!;
       this.#running.add(held);
       held.done = this.#handle(held).finally(() => {
-        clearTimeout(held.leaseTimer);
         this.#running.delete(held);
         this.#pump();
         this.#wake?.();
@@ -133,7 +135,6 @@ export class Consumer {
     } catch (error) {
       failure = error;
     }
-    clearTimeout(held.leaseTimer);
     if (held.released) return;
     if (ok) {
       // A failed ack (a lost connection) leaves the message to the broker, which redelivers it.
@@ -156,17 +157,18 @@ export class Consumer {
     emitReserved('source:dead', { source: this.#source.name, id: delivery.id, attempt: delivery.attempt, error });
   }
 
-  /** Extends the message's lease every half lease while it is held. */
-  #extendEvery(delivery: Delivery): NodeJS.Timeout {
-    const half = Math.max(1, Math.floor(this.#o.lease / 2));
-    const timer = setInterval(() => void this.#source.extend(delivery, this.#o.lease).catch(() => {}), half);
-    timer.unref();
-    return timer;
+  /** Extends the lease of every held message that has had it for half a lease (one timer for all of them). */
+  #extendDue(): void {
+    const now = performance.now();
+    for (const held of [...this.#waiting, ...this.#running]) {
+      if (held.released || now < held.extendAt) continue;
+      held.extendAt = now + this.#o.lease / 2;
+      void this.#source.extend(held.delivery, this.#o.lease).catch(() => {});
+    }
   }
 
   async #giveBack(held: Held): Promise<void> {
     held.released = true;
-    clearTimeout(held.leaseTimer);
     await this.#source.release(held.delivery, 0).then(() => void this.stats.released++, () => {});
   }
 
