@@ -2,8 +2,10 @@
  * `sideloop/sources/nats`: NATS JetStream with a durable pull consumer, on `@nats-io/jetstream` and
  * `@nats-io/transport-node`.
  *
- * Each receive is one `fetch` of at most the room `consume()` has, so nothing beyond `concurrency + prefetch` is
- * pulled. The consumer's `ack_wait` is the lease, `working()` extends it, `nak(delay)` releases for a retry, and
+ * A pull (`fetch`) asks for the room left of `concurrency + prefetch`, once half of it is free (a pull per message
+ * would cost a round trip each), so nothing beyond it is pulled; a receive hands over what has arrived at once
+ * instead of waiting for the whole pull. Messages that arrived but wait for `consume()` to have room get
+ * `working()` every half lease too, and what is left at close is nak()ed. The consumer's `ack_wait` is the lease, `working()` extends it, `nak(delay)` releases for a retry, and
  * `attempt` is the broker's delivery count. Dead letters are published to `deadLetterSubject` (which a stream must
  * take: `create: true` makes the stream take both subjects) with their last error in headers, then `term()`ed.
  */
@@ -41,6 +43,15 @@ const NANOS_PER_MS = 1_000_000;
 
 interface Handle { message: JsMsg; generation: number }
 
+/** One pull under way: the messages it brought that were not handed over yet. */
+interface Pull {
+  arrived: JsMsg[];
+  done: boolean;
+  error: unknown;
+  wake: (() => void) | undefined;
+  stop: () => void;
+}
+
 export function nats(options: NatsSourceOptions): PublishingSource {
   const o = checkObject('options', options);
   checkKeys(o, KEYS);
@@ -63,14 +74,62 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   let consumer: Consumer | undefined;
   let generation = 0;
   let producer: Promise<{ nc: NatsConnection; js: JetStreamClient }> | undefined;
+  let pull: Pull | undefined;
+  let keepLeased: NodeJS.Timeout | undefined;
+  /** Messages handed to consume() and not yet acked, released or dead-lettered; at most `held`. */
+  let outstanding = 0;
+  let held = 1;
+  let settledWake: (() => void) | undefined;
+  // Acks of one event-loop turn go out together: nats.js flushes its socket once per microtask, and acks from
+  // handlers finishing one by one would each cost a write.
+  const acks: JsMsg[] = [];
+  let ackTimer: NodeJS.Immediate | undefined;
+  const flushAcks = (): void => {
+    if (ackTimer) clearImmediate(ackTimer);
+    ackTimer = undefined;
+    for (const message of acks.splice(0)) message.ack();
+  };
+  const settled = (): void => {
+    outstanding = Math.max(0, outstanding - 1);
+    settledWake?.();
+  };
 
   const open = async (): Promise<NatsConnection> => given ?? natsConnect({ servers, reconnect: false });
+  const startPull = async (from: Consumer, max: number): Promise<Pull> => {
+    const batch = await from.fetch({ max_messages: max, expires: pollTimeout });
+    const state: Pull = { arrived: [], done: false, error: undefined, wake: undefined, stop: () => batch.stop() };
+    void (async () => {
+      try {
+        for await (const message of batch) {
+          state.arrived.push(message);
+          state.wake?.();
+        }
+      } catch (error) {
+        state.error = error;
+      } finally {
+        state.done = true;
+        state.wake?.();
+      }
+    })();
+    return state;
+  };
   const drop = async (): Promise<void> => {
+    if (nc && !nc.isClosed()) flushAcks();
+    acks.length = 0;
+    clearInterval(keepLeased);
+    if (pull) {
+      pull.stop();
+      for (const message of pull.arrived.splice(0)) message.nak();
+      pull = undefined;
+    }
     const c = nc;
     nc = undefined;
     js = undefined;
     consumer = undefined;
-    if (c && c !== given) await c.close().catch(() => {});
+    if (c && c !== given) {
+      if (!c.isClosed()) await c.flush().catch(() => {});
+      await c.close().catch(() => {});
+    }
   };
   const live = (delivery: Delivery): JsMsg => {
     const handle = delivery.handle as Handle;
@@ -81,16 +140,18 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   return {
     name: `nats:${stream}`,
     broker: 'nats',
-    async connect({ lease, held }: ConnectOptions): Promise<Connected> {
+    async connect({ lease, held: limit }: ConnectOptions): Promise<Connected> {
       if (!durable) throw new SourceError('SIDELOOP_SOURCE_CONFIG', `nats:${stream}: \`consumer\` (a durable name) is required to consume`);
       await drop();
       generation++;
+      held = limit;
+      outstanding = 0;
       try {
         const c = (nc = await open());
         const jsm = await jetstreamManager(c);
         const config = {
           durable_name: durable, ack_policy: AckPolicy.Explicit, ack_wait: lease * NANOS_PER_MS, max_deliver: -1,
-          max_ack_pending: Math.max(1000, held * 4), filter_subject: subject, deliver_policy: DeliverPolicy.All,
+          max_ack_pending: Math.max(1000, limit * 4), filter_subject: subject, deliver_policy: DeliverPolicy.All,
         };
         if (create) {
           const info = await jsm.streams.info(stream).catch(missing);
@@ -109,6 +170,8 @@ export function nats(options: NatsSourceOptions): PublishingSource {
         }
         js = jetstream(c);
         consumer = await js.consumers.get(stream, durable);
+        keepLeased = setInterval(() => pull?.arrived.forEach((message) => message.working()), Math.max(1, Math.floor(lease / 2)));
+        keepLeased.unref();
       } catch (error) {
         await drop();
         throw classify(error);
@@ -119,23 +182,30 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       const c = nc;
       if (!consumer || !c || c.isClosed()) throw new Error(`nats:${stream}: not connected`);
       if (signal.aborted) return [];
-      const batch = await consumer.fetch({ max_messages: max, expires: pollTimeout });
-      const onAbort = (): void => batch.stop();
-      signal.addEventListener('abort', onAbort, { once: true });
-      const out: Delivery[] = [];
-      try {
-        for await (const message of batch) out.push(toDelivery(message, generation));
-      } finally {
-        signal.removeEventListener('abort', onAbort);
+      if (!pull || (pull.done && pull.arrived.length === 0)) {
+        while (held - outstanding < Math.ceil(held / 2) && !signal.aborted) await wakeOn(signal, (wake) => (settledWake = wake));
+        settledWake = undefined;
+        if (signal.aborted) return [];
+        pull = await startPull(consumer, held - outstanding);
       }
+      const current = pull;
+      while (current.arrived.length === 0 && !current.done && !signal.aborted) await wakeOn(signal, (wake) => (current.wake = wake));
+      current.wake = undefined;
       if (c.isClosed()) throw new Error(`nats:${stream}: the connection closed`);
-      return out;
+      if (current.arrived.length === 0 && current.error !== undefined) throw current.error;
+      const handed = current.arrived.splice(0, max);
+      outstanding += handed.length;
+      return handed.map((message) => toDelivery(message, generation));
     },
     async ack(delivery: Delivery): Promise<void> {
-      live(delivery).ack();
+      acks.push(live(delivery));
+      settled();
+      ackTimer ??= setImmediate(flushAcks);
     },
     async release(delivery: Delivery, delay: number): Promise<void> {
-      live(delivery).nak(delay > 0 ? delay : undefined);
+      const message = live(delivery);
+      settled();
+      message.nak(delay > 0 ? delay : undefined);
     },
     async extend(delivery: Delivery): Promise<void> {
       live(delivery).working();
@@ -149,6 +219,7 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       h.set('Sideloop-Attempt', String(reason.attempt));
       h.set('Sideloop-Original-Id', delivery.id);
       await js!.publish(deadLetterSubject, delivery.body, { headers: h });
+      settled();
       message.term(); // no reason: servers before 2.10 ignore a "+TERM" that carries one
     },
     async backlog() {
@@ -176,6 +247,18 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       return String(ack.seq);
     },
   };
+}
+
+/** Waits until `register`'s wake is called or `signal` aborts. */
+function wakeOn(signal: AbortSignal, register: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    register(done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function toDelivery(message: JsMsg, generation: number): Delivery {
