@@ -22,6 +22,7 @@ async function queuesOf(queue: string): Promise<Array<{ name: string; ready: num
 conformance({
   name: 'amqp',
   lease: 1000,
+  missing: () => ({ module, factory: 'amqp', options: { url: url(PORT), queue: `sideloop-missing-${randomUUID()}` } }),
   async target(): Promise<Target> {
     const queue = `sideloop-test-${randomUUID()}`;
     const admin = await amqplib.connect(url(PORT));

@@ -6,7 +6,7 @@ import { describe, test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TransferListItem } from 'node:worker_threads';
 import { closeAllLoops, startLoop, transfer, type Loop } from '../../src/index.ts';
-import type { ConsumeStats } from '../../src/sources/index.ts';
+import { SourceError, type ConsumeStats } from '../../src/sources/index.ts';
 import { fixture } from '../helpers.ts';
 
 /** What the consumer loop builds its source from: `(await import(module))[factory](options)`. */
@@ -33,6 +33,8 @@ export interface Target {
 
 export interface Harness {
   name: string;
+  /** A source for a queue that does not exist (without `create`), where the broker has such a thing. */
+  missing?: () => SourceSpec;
   /** The lease the scenarios use (ms); small, so a crashed consumer's messages come back soon. */
   lease: number;
   target(): Promise<Target>;
@@ -229,6 +231,17 @@ export function conformance(harness: Harness): void {
       assert.equal(after.acked, total);
       assert.equal(recorder.handled.length, total, 'each message handled once');
       assert.deepEqual(await target.deadLetters(), []);
+    });
+
+    test('a queue that does not exist fails the start with SourceError SIDELOOP_SOURCE_NOT_FOUND', { skip: !harness.missing }, async () => {
+      const recorder = new Recorder();
+      const loop = await consumerLoop(harness, recorder);
+      await assert.rejects(loop.spawn('run', harness.missing!(), { lease: harness.lease }), (error: any) => {
+        assert.ok(error instanceof SourceError, `expected SourceError, got ${error?.name}: ${error?.message}`);
+        assert.equal(error.code, 'SIDELOOP_SOURCE_NOT_FOUND');
+        return true;
+      });
+      assert.deepEqual(recorder.connections, [], 'not taken for a lost connection');
     });
 
     test('a connection killed mid-stream reconnects and loses nothing', async () => {

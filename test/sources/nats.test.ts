@@ -12,6 +12,7 @@ const module = new URL('../../src/sources/nats.ts', import.meta.url).href;
 conformance({
   name: 'nats',
   lease: 1000,
+  missing: () => ({ module, factory: 'nats', options: { servers: `127.0.0.1:${PORT}`, stream: `sideloop-missing-${randomUUID()}`, consumer: 'none', subject: `sideloop.missing.${randomUUID()}` } }),
   async target(): Promise<Target> {
     const id = randomUUID();
     const stream = `sideloop-test-${id}`;

@@ -11,6 +11,7 @@ const module = new URL('../../src/sources/redis.ts', import.meta.url).href;
 conformance({
   name: 'redis',
   lease: 1000,
+  missing: () => ({ module, factory: 'redis', options: { url: `redis://127.0.0.1:${PORT}`, stream: `sideloop-missing-${randomUUID()}`, group: 'none' } }),
   async target(): Promise<Target> {
     const stream = `sideloop-test-${randomUUID()}`;
     const group = 'conformance';

@@ -1,5 +1,6 @@
 // The conformance suite on SQS, through fauxqs (an SQS emulator) in this process, one queue per test.
 import { randomUUID } from 'node:crypto';
+import { after } from 'node:test';
 import { startFauxqs } from 'fauxqs';
 import { sqs } from '../../src/sources/sqs.ts';
 import { conformance, type Target } from './conformance.ts';
@@ -8,11 +9,17 @@ import { tcpProxy } from './tcp-proxy.ts';
 const module = new URL('../../src/sources/sqs.ts', import.meta.url).href;
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 
+const server = await startFauxqs({ port: 0, logger: false });
+after(() => server.stop());
+
 conformance({
   name: 'sqs',
   lease: 2000, // SQS counts visibility in whole seconds
+  missing: () => ({
+    module, factory: 'sqs',
+    options: { queue: `sideloop-missing-${randomUUID()}`, endpoint: `http://127.0.0.1:${server.port}`, region: 'us-east-1', credentials },
+  }),
   async target(): Promise<Target> {
-    const server = await startFauxqs({ port: 0, logger: false });
     const queue = `sideloop-test-${randomUUID()}`;
     server.createQueue(queue);
     server.createQueue(`${queue}-dead`);
@@ -40,7 +47,8 @@ conformance({
       async cleanup() {
         await producer.close();
         await proxy.close();
-        await server.stop();
+        server.deleteQueue(queue);
+        server.deleteQueue(`${queue}-dead`);
       },
     };
   },
