@@ -10,7 +10,7 @@
  */
 import { DeadLetterError } from '../errors.ts';
 import { emitReserved, type TaskContext } from '../worker/index.ts';
-import type { ConsumeStats, Handler } from './consume.ts';
+import type { ConsumeStats, Handler, HandlerContext } from './consume.ts';
 import type { ResolvedConsumeOptions } from './consume-options.ts';
 import { toMessage } from './message.ts';
 import { reconnect, isFinal } from './reconnect.ts';
@@ -23,7 +23,6 @@ interface Held {
   extendAt: number;
   /** Set once the message is given back (stop): whatever the handler does later, nothing is acknowledged. */
   released: boolean;
-  controller?: AbortController;
   done?: Promise<void>;
 }
 
@@ -38,12 +37,16 @@ export class Consumer {
   /** Aborted when the service is stopped: ends `receive` and every wait at once. */
   readonly #stop = new AbortController();
   #wake: (() => void) | undefined;
+  /** Aborted once `stopTimeout` has passed after a stop: every handler still running then gives up together. */
+  readonly #giveUp = new AbortController();
+  readonly #handlerContext: HandlerContext;
 
   constructor(source: Source, handler: Handler, options: ResolvedConsumeOptions, context: TaskContext) {
     this.#source = source;
     this.#handler = handler;
     this.#o = options;
     this.#context = context;
+    this.#handlerContext = { signal: this.#giveUp.signal, emit: context.emit };
   }
 
   async run(): Promise<ConsumeStats> {
@@ -126,11 +129,10 @@ export class Consumer {
       const error = new DeadLetterError(`Message ${delivery.id} was delivered ${delivery.attempt} times, more than maxAttempts (${this.#o.maxAttempts}); its last handler never finished`);
       return this.#deadLetter(delivery, error);
     }
-    held.controller = new AbortController();
     let failure: unknown;
     let ok = false;
     try {
-      await this.#handler(toMessage(delivery, source.name), { signal: held.controller.signal, emit: this.#context.emit });
+      await this.#handler(toMessage(delivery, source.name), this.#handlerContext);
       ok = true;
     } catch (error) {
       failure = error;
@@ -182,10 +184,9 @@ export class Consumer {
       const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#o.stopTimeout)));
       await Promise.race([Promise.all(running.map((held) => held.done!)), timedOut]);
       clearTimeout(timer);
-      for (const held of this.#running) {
-        held.controller?.abort(this.#stop.signal.reason);
-        giveBack.push(this.#giveBack(held));
-      }
+      const late = [...this.#running];
+      for (const held of late) giveBack.push(this.#giveBack(held));
+      if (late.length > 0) this.#giveUp.abort(this.#stop.signal.reason);
     }
     await Promise.all(giveBack);
   }

@@ -26,18 +26,40 @@ export interface Message {
 
 const decoder = new TextDecoder();
 
+/** Methods on a prototype rather than closures per message: a consumer makes one of these for every delivery. */
+class ReceivedMessage implements Message {
+  readonly id: string;
+  readonly body: Uint8Array;
+  readonly attributes: Attributes;
+  readonly attempt: number;
+  readonly source: string;
+  readonly receivedAt: number;
+  readonly publishedAt: number | undefined;
+
+  constructor(delivery: Delivery, source: string) {
+    this.id = delivery.id;
+    this.body = delivery.body;
+    this.attributes = delivery.attributes;
+    this.attempt = delivery.attempt;
+    this.source = source;
+    this.receivedAt = Date.now();
+    this.publishedAt = delivery.publishedAt;
+  }
+
+  text(): string {
+    return decoder.decode(this.body);
+  }
+
+  json<T = unknown>(): T {
+    const text = decoder.decode(this.body);
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new DeadLetterError(`Message ${this.id} from ${this.source} is not JSON: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
 export function toMessage(delivery: Delivery, source: string): Message {
-  const { id, body, attributes, attempt, publishedAt } = delivery;
-  return {
-    id, body, attributes, attempt, source, receivedAt: Date.now(), publishedAt,
-    text: () => decoder.decode(body),
-    json<T>(): T {
-      const text = decoder.decode(body);
-      try {
-        return JSON.parse(text) as T;
-      } catch (error) {
-        throw new DeadLetterError(`Message ${id} from ${source} is not JSON: ${(error as Error).message}`, { cause: error });
-      }
-    },
-  };
+  return new ReceivedMessage(delivery, source);
 }
