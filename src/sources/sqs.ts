@@ -1,7 +1,8 @@
 /**
  * `sideloop/sources/sqs`: Amazon SQS (and SQS-compatible services) on `@aws-sdk/client-sqs`.
  *
- * Long polling (`waitTimeSeconds`) with the receive aborted at once on stop. The visibility timeout is the lease
+ * Long polling (`waitTimeSeconds`) with the receive aborted at once on stop; room for more than 10 messages adds
+ * short polls beside the long one. The visibility timeout is the lease
  * (whole seconds, rounded up): `ChangeMessageVisibility` extends it, and sets it to the retry delay to release a
  * message. `attempt` is `ApproximateReceiveCount`. Dead letters are sent to `deadLetterQueueUrl` (default: the queue
  * `<name>-dead`) with their last error as message attributes, then deleted. Bodies are text; bytes that are not
@@ -101,12 +102,18 @@ export function sqs(options: SqsSourceOptions): PublishingSource {
     },
     async receive(max: number, signal: AbortSignal): Promise<Delivery[]> {
       if (signal.aborted) return [];
+      // SQS gives at most 10 messages a call: for more room, one long poll and short polls beside it, so a receive
+      // returns as soon as the long poll does.
+      const calls = Array.from({ length: Math.ceil(max / 10) }, (_, i) => sdk().send(new ReceiveMessageCommand({
+        QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, max - i * 10), WaitTimeSeconds: i === 0 ? wait : 0, VisibilityTimeout: visibility,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'], MessageAttributeNames: ['All'],
+      }), { abortSignal: signal }));
       try {
-        const reply = await sdk().send(new ReceiveMessageCommand({
-          QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, max), WaitTimeSeconds: wait, VisibilityTimeout: visibility,
-          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'], MessageAttributeNames: ['All'],
-        }), { abortSignal: signal });
-        return (reply.Messages ?? []).map(toDelivery);
+        const replies = await Promise.allSettled(calls);
+        const failed = replies.find((r) => r.status === 'rejected');
+        const messages = replies.flatMap((r) => (r.status === 'fulfilled' ? (r.value.Messages ?? []) : []));
+        if (failed && messages.length === 0) throw failed.reason;
+        return messages.map(toDelivery);
       } catch (error) {
         if (signal.aborted) return [];
         if (isMissingQueue(error)) throw new SourceError('SIDELOOP_SOURCE_NOT_FOUND', `sqs: the queue \`${queueUrl}\` was deleted`, { cause: error });
