@@ -13,6 +13,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import amqplib, { type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import { checkBoolean, checkKeys, checkName, checkObject, checkOneOf } from './adapter-options.ts';
+import { Inbox } from './inbox.ts';
 import { SourceError } from './source-error.ts';
 import {
   encodeBody, type Attributes, type Body, type ConnectOptions, type Connected, type DeadLetterReason, type Delivery,
@@ -56,11 +57,7 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
   let channel: ConfirmChannel | undefined;
   let lost: Error | undefined;
   let producer: Promise<{ connection: ChannelModel; channel: ConfirmChannel }> | undefined;
-  const buffered: ConsumeMessage[] = [];
-  const waiters = new Set<() => void>();
-  const wake = (): void => {
-    for (const w of [...waiters]) w();
-  };
+  let inbox = new Inbox<ConsumeMessage>();
   const retryQueues = new Set<number>();
 
   const open = async (): Promise<ChannelModel> => given ?? amqplib.connect(url!);
@@ -100,13 +97,13 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
     async connect({ held }: ConnectOptions): Promise<Connected> {
       await drop();
       lost = undefined;
-      buffered.length = 0;
+      const messages = (inbox = new Inbox<ConsumeMessage>());
       try {
         const c = (connection = await open());
         const fail = (error?: Error): void => {
           if (connection !== c) return;
           lost = error ?? new Error(`amqp:${queue}: the connection closed`);
-          wake();
+          messages.end(lost);
         };
         c.on('close', fail);
         c.on('error', fail);
@@ -118,8 +115,7 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
         await ch.prefetch(held);
         await ch.consume(queue, (message) => {
           if (message === null) return fail(new Error(`amqp:${queue}: the broker cancelled the consumer`));
-          buffered.push(message);
-          wake();
+          messages.push(message);
         }, { noAck: false });
       } catch (error) {
         await drop();
@@ -128,20 +124,11 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
       return { queue };
     },
     async receive(max: number, signal: AbortSignal): Promise<Delivery[]> {
-      while (buffered.length === 0 && !lost && !signal.aborted) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            waiters.delete(done);
-            signal.removeEventListener('abort', done);
-            resolve();
-          };
-          waiters.add(done);
-          signal.addEventListener('abort', done, { once: true });
-        });
-      }
-      if (lost) throw lost;
-      const ch = channel!;
-      return buffered.splice(0, max).map((message) => toDelivery(message, ch, queue));
+      const ch = channel;
+      const taken = await inbox.take(max, signal);
+      // Deliveries of a lost channel cannot be acked: the broker requeued them already.
+      if (lost || !ch) throw lost ?? new Error(`amqp:${queue}: not connected`);
+      return taken.map((message) => toDelivery(message, ch, queue));
     },
     async ack(delivery: Delivery): Promise<void> {
       const { channel: ch, message } = live(delivery);

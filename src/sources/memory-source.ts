@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { checkObject, invalid } from '../options.ts';
+import { untilWoken } from './pause.ts';
 import {
   encodeBody, type Attributes, type Body, type ConnectOptions, type Connected, type DeadLetterReason, type Delivery,
   type PublishingSource,
@@ -122,15 +123,7 @@ export function memorySource(options?: MemorySourceOptions): MemorySource {
         check();
         const batch = take(max);
         if (batch.length > 0 || signal.aborted) return batch;
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            waiters.delete(done);
-            signal.removeEventListener('abort', done);
-            resolve();
-          };
-          waiters.add(done);
-          signal.addEventListener('abort', done, { once: true });
-        });
+        await untilWoken(waiters, signal);
       }
     },
     async ack(delivery: Delivery): Promise<void> {

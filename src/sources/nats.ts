@@ -2,17 +2,20 @@
  * `sideloop/sources/nats`: NATS JetStream with a durable pull consumer, on `@nats-io/jetstream` and
  * `@nats-io/transport-node`.
  *
- * A pull (`fetch`) asks for the room left of `concurrency + prefetch`, once half of it is free (a pull per message
- * would cost a round trip each), so nothing beyond it is pulled; a receive hands over what has arrived at once
- * instead of waiting for the whole pull. Messages that arrived but wait for `consume()` to have room get
- * `working()` every half lease too, and what is left at close is nak()ed. The consumer's `ack_wait` is the lease, `working()` extends it, `nak(delay)` releases for a retry, and
- * `attempt` is the broker's delivery count. Dead letters are published to `deadLetterSubject` (which a stream must
+ * A pull (`fetch`) asks for the room left of `concurrency + prefetch`, once half of it is free, so nothing beyond
+ * it is pulled; a receive hands over what has arrived at once instead of waiting for the whole pull. Messages that
+ * arrived but wait for room get `working()` every half lease too, and what is left at close is nak()ed. The
+ * consumer's `ack_wait` is the lease, `working()` extends it, `nak(delay)` releases for a retry, and `attempt` is
+ * the broker's delivery count; the acks of one event-loop turn go out together. Dead letters are published to `deadLetterSubject` (which a stream must
  * take: `create: true` makes the stream take both subjects) with their last error in headers, then `term()`ed.
  */
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type Consumer, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { connect as natsConnect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { invalid } from '../options.ts';
 import { checkBoolean, checkKeys, checkName, checkObject, checkOneOf, checkMs } from './adapter-options.ts';
+import { Inbox } from './inbox.ts';
+import { burst } from './burst.ts';
+import { PullWindow } from './pull-window.ts';
 import { SourceError } from './source-error.ts';
 import {
   encodeBody, type Attributes, type Body, type ConnectOptions, type Connected, type DeadLetterReason, type Delivery,
@@ -45,10 +48,7 @@ interface Handle { message: JsMsg; generation: number }
 
 /** One pull under way: the messages it brought that were not handed over yet. */
 interface Pull {
-  arrived: JsMsg[];
-  done: boolean;
-  error: unknown;
-  wake: (() => void) | undefined;
+  arrived: Inbox<JsMsg>;
   stop: () => void;
 }
 
@@ -76,50 +76,30 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   let producer: Promise<{ nc: NatsConnection; js: JetStreamClient }> | undefined;
   let pull: Pull | undefined;
   let keepLeased: NodeJS.Timeout | undefined;
-  /** Messages handed to consume() and not yet acked, released or dead-lettered; at most `held`. */
-  let outstanding = 0;
-  let held = 1;
-  let settledWake: (() => void) | undefined;
-  // Acks of one event-loop turn go out together: nats.js flushes its socket once per microtask, and acks from
-  // handlers finishing one by one would each cost a write.
-  const acks: JsMsg[] = [];
-  let ackTimer: NodeJS.Immediate | undefined;
-  const flushAcks = (): void => {
-    if (ackTimer) clearImmediate(ackTimer);
-    ackTimer = undefined;
-    for (const message of acks.splice(0)) message.ack();
-  };
-  const settled = (): void => {
-    outstanding = Math.max(0, outstanding - 1);
-    settledWake?.();
-  };
+  const pulls = new PullWindow();
+  const acks = burst((message: JsMsg) => message.ack());
 
   const open = async (): Promise<NatsConnection> => given ?? natsConnect({ servers, reconnect: false });
   const startPull = async (from: Consumer, max: number): Promise<Pull> => {
     const batch = await from.fetch({ max_messages: max, expires: pollTimeout });
-    const state: Pull = { arrived: [], done: false, error: undefined, wake: undefined, stop: () => batch.stop() };
+    const arrived = new Inbox<JsMsg>();
     void (async () => {
       try {
-        for await (const message of batch) {
-          state.arrived.push(message);
-          state.wake?.();
-        }
+        for await (const message of batch) arrived.push(message);
+        arrived.end();
       } catch (error) {
-        state.error = error;
-      } finally {
-        state.done = true;
-        state.wake?.();
+        arrived.end(error);
       }
     })();
-    return state;
+    return { arrived, stop: () => batch.stop() };
   };
   const drop = async (): Promise<void> => {
-    if (nc && !nc.isClosed()) flushAcks();
-    acks.length = 0;
+    if (nc && !nc.isClosed()) acks.flush();
+    acks.clear();
     clearInterval(keepLeased);
     if (pull) {
       pull.stop();
-      for (const message of pull.arrived.splice(0)) message.nak();
+      for (const message of pull.arrived.items.splice(0)) message.nak();
       pull = undefined;
     }
     const c = nc;
@@ -140,18 +120,17 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   return {
     name: `nats:${stream}`,
     broker: 'nats',
-    async connect({ lease, held: limit }: ConnectOptions): Promise<Connected> {
+    async connect({ lease, held }: ConnectOptions): Promise<Connected> {
       if (!durable) throw new SourceError('SIDELOOP_SOURCE_CONFIG', `nats:${stream}: \`consumer\` (a durable name) is required to consume`);
       await drop();
       generation++;
-      held = limit;
-      outstanding = 0;
+      pulls.reset(held);
       try {
         const c = (nc = await open());
         const jsm = await jetstreamManager(c);
         const config = {
           durable_name: durable, ack_policy: AckPolicy.Explicit, ack_wait: lease * NANOS_PER_MS, max_deliver: -1,
-          max_ack_pending: Math.max(1000, limit * 4), filter_subject: subject, deliver_policy: DeliverPolicy.All,
+          max_ack_pending: Math.max(1000, held * 4), filter_subject: subject, deliver_policy: DeliverPolicy.All,
         };
         if (create) {
           const info = await jsm.streams.info(stream).catch(missing);
@@ -170,7 +149,7 @@ export function nats(options: NatsSourceOptions): PublishingSource {
         }
         js = jetstream(c);
         consumer = await js.consumers.get(stream, durable);
-        keepLeased = setInterval(() => pull?.arrived.forEach((message) => message.working()), Math.max(1, Math.floor(lease / 2)));
+        keepLeased = setInterval(() => pull?.arrived.items.forEach((message) => message.working()), Math.max(1, Math.floor(lease / 2)));
         keepLeased.unref();
       } catch (error) {
         await drop();
@@ -182,29 +161,23 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       const c = nc;
       if (!consumer || !c || c.isClosed()) throw new Error(`nats:${stream}: not connected`);
       if (signal.aborted) return [];
-      if (!pull || (pull.done && pull.arrived.length === 0)) {
-        while (held - outstanding < Math.ceil(held / 2) && !signal.aborted) await wakeOn(signal, (wake) => (settledWake = wake));
-        settledWake = undefined;
-        if (signal.aborted) return [];
-        pull = await startPull(consumer, held - outstanding);
+      if (!pull || (pull.arrived.ended && pull.arrived.items.length === 0)) {
+        const room = await pulls.room(signal);
+        if (room === 0) return [];
+        pull = await startPull(consumer, room);
       }
-      const current = pull;
-      while (current.arrived.length === 0 && !current.done && !signal.aborted) await wakeOn(signal, (wake) => (current.wake = wake));
-      current.wake = undefined;
+      const handed = await pull.arrived.take(max, signal);
       if (c.isClosed()) throw new Error(`nats:${stream}: the connection closed`);
-      if (current.arrived.length === 0 && current.error !== undefined) throw current.error;
-      const handed = current.arrived.splice(0, max);
-      outstanding += handed.length;
+      pulls.handed(handed.length);
       return handed.map((message) => toDelivery(message, generation));
     },
     async ack(delivery: Delivery): Promise<void> {
-      acks.push(live(delivery));
-      settled();
-      ackTimer ??= setImmediate(flushAcks);
+      acks.add(live(delivery));
+      pulls.settled();
     },
     async release(delivery: Delivery, delay: number): Promise<void> {
       const message = live(delivery);
-      settled();
+      pulls.settled();
       message.nak(delay > 0 ? delay : undefined);
     },
     async extend(delivery: Delivery): Promise<void> {
@@ -219,7 +192,7 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       h.set('Sideloop-Attempt', String(reason.attempt));
       h.set('Sideloop-Original-Id', delivery.id);
       await js!.publish(deadLetterSubject, delivery.body, { headers: h });
-      settled();
+      pulls.settled();
       message.term(); // no reason: servers before 2.10 ignore a "+TERM" that carries one
     },
     async backlog() {
@@ -247,18 +220,6 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       return String(ack.seq);
     },
   };
-}
-
-/** Waits until `register`'s wake is called or `signal` aborts. */
-function wakeOn(signal: AbortSignal, register: (wake: () => void) => void): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    register(done);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function toDelivery(message: JsMsg, generation: number): Delivery {
