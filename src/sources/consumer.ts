@@ -98,11 +98,10 @@ export class Consumer {
         if (await reconnect(this.#source, connect, error, this.#o.maxReconnects, stop) === undefined) break;
         continue;
       }
+      // Received after a stop, they wait too, and the drain gives them back (and waits for that) before closing.
       for (const delivery of batch) {
         this.stats.received++;
-        const held: Held = { delivery, extendAt: performance.now() + this.#o.lease / 2, released: false };
-        if (stop.aborted) void this.#giveBack(held);
-        else this.#waiting.push(held);
+        this.#waiting.push({ delivery, extendAt: performance.now() + this.#o.lease / 2, released: false });
       }
       this.#pump();
     }
