@@ -69,8 +69,13 @@ export class Consumer {
         connected = await reconnect(this.#source, connect, error, this.#o.maxReconnects, this.#stop.signal);
       }
       this.#context.ready({ source: this.#source.name, queue: connected?.queue });
-      await this.#receiveLoop(connect);
-      await this.#drain();
+      try {
+        await this.#receiveLoop(connect);
+      } finally {
+        // Stopped, or failing for good: either way the handlers in flight get their stopTimeout.
+        this.#stop.abort(signal.reason);
+        await this.#drain();
+      }
       return this.stats;
     } finally {
       signal.removeEventListener('abort', onStop);
