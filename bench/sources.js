@@ -2,8 +2,9 @@
 // Queue sources: messages per second through consume() with a no-op handler, against the same broker's own client
 // in a hand-written loop at the same concurrency (take up to N, run the no-op handler on each, ack each), both in a
 // loop thread, on the real brokers on loopback (Redis 6379, RabbitMQ 5672, NATS 4222) and SQS through fauxqs in a
-// separate process (so that the emulator's work is not the consumer's). Rounds alternate the contenders; a figure
-// is the median round. Target: consume() at least 0.9 x the hand-written loop.
+// separate process (so that the emulator's work is not the consumer's); for SQS, sqs-consumer too, for reference.
+// Rounds alternate the contenders; a figure is the median round. Target: consume() at least 0.9 x the hand-written
+// loop.
 // Writes bench/results/sources.json with the machine noted.
 //
 //   npm run build && node bench/sources.js [--only redis,amqp,nats,sqs] [--messages 20000] [--rounds 3]
@@ -71,6 +72,7 @@ const setups = {
   },
   sqs: {
     total: 5_000,
+    anchors: ['sqsConsumer'],
     emulator: undefined,
     async queue() {
       this.emulator ??= await startEmulator();
@@ -119,7 +121,7 @@ async function round(loop, broker, contender, total) {
     const stats = await service.stop();
     if (stats.acked !== total) throw new Error(`${broker}: consume() acked ${stats.acked} of ${total}`);
   } else {
-    const name = `raw${broker[0].toUpperCase()}${broker.slice(1)}`;
+    const name = contender === 'raw' ? `raw${broker[0].toUpperCase()}${broker.slice(1)}` : contender;
     const acked = await loop.submit(name, options, total, CONCURRENCY);
     if (acked < total) throw new Error(`${broker}: the hand-written loop acked ${acked} of ${total}`);
   }
@@ -133,19 +135,23 @@ const loop = await startLoop(new URL('./fixtures/sources-loop.js', import.meta.u
 const rows = [];
 for (const broker of brokers) {
   const total = MESSAGES ?? setups[broker].total;
-  for (const contender of ['sideloop', 'raw']) await round(loop, broker, contender, Math.ceil(total / 10));
-  const rates = { sideloop: [], raw: [] };
+  const contenders = ['sideloop', 'raw', ...(setups[broker].anchors ?? [])];
+  for (const contender of contenders) await round(loop, broker, contender, Math.ceil(total / 10));
+  const rates = Object.fromEntries(contenders.map((c) => [c, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const contender of r % 2 === 0 ? ['sideloop', 'raw'] : ['raw', 'sideloop']) rates[contender].push(await round(loop, broker, contender, total));
+    const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
+    for (const contender of order) rates[contender].push(await round(loop, broker, contender, total));
   }
   const ratios = rates.sideloop.map((rate, i) => rate / rates.raw[i]);
   const ratio = Math.round(median(ratios) * 100) / 100;
   const row = {
     broker, messages: total, concurrency: CONCURRENCY, sideloopPerSecond: median(rates.sideloop), rawPerSecond: median(rates.raw),
     ratio, verdict: ratio >= TARGET ? 'met' : 'missed', rounds: rates,
+    ...(rates.sqsConsumer && { sqsConsumerPerSecond: median(rates.sqsConsumer) }),
   };
   rows.push(row);
-  console.log(`${broker.padEnd(6)} consume() ${String(row.sideloopPerSecond).padStart(7)}/s   hand-written ${String(row.rawPerSecond).padStart(7)}/s   ratio ${ratio.toFixed(2)} (target >= ${TARGET}): ${row.verdict}`);
+  const anchor = row.sqsConsumerPerSecond === undefined ? '' : `   sqs-consumer ${row.sqsConsumerPerSecond}/s`;
+  console.log(`${broker.padEnd(6)} consume() ${String(row.sideloopPerSecond).padStart(7)}/s   hand-written ${String(row.rawPerSecond).padStart(7)}/s   ratio ${ratio.toFixed(2)} (target >= ${TARGET}): ${row.verdict}${anchor}`);
 }
 await loop.close();
 setups.sqs.emulator?.child.kill();
@@ -158,5 +164,5 @@ writeFileSync(new URL('./results/sources.json', import.meta.url), `${JSON.string
 async function brokerVersions() {
   const { readFileSync } = await import('node:fs');
   const version = (pkg) => JSON.parse(readFileSync(new URL(`../node_modules/${pkg}/package.json`, import.meta.url), 'utf8')).version;
-  return Object.fromEntries(['ioredis', 'amqplib', '@nats-io/jetstream', '@nats-io/transport-node', '@aws-sdk/client-sqs', 'fauxqs'].map((p) => [p, version(p)]));
+  return Object.fromEntries(['ioredis', 'amqplib', '@nats-io/jetstream', '@nats-io/transport-node', '@aws-sdk/client-sqs', 'fauxqs', 'sqs-consumer'].map((p) => [p, version(p)]));
 }
