@@ -178,7 +178,7 @@ test('a non-cloneable payload throws CloneError inside the task', async (t) => {
 
 test('reserved event names are refused inside the task', async (t) => {
   const loop = await open(t);
-  for (const name of ['crash', 'error', 'close', 'callbackError', 'task:done', 'service:restart', 'loop:blocked']) {
+  for (const name of ['crash', 'error', 'close', 'callbackError', 'task:done', 'service:restart', 'loop:blocked', 'source:dead']) {
     const report: any = await loop.submit('emitNamed', name);
     assert.equal(report.threw, true, `emit('${name}') should throw`);
     assert.equal(report.isTypeError, true);

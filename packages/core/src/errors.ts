@@ -99,7 +99,18 @@ export class HealthCheckError extends SideloopError {
   override readonly code = 'SIDELOOP_HEALTH_CHECK';
 }
 
-/** `emit` with a reserved event name (`crash`, `error`, `close`, `callbackError`, `task:*`, `service:*`, `loop:*`). */
+/**
+ * Thrown by a queue handler (or by `message.json()` on a body that is not JSON): the message goes to the dead-letter
+ * destination at once, without the retries left. Local and durable retries recognise it too.
+ */
+export class DeadLetterError extends SideloopError {
+  override readonly code = 'SIDELOOP_DEAD_LETTER';
+}
+
+/**
+ * `emit` with a reserved event name (`crash`, `error`, `close`, `callbackError`, `task:*`, `service:*`, `loop:*`,
+ * `source:*`).
+ */
 export class ReservedEventError extends TypeError {
   readonly code = 'SIDELOOP_RESERVED_EVENT';
   constructor(event: string) {
@@ -111,6 +122,7 @@ export class ReservedEventError extends TypeError {
 export const sideloopErrorClasses = [
   SideloopError, LoopInitError, LoopClosedError, LoopCrashedError, CancelledError, TimeoutError, DeadlockError,
   CloneError, UnknownFunctionError, RemoteError, ServiceStartError, QueueFullError, ReservedEventError, HealthCheckError,
+  DeadLetterError,
 ] as const;
 
 /**

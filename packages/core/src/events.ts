@@ -34,6 +34,12 @@ export interface BuiltinLoopEvents {
   'loop:unhealthy': { failures: number; error: unknown };
   /** The loop (or, with `loop: 'main'`, the main thread) was blocked longer than `blockedThreshold`. */
   'loop:blocked': { loop: string; blockedFor: number; taskId: string | undefined };
+  /** `sideloop/sources`: a message went to the dead-letter destination; `error` is its last error's code and message. */
+  'source:dead': { source: string; id: string; attempt: number; error: { code: string | undefined; message: string } };
+  /** `sideloop/sources`: a consumer lost its broker connection and will reconnect after `delay` ms. */
+  'source:disconnected': { source: string; error: { code: string | undefined; message: string }; attempt: number; delay: number };
+  /** `sideloop/sources`: a consumer (re)connected to its broker. */
+  'source:connected': { source: string; queue: string; reconnects: number };
 }
 
 export type AllLoopEvents = BuiltinLoopEvents & LoopEvents;

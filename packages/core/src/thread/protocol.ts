@@ -166,9 +166,15 @@ export function taskIdOf(loop: string, conn: number, seq: number): string {
   return conn === SELF_CONN ? `${loop}:self.${seq}` : `${loop}:${conn}.${seq}`;
 }
 
-const RESERVED_PREFIXES = ['task:', 'service:', 'loop:'];
+const RESERVED_PREFIXES = ['task:', 'service:', 'loop:', 'source:'];
+/** Reserved names that sideloop's own subpaths emit from inside a loop (`sideloop/sources`: `source:dead`, ...). */
+const SUBPATH_PREFIXES = ['source:'];
 const RESERVED_NAMES = new Set(['crash', 'error', 'close', 'callbackError']);
 
 export function isReservedEvent(event: string): boolean {
   return RESERVED_NAMES.has(event) || RESERVED_PREFIXES.some((prefix) => event.startsWith(prefix));
+}
+
+export function isSubpathEvent(event: string): boolean {
+  return SUBPATH_PREFIXES.some((prefix) => event.startsWith(prefix));
 }

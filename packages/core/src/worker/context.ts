@@ -30,6 +30,8 @@ interface WorkerGlobals {
   storage: AsyncLocalStorage<TaskContext>;
   /** The loop-wide emitter (no task), set by the runtime. */
   emit?: (event: string, payload: unknown) => void;
+  /** Emits one of the names reserved for sideloop's own subpaths (`source:*`), set by the runtime. */
+  emitSubpath?: (event: string, payload: unknown, taskId: string | undefined) => void;
   /** A handle to the loop this code runs on, made on first use. */
   currentLoop?: () => unknown;
 }
@@ -44,6 +46,15 @@ export function taskContext(): TaskContext {
     throw new Error('taskContext() was called outside a task: call it from a loop function while it runs (not at module scope or in a detached callback)');
   }
   return context;
+}
+
+/**
+ * @internal For sideloop's own subpaths (`sideloop/sources`): emits an event whose name they reserve (`source:*`)
+ * from the current task, or loop-wide outside one. User code cannot emit these names.
+ */
+export function emitReserved(event: string, payload?: unknown): void {
+  if (!globals.emitSubpath) throw new Error('emitReserved() works only inside a loop thread');
+  globals.emitSubpath(event, payload, globals.storage.getStore()?.id);
 }
 
 /** Emits a loop event outside any task (from a timer or a connection handler in the loop). */

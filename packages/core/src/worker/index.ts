@@ -4,10 +4,10 @@
 import type { Loop, AnyModule } from '../loop/loop.ts';
 import { globals } from './context.ts';
 
-export { taskContext, emit, type TaskContext } from './context.ts';
+export { taskContext, emit, emitReserved, type TaskContext } from './context.ts';
 export { transfer } from '../clone.ts';
 export { registerErrorClass } from '../error-codec.ts';
-export { CancelledError, SideloopError, TimeoutError } from '../errors.ts';
+export { CancelledError, DeadLetterError, SideloopError, TimeoutError } from '../errors.ts';
 
 /** A handle to the loop this code runs on: submit to it, listen to it (blocking calls throw `DeadlockError`). */
 export function currentLoop<M = AnyModule>(): Loop<M> {

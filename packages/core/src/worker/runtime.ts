@@ -12,7 +12,7 @@ import { isMarkedCancelled } from '../thread/cancel-marks.ts';
 import { takeClaim } from '../thread/claims.ts';
 import {
   BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_STATE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
-  isReservedEvent, taskIdOf, type CallMessage, type FromLoop, type ToLoop,
+  isReservedEvent, isSubpathEvent, taskIdOf, type CallMessage, type FromLoop, type ToLoop,
 } from '../thread/protocol.ts';
 import { globals, type TaskContext } from './context.ts';
 import { linger, type Lingering } from './linger.ts';
@@ -40,6 +40,10 @@ export class Runtime implements RuntimeApi {
     this.#mod = mod;
     this.#ctrl = ctrl;
     globals.emit = (event, payload) => this.emit(event, payload, undefined);
+    globals.emitSubpath = (event, payload, taskId) => {
+      if (!isSubpathEvent(event)) throw new TypeError(`Expected \`event\` to start with a subpath's prefix such as "source:", got \`${event}\``);
+      this.emit(event, payload, taskId, true);
+    };
   }
 
   /** Starts serving a connection. The owner's is number 0 and always receives events. */

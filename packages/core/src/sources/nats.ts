@@ -1,0 +1,257 @@
+/**
+ * `sideloop/sources/nats`: NATS JetStream with a durable pull consumer, on `@nats-io/jetstream` and
+ * `@nats-io/transport-node`.
+ *
+ * A pull (`fetch`) asks for the room left of `concurrency + prefetch`, once half of it is free, so nothing beyond
+ * it is pulled; a receive hands over what has arrived at once instead of waiting for the whole pull. Messages that
+ * arrived but wait for room get `working()` every half lease too, and what is left at close is nak()ed. The
+ * consumer's `ack_wait` is the lease, `working()` extends it, `nak(delay)` releases for a retry, and `attempt` is
+ * the broker's delivery count; the acks of one event-loop turn go out together. Dead letters are published to `deadLetterSubject` (which a stream must
+ * take: `create: true` makes the stream take both subjects) with their last error in headers, then `term()`ed.
+ */
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type Consumer, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { connect as natsConnect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { invalid } from '../options.ts';
+import { checkBoolean, checkKeys, checkName, checkObject, checkOneOf, checkMs } from './adapter-options.ts';
+import { Inbox } from './inbox.ts';
+import { burst } from './burst.ts';
+import { PullWindow } from './pull-window.ts';
+import { SourceError } from './source-error.ts';
+import {
+  encodeBody, type Attributes, type Body, type ConnectOptions, type Connected, type DeadLetterReason, type Delivery,
+  type PublishingSource,
+} from './source.ts';
+
+export interface NatsSourceOptions {
+  /** Server URLs, like `nats://127.0.0.1:4222`; or give `connection`. */
+  servers?: string | string[];
+  /** A connection from `connect()` (stays open when the source closes). */
+  connection?: NatsConnection;
+  /** The stream that stores `subject`. */
+  stream: string;
+  /** The durable consumer's name; required to consume, not to publish. */
+  consumer?: string;
+  /** The subject messages are published on and consumed from. */
+  subject: string;
+  /** Where dead letters are published; a stream must take it. @default `<subject>.dead` */
+  deadLetterSubject?: string;
+  /** Longest wait of one pull for messages, in ms (at least 1000). @default 1000 */
+  pollTimeout?: number;
+  /** Create the stream (taking `subject` and `deadLetterSubject`) and the durable consumer when missing. @default false */
+  create?: boolean;
+}
+
+const KEYS = ['servers', 'connection', 'stream', 'consumer', 'subject', 'deadLetterSubject', 'pollTimeout', 'create'] as const;
+const NANOS_PER_MS = 1_000_000;
+
+interface Handle { message: JsMsg; generation: number }
+
+/** One pull under way: the messages it brought that were not handed over yet. */
+interface Pull {
+  arrived: Inbox<JsMsg>;
+  stop: () => void;
+}
+
+export function nats(options: NatsSourceOptions): PublishingSource {
+  const o = checkObject('options', options);
+  checkKeys(o, KEYS);
+  checkOneOf(o, ['servers', 'connection']);
+  if (o.servers !== undefined && !(typeof o.servers === 'string' || (Array.isArray(o.servers) && o.servers.every((s) => typeof s === 'string')))) {
+    throw new TypeError(`Expected \`servers\` to be a string or an array of strings, got \`${JSON.stringify(o.servers)}\``);
+  }
+  const servers = o.servers;
+  const stream = checkName('stream', o.stream, true);
+  const durable = checkName('consumer', o.consumer);
+  const subject = checkName('subject', o.subject, true);
+  const deadLetterSubject = checkName('deadLetterSubject', o.deadLetterSubject) ?? `${subject}.dead`;
+  const pollTimeout = checkMs('pollTimeout', o.pollTimeout) ?? 1000;
+  if (pollTimeout < 1000) throw invalid('pollTimeout', 'a number of ms >= 1000 (the client\'s shortest pull)', pollTimeout, RangeError);
+  const create = checkBoolean('create', o.create);
+  const given = o.connection as NatsConnection | undefined;
+
+  let nc: NatsConnection | undefined;
+  let js: JetStreamClient | undefined;
+  let consumer: Consumer | undefined;
+  let generation = 0;
+  let producer: Promise<{ nc: NatsConnection; js: JetStreamClient }> | undefined;
+  let pull: Pull | undefined;
+  let keepLeased: NodeJS.Timeout | undefined;
+  const pulls = new PullWindow();
+  const acks = burst((message: JsMsg) => message.ack());
+
+  const open = async (): Promise<NatsConnection> => given ?? natsConnect({ servers, reconnect: false });
+  const startPull = async (from: Consumer, max: number): Promise<Pull> => {
+    const batch = await from.fetch({ max_messages: max, expires: pollTimeout });
+    const arrived = new Inbox<JsMsg>();
+    void (async () => {
+      try {
+        for await (const message of batch) arrived.push(message);
+        arrived.end();
+      } catch (error) {
+        arrived.end(error);
+      }
+    })();
+    return { arrived, stop: () => batch.stop() };
+  };
+  const drop = async (): Promise<void> => {
+    if (nc && !nc.isClosed()) acks.flush();
+    acks.clear();
+    clearInterval(keepLeased);
+    if (pull) {
+      pull.stop();
+      for (const message of pull.arrived.items.splice(0)) message.nak();
+      pull = undefined;
+    }
+    const c = nc;
+    nc = undefined;
+    js = undefined;
+    consumer = undefined;
+    if (c && c !== given) {
+      if (!c.isClosed()) await c.flush().catch(() => {});
+      await c.close().catch(() => {});
+    }
+  };
+  const live = (delivery: Delivery): JsMsg => {
+    const handle = delivery.handle as Handle;
+    if (handle.generation !== generation || !nc || nc.isClosed()) throw new Error(`nats:${stream}: the connection that received ${delivery.id} was lost`);
+    return handle.message;
+  };
+
+  return {
+    name: `nats:${stream}`,
+    broker: 'nats',
+    async connect({ lease, held }: ConnectOptions): Promise<Connected> {
+      if (!durable) throw new SourceError('SIDELOOP_SOURCE_CONFIG', `nats:${stream}: \`consumer\` (a durable name) is required to consume`);
+      await drop();
+      generation++;
+      pulls.reset(held);
+      try {
+        const c = (nc = await open());
+        const jsm = await jetstreamManager(c);
+        const config = {
+          durable_name: durable, ack_policy: AckPolicy.Explicit, ack_wait: lease * NANOS_PER_MS, max_deliver: -1,
+          max_ack_pending: Math.max(1000, held * 4), filter_subject: subject, deliver_policy: DeliverPolicy.All,
+        };
+        if (create) {
+          const info = await jsm.streams.info(stream).catch(missing);
+          if (!info) await jsm.streams.add({ name: stream, subjects: [subject, deadLetterSubject] });
+          else if (!info.config.subjects?.includes(deadLetterSubject) && !(await jsm.streams.find(deadLetterSubject).catch(missing))) {
+            await jsm.streams.update(stream, { subjects: [...(info.config.subjects ?? []), deadLetterSubject] });
+          }
+          if (await jsm.consumers.info(stream, durable).catch(missing)) await jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait });
+          else await jsm.consumers.add(stream, config);
+        } else {
+          if (!(await jsm.streams.info(stream).catch(missing))) throw notFound(`the stream \`${stream}\` does not exist`);
+          if (!(await jsm.consumers.info(stream, durable).catch(missing))) throw notFound(`the stream \`${stream}\` has no consumer \`${durable}\``);
+          if (!(await jsm.streams.find(deadLetterSubject).catch(missing))) {
+            throw new SourceError('SIDELOOP_SOURCE_CONFIG', `nats: no stream takes the dead-letter subject \`${deadLetterSubject}\`; add it to a stream or pass \`create: true\``);
+          }
+        }
+        js = jetstream(c);
+        consumer = await js.consumers.get(stream, durable);
+        keepLeased = setInterval(() => pull?.arrived.items.forEach((message) => message.working()), Math.max(1, Math.floor(lease / 2)));
+        keepLeased.unref();
+      } catch (error) {
+        await drop();
+        throw classify(error);
+      }
+      return { queue: `${stream}/${durable}` };
+    },
+    async receive(max: number, signal: AbortSignal): Promise<Delivery[]> {
+      const c = nc;
+      if (!consumer || !c || c.isClosed()) throw new Error(`nats:${stream}: not connected`);
+      if (signal.aborted) return [];
+      if (!pull || (pull.arrived.ended && pull.arrived.items.length === 0)) {
+        const room = await pulls.room(signal);
+        if (room === 0) return [];
+        pull = await startPull(consumer, room);
+      }
+      const handed = await pull.arrived.take(max, signal);
+      if (c.isClosed()) throw new Error(`nats:${stream}: the connection closed`);
+      pulls.handed(handed.length);
+      return handed.map((message) => toDelivery(message, generation));
+    },
+    async ack(delivery: Delivery): Promise<void> {
+      acks.add(live(delivery));
+      pulls.settled();
+    },
+    async release(delivery: Delivery, delay: number): Promise<void> {
+      const message = live(delivery);
+      pulls.settled();
+      message.nak(delay > 0 ? delay : undefined);
+    },
+    async extend(delivery: Delivery): Promise<void> {
+      live(delivery).working();
+    },
+    async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
+      const message = live(delivery);
+      const h = natsHeaders();
+      for (const [key, value] of Object.entries(delivery.attributes)) h.set(key, value);
+      h.set('Sideloop-Error-Code', reason.code ?? '');
+      h.set('Sideloop-Error-Message', reason.message);
+      h.set('Sideloop-Attempt', String(reason.attempt));
+      h.set('Sideloop-Original-Id', delivery.id);
+      await js!.publish(deadLetterSubject, delivery.body, { headers: h });
+      pulls.settled();
+      message.term(); // no reason: servers before 2.10 ignore a "+TERM" that carries one
+    },
+    async backlog() {
+      if (!consumer) return undefined;
+      const info = await consumer.info();
+      return { waiting: info.num_pending, inFlight: info.num_ack_pending };
+    },
+    async close(): Promise<void> {
+      const opening = producer;
+      producer = undefined;
+      await drop();
+      const opened = await opening?.catch(() => undefined);
+      if (opened && opened.nc !== given) await opened.nc.close().catch(() => {});
+    },
+    async publish(body: Body, attributes: Attributes = {}): Promise<string> {
+      producer ??= (async () => {
+        const c = given ?? (await natsConnect({ servers }));
+        return { nc: c, js: jetstream(c) };
+      })();
+      const { js: client } = await producer;
+      const h = natsHeaders();
+      for (const [key, value] of Object.entries(attributes)) h.set(key, value);
+      h.set('Sideloop-Published-At', String(Date.now()));
+      const ack = await client.publish(subject, encodeBody(body), { headers: h });
+      return String(ack.seq);
+    },
+  };
+}
+
+function toDelivery(message: JsMsg, generation: number): Delivery {
+  const attributes: Attributes = {};
+  const h: MsgHdrs | undefined = message.headers;
+  let publishedAt: number | undefined;
+  if (h) {
+    for (const [key, values] of h) {
+      if (key === 'Sideloop-Published-At') publishedAt = Number(values[0]);
+      else if (!key.startsWith('Nats-')) attributes[key] = values[0] ?? '';
+    }
+  }
+  return {
+    id: String(message.seq), body: message.data, attributes, attempt: message.info.deliveryCount, publishedAt,
+    handle: { message, generation } satisfies Handle,
+  };
+}
+
+/** A JetStream "not found" answer as undefined; any other error is thrown on. */
+function missing(error: unknown): undefined {
+  const e = error as { code?: unknown; api_error?: { code?: number }; message?: string };
+  if (e?.api_error?.code === 404 || /not found/i.test(String(e?.message))) return undefined;
+  throw error;
+}
+
+function notFound(what: string): SourceError {
+  return new SourceError('SIDELOOP_SOURCE_NOT_FOUND', `nats: ${what} (pass \`create: true\` to create it)`);
+}
+
+/** Refused credentials are final; anything else is a connection to try again. */
+function classify(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/Authorization Violation|authentication/i.test(message)) return new SourceError('SIDELOOP_SOURCE_AUTH', `nats: ${message}`, { cause: error });
+  return error;
+}

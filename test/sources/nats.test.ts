@@ -1,0 +1,61 @@
+// The conformance suite on NATS JetStream (the machine's server on 127.0.0.1:4222), one stream per test.
+import { randomUUID } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { nats } from '../../packages/core/src/sources/nats.ts';
+import { conformance, type Target } from './conformance.ts';
+import { tcpProxy } from './tcp-proxy.ts';
+
+const PORT = 4222;
+const module = new URL('../../packages/core/src/sources/nats.ts', import.meta.url).href;
+
+conformance({
+  name: 'nats',
+  lease: 1000,
+  missing: () => ({ module, factory: 'nats', options: { servers: `127.0.0.1:${PORT}`, stream: `sideloop-missing-${randomUUID()}`, consumer: 'none', subject: `sideloop.missing.${randomUUID()}` } }),
+  async target(): Promise<Target> {
+    const id = randomUUID();
+    const stream = `sideloop-test-${id}`;
+    const subject = `sideloop.test.${id}`;
+    const dead = `${subject}.dead`;
+    const consumer = 'conformance';
+    const nc = await connect({ servers: `127.0.0.1:${PORT}` });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: [subject, dead] });
+    await jsm.consumers.add(stream, { durable_name: consumer, ack_policy: AckPolicy.Explicit, filter_subject: subject });
+    const producer = nats({ servers: `127.0.0.1:${PORT}`, stream, subject });
+    const proxy = await tcpProxy(PORT);
+    return {
+      spec: (proxied) => ({
+        spec: { module, factory: 'nats', options: { servers: `127.0.0.1:${proxied ? proxy.port : PORT}`, stream, consumer, subject, create: true } },
+      }),
+      publish: (body) => producer.publish(body as never),
+      async backlog() {
+        const info = await jsm.consumers.info(stream, consumer);
+        return { waiting: info.num_pending, inFlight: info.num_ack_pending };
+      },
+      async deadLetters() {
+        const count = (await jsm.streams.info(stream, { subjects_filter: dead })).state.subjects?.[dead] ?? 0;
+        const letters = [];
+        if (count > 0) {
+          // A reader of its own (filter_subjects, which ordered consumers use, needs a newer server than this one).
+          await jsm.consumers.add(stream, { durable_name: 'dead-reader', filter_subject: dead, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All });
+          const reader = await jetstream(nc).consumers.get(stream, 'dead-reader');
+          for await (const m of await reader.fetch({ max_messages: count, expires: 2000 })) {
+            letters.push({ attempt: Number(m.headers?.get('Sideloop-Attempt')), code: m.headers?.get('Sideloop-Error-Code'), message: m.headers?.get('Sideloop-Error-Message') ?? '' });
+          }
+          await jsm.consumers.delete(stream, 'dead-reader');
+        }
+        return letters;
+      },
+      kill: async () => proxy.kill(),
+      resume: () => proxy.resume(),
+      async cleanup() {
+        await jsm.streams.delete(stream);
+        await producer.close();
+        await nc.close();
+        await proxy.close();
+      },
+    };
+  },
+});
