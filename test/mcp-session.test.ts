@@ -32,7 +32,7 @@ test('tool progress becomes task progress; a cancelled call is cancelled at once
   assert.ok(slow, 'the everything server has a long-running operation tool');
   const task = mcp.submit('callTool', slow, { duration: 2, steps: 4 });
   const progress = await new Promise((resolve) => {
-    task.on('progress', resolve);
+    void task.on('progress', resolve);
   });
   assert.equal(typeof (progress as { progress: number }).progress, 'number');
   assert.equal(task.cancel('enough'), true);
