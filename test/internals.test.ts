@@ -8,7 +8,7 @@ import { RingQueue } from '../packages/core/src/pool/ring-queue.ts';
 import { BELL_SLOTS, CANCEL_SLOTS, CLAIM_SLOTS } from '../packages/core/src/thread/protocol.ts';
 import {
   CancelledError, CloneError, DeadlockError, LoopClosedError, LoopCrashedError, LoopInitError, QueueFullError, RemoteError,
-  ReservedEventError, ServiceStartError, HealthCheckError, SideloopError, TimeoutError, UnknownFunctionError, sideloopErrorClasses,
+  ReservedEventError, ServiceStartError, HealthCheckError, DeadLetterError, OutsideLoopError, SideloopError, TimeoutError, UnknownFunctionError, sideloopErrorClasses,
 } from '../packages/core/src/errors.ts';
 import { decodeThrown, encodeThrown, registerErrorClass } from '../packages/core/src/error-codec.ts';
 import { checkInteger, checkMs, checkObject, invalid, show } from '../packages/core/src/options.ts';
@@ -103,6 +103,8 @@ test('error codec: each sideloop error class round-trips as itself, with its cod
     [new QueueFullError('full'), { code: 'SIDELOOP_QUEUE_FULL' }],
     [new ReservedEventError('crash'), { code: 'SIDELOOP_RESERVED_EVENT' }],
     [new HealthCheckError('health() returned false'), { code: 'SIDELOOP_HEALTH_CHECK' }],
+    [new DeadLetterError('poison'), { code: 'SIDELOOP_DEAD_LETTER' }],
+    [new OutsideLoopError('no task here'), { code: 'SIDELOOP_OUTSIDE_LOOP' }],
     [new RequestError('QUEUE_FULL', 'busy'), { code: 'QUEUE_FULL', status: 503 }],
   ];
   const covered = new Set<unknown>([...cases.map(([error]) => error.constructor), RemoteError]);

@@ -91,7 +91,7 @@ test('a connection that cannot come back fails the service with SourceError SIDE
     assert.equal(error.message, 'memory:memory: gave up after 1 reconnects (refused)');
     return true;
   });
-  assert.deepEqual(events.map((e) => [e.attempt, e.delay, e.error.code]), [[1, 1000, 'ECONNRESET']]);
+  assert.deepEqual(events.map((e) => [e.attempt, e.delay, e.error.code]), [[1, 1000, 'SIDELOOP_SOURCE_DISCONNECTED']]);
 });
 
 test('DeadLetterError is a core error with code SIDELOOP_DEAD_LETTER, re-exported by sideloop/sources', () => {

@@ -94,6 +94,11 @@ export class QueueFullError extends SideloopError {
   override readonly code = 'SIDELOOP_QUEUE_FULL';
 }
 
+/** A loop-side function (`taskContext()`, `emit()`, `currentLoop()`) called where there is no loop or task to serve it. */
+export class OutsideLoopError extends SideloopError {
+  override readonly code = 'SIDELOOP_OUTSIDE_LOOP';
+}
+
 /** A loop's `health()` check returned `false` (a check that throws or times out fails with its own error). */
 export class HealthCheckError extends SideloopError {
   override readonly code = 'SIDELOOP_HEALTH_CHECK';
@@ -122,7 +127,7 @@ export class ReservedEventError extends TypeError {
 export const sideloopErrorClasses = [
   SideloopError, LoopInitError, LoopClosedError, LoopCrashedError, CancelledError, TimeoutError, DeadlockError,
   CloneError, UnknownFunctionError, RemoteError, ServiceStartError, QueueFullError, ReservedEventError, HealthCheckError,
-  DeadLetterError,
+  DeadLetterError, OutsideLoopError,
 ] as const;
 
 /**

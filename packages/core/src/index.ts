@@ -16,6 +16,6 @@ export type { LoopEvents, BuiltinLoopEvents, EventMeta, LoopListener } from './e
 export {
   SideloopError, LoopInitError, LoopClosedError, LoopCrashedError, CancelledError, TimeoutError, DeadlockError,
   CloneError, UnknownFunctionError, RemoteError, ServiceStartError, QueueFullError, ReservedEventError,
-  HealthCheckError, DeadLetterError,
+  HealthCheckError, DeadLetterError, OutsideLoopError,
 } from './errors.ts';
 export { startPool, Pool, type PoolOptions, type PoolStats, type PoolThreadStats, type TimeStats, type BuiltinPoolEvents } from './pool/pool.ts';

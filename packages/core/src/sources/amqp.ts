@@ -73,7 +73,7 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
     new Promise((resolve, reject) => ch.publish(exchange, key, body, publish, (error: unknown) => (error ? reject(error) : resolve())));
   const live = (delivery: Delivery): Handle => {
     const handle = delivery.handle as Handle;
-    if (handle.channel !== channel || lost) throw new Error(`amqp:${queue}: the channel that received ${delivery.id} was lost`);
+    if (handle.channel !== channel || lost) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: the channel that received ${delivery.id} was lost`);
     return handle;
   };
   /** Checks (or declares) a queue on a channel of its own: a failed check closes the channel it ran on. */
@@ -102,7 +102,7 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
         const c = (connection = await open());
         const fail = (error?: Error): void => {
           if (connection !== c) return;
-          lost = error ?? new Error(`amqp:${queue}: the connection closed`);
+          lost = error ?? new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: the connection closed`);
           messages.end(lost);
         };
         c.on('close', fail);
@@ -110,11 +110,11 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
         await ensureQueue(c, queue);
         if (deadLetterExchange === '') await ensureQueue(c, deadLetterQueue);
         const ch = (channel = await c.createConfirmChannel());
-        ch.on('close', () => channel === ch && fail(new Error(`amqp:${queue}: the channel closed`)));
+        ch.on('close', () => channel === ch && fail(new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: the channel closed`)));
         ch.on('error', () => {});
         await ch.prefetch(held);
         await ch.consume(queue, (message) => {
-          if (message === null) return fail(new Error(`amqp:${queue}: the broker cancelled the consumer`));
+          if (message === null) return fail(new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: the broker cancelled the consumer`));
           messages.push(message);
         }, { noAck: false });
       } catch (error) {
@@ -127,7 +127,7 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
       const ch = channel;
       const taken = await inbox.take(max, signal);
       // Deliveries of a lost channel cannot be acked: the broker requeued them already.
-      if (lost || !ch) throw lost ?? new Error(`amqp:${queue}: not connected`);
+      if (lost || !ch) throw lost ?? new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: not connected`);
       return taken.map((message) => toDelivery(message, ch, queue));
     },
     async ack(delivery: Delivery): Promise<void> {

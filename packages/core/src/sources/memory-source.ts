@@ -4,6 +4,7 @@
  * before its lease ends it returns to the queue and is delivered again with the next attempt number. `close()`
  * ends this consumer's connection only: the messages stay, and `connect()` opens it again.
  */
+import { SourceError } from './source-error.ts';
 import { randomUUID } from 'node:crypto';
 import { checkObject, invalid } from '../options.ts';
 import { untilWoken } from './pause.ts';
@@ -33,7 +34,7 @@ export interface MemorySource extends PublishingSource {
   pending(): string[];
   /** Ids of the acknowledged messages, in the order they were acknowledged. */
   acked(): string[];
-  /** Simulates a lost connection: every call fails with `ECONNRESET` until `connect()` is called again. */
+  /** Simulates a lost connection: every call fails with a `SourceError` coded `SIDELOOP_SOURCE_DISCONNECTED` until `connect()` is called again. */
   interrupt(): void;
 }
 
@@ -74,7 +75,7 @@ export function memorySource(options?: MemorySourceOptions): MemorySource {
     wakeTimer = setTimeout(wakeAll, Math.max(0, next - Date.now()));
     wakeTimer.unref();
   };
-  const lost = (): Error => Object.assign(new Error(`memory:${queue}: the connection was lost`), { code: 'ECONNRESET' });
+  const lost = (): Error => new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `memory:${queue}: the connection was lost`);
   const check = (): void => {
     if (!connected) throw lost();
   };
@@ -129,7 +130,7 @@ export function memorySource(options?: MemorySourceOptions): MemorySource {
     async ack(delivery: Delivery): Promise<void> {
       check();
       const m = current(delivery);
-      if (!m) throw new Error(`memory:${queue}: message ${delivery.id} is no longer leased to this delivery`);
+      if (!m) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `memory:${queue}: message ${delivery.id} is no longer leased to this delivery`);
       clearTimeout(m.leaseTimer);
       messages.delete(m.id);
       ackedIds.push(m.id);
@@ -147,7 +148,7 @@ export function memorySource(options?: MemorySourceOptions): MemorySource {
     async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
       check();
       const m = current(delivery);
-      if (!m) throw new Error(`memory:${queue}: message ${delivery.id} is no longer leased to this delivery`);
+      if (!m) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `memory:${queue}: message ${delivery.id} is no longer leased to this delivery`);
       clearTimeout(m.leaseTimer);
       messages.delete(m.id);
       dead.push({ id: m.id, body: m.body, attributes: m.attributes, attempt: reason.attempt, error: { code: reason.code, message: reason.message } });

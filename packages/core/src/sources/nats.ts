@@ -113,7 +113,7 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   };
   const live = (delivery: Delivery): JsMsg => {
     const handle = delivery.handle as Handle;
-    if (handle.generation !== generation || !nc || nc.isClosed()) throw new Error(`nats:${stream}: the connection that received ${delivery.id} was lost`);
+    if (handle.generation !== generation || !nc || nc.isClosed()) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: the connection that received ${delivery.id} was lost`);
     return handle.message;
   };
 
@@ -159,7 +159,7 @@ export function nats(options: NatsSourceOptions): PublishingSource {
     },
     async receive(max: number, signal: AbortSignal): Promise<Delivery[]> {
       const c = nc;
-      if (!consumer || !c || c.isClosed()) throw new Error(`nats:${stream}: not connected`);
+      if (!consumer || !c || c.isClosed()) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: not connected`);
       if (signal.aborted) return [];
       if (!pull || (pull.arrived.ended && pull.arrived.items.length === 0)) {
         const room = await pulls.room(signal);
@@ -167,7 +167,7 @@ export function nats(options: NatsSourceOptions): PublishingSource {
         pull = await startPull(consumer, room);
       }
       const handed = await pull.arrived.take(max, signal);
-      if (c.isClosed()) throw new Error(`nats:${stream}: the connection closed`);
+      if (c.isClosed()) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: the connection closed`);
       pulls.handed(handed.length);
       return handed.map((message) => toDelivery(message, generation));
     },

@@ -1,7 +1,7 @@
 /**
  * Reconnecting after a lost broker connection: wait 1 s, doubling to 30 s, between tries, emitting
  * `source:disconnected` before each wait and `source:connected` once through. A `SourceError` is final (a missing
- * queue, refused credentials); so is running out of `maxReconnects`.
+ * queue, refused credentials) unless it says the connection was lost; so is running out of `maxReconnects`.
  */
 import { emitReserved } from '../worker/index.ts';
 import { pause } from './pause.ts';
@@ -17,7 +17,7 @@ export function reconnectDelay(attempt: number): number {
 }
 
 export function isFinal(error: unknown): boolean {
-  return error instanceof SourceError;
+  return error instanceof SourceError && error.code !== 'SIDELOOP_SOURCE_DISCONNECTED';
 }
 
 /** Resolves once connected again, or with undefined when `signal` aborted first (the consumer is stopping). */

@@ -125,7 +125,7 @@ export function redis(options: RedisSourceOptions): RedisSource {
       return { queue: `${stream}/${group}` };
     },
     async receive(max: number, signal: AbortSignal): Promise<Delivery[]> {
-      if (!commands || !reader) throw new Error(`redis:${stream}: not connected`);
+      if (!commands || !reader) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `redis:${stream}: not connected`);
       const poll = Math.max(20, Math.min(1000, Math.floor(claimIdle / 4)));
       if (Date.now() >= nextClaim) {
         nextClaim = Date.now() + poll;
@@ -145,7 +145,7 @@ export function redis(options: RedisSourceOptions): RedisSource {
       }
     },
     async ack(delivery: Delivery): Promise<void> {
-      if (!current(delivery)) throw new Error(`redis:${stream}: the connection that received ${delivery.id} was lost`);
+      if (!current(delivery)) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `redis:${stream}: the connection that received ${delivery.id} was lost`);
       await commands!.call('XACK', stream, group!, delivery.id);
     },
     async release(delivery: Delivery, delay: number): Promise<void> {
@@ -159,7 +159,7 @@ export function redis(options: RedisSourceOptions): RedisSource {
       await commands!.call('XCLAIM', stream, group!, name!, 0, delivery.id, 'IDLE', 0, 'JUSTID');
     },
     async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
-      if (!current(delivery)) throw new Error(`redis:${stream}: the connection that received ${delivery.id} was lost`);
+      if (!current(delivery)) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `redis:${stream}: the connection that received ${delivery.id} was lost`);
       await commands!.multi()
         .xadd(deadLetterStream, '*', 'body', Buffer.from(delivery.body), 'attributes', JSON.stringify(delivery.attributes), 'id', delivery.id,
           'attempt', String(reason.attempt), 'code', reason.code ?? '', 'message', reason.message, 'stream', stream, 'group', group!)

@@ -15,7 +15,9 @@ export type SourceErrorCode =
   /** The connection was lost and `maxReconnects` reconnects in a row failed. */
   | 'SIDELOOP_SOURCE_RECONNECTS'
   /** The source was used after `close()`. */
-  | 'SIDELOOP_SOURCE_CLOSED';
+  | 'SIDELOOP_SOURCE_CLOSED'
+  /** The connection (or the delivery's lease with it) was lost: `consume()` reconnects, this one is not final. */
+  | 'SIDELOOP_SOURCE_DISCONNECTED';
 
 export class SourceError extends SideloopError {
   override readonly code: SourceErrorCode;

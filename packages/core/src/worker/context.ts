@@ -3,6 +3,7 @@
  * runtime fills in. The store lives on globalThis so that every copy of this module shares it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { OutsideLoopError } from '../errors.ts';
 
 /** Destructuring is fine: `const { signal, emit } = taskContext()` (the functions do not use `this`). */
 export interface TaskContext {
@@ -43,7 +44,7 @@ export const globals: WorkerGlobals = ((globalThis as any)[KEY] ??= { storage: n
 export function taskContext(): TaskContext {
   const context = globals.storage.getStore();
   if (!context) {
-    throw new Error('taskContext() was called outside a task: call it from a loop function while it runs (not at module scope or in a detached callback)');
+    throw new OutsideLoopError('taskContext() was called outside a task: call it from a loop function while it runs (not at module scope or in a detached callback)');
   }
   return context;
 }
@@ -53,7 +54,7 @@ export function taskContext(): TaskContext {
  * from the current task, or loop-wide outside one. User code cannot emit these names.
  */
 export function emitReserved(event: string, payload?: unknown): void {
-  if (!globals.emitSubpath) throw new Error('emitReserved() works only inside a loop thread');
+  if (!globals.emitSubpath) throw new OutsideLoopError('emitReserved() works only inside a loop thread');
   globals.emitSubpath(event, payload, globals.storage.getStore()?.id);
 }
 
@@ -61,6 +62,6 @@ export function emitReserved(event: string, payload?: unknown): void {
 export function emit(event: string, payload?: unknown): void {
   const context = globals.storage.getStore();
   if (context) return context.emit(event, payload);
-  if (!globals.emit) throw new Error('emit() works only inside a loop thread');
+  if (!globals.emit) throw new OutsideLoopError('emit() works only inside a loop thread');
   globals.emit(event, payload);
 }

@@ -6,7 +6,7 @@ export async function loadModule(url: string): Promise<Record<string, unknown>> 
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
     if (/\.[mc]?ts$/.test(new URL(url).pathname) && TS_CODES.has((error as { code?: string }).code ?? '')) {
-      throw new Error(
+      throw new TypeError(
         `Cannot load the TypeScript loop module ${url} on Node ${process.version}: ${(error as Error).message}. ` +
           'Use Node >= 22.18 (type stripping, erasable syntax only), run under tsx (`node --import tsx`), or compile it to .js.',
         { cause: error },
