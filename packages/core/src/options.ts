@@ -78,8 +78,8 @@ export interface CallOptions {
    * call's own `timeout` (which bounds all tries together) and `DeadLetterError` are never retried. @default 1
    */
   maxAttempts?: number;
-  /** Ms before a retry: a number, or `{ initial, max, factor, jitter }` (jitter 0..1). @default { initial: 1000, max: 60000, factor: 2, jitter: 0 } */
-  retryDelay?: number | { initial?: number; max?: number; factor?: number; jitter?: number };
+  /** Ms before a retry: a number, or `{ initial, max, factor, jitter }` (jitter 0..1 or true). @default { initial: 1000, max: 60000, factor: 2, jitter: 0 } */
+  retryDelay?: number | { initial?: number; max?: number; factor?: number; jitter?: number | boolean };
 }
 
 export interface CloseOptions {
@@ -250,27 +250,48 @@ export function resolveLoopOptions(input: unknown, extraKeys: ReadonlySet<string
 
 const CALL_KEYS = new Set(['signal', 'timeout', 'readyTimeout', 'restart', 'maxRestarts', 'backoff', 'maxAttempts', 'retryDelay']);
 
-/** `retryDelay` resolved (the names sources and durable calls use too). */
-export function resolveRetryDelay(value: unknown): { initial: number; max: number; factor: number; jitter: number } {
-  if (typeof value === 'number') {
-    const ms = checkMs('retryDelay', value, { allowZero: true })!;
-    return { initial: ms, max: ms, factor: 1, jitter: 0 };
+/** `retryDelay` resolved: ms before retry `n` is `initial * factor^(n-1)`, at most `max`, less up to `jitter` of it. */
+export interface RetryDelay {
+  initial: number;
+  max: number;
+  factor: number;
+  /** The fraction (0..1) of each delay that may be taken off at random, so that retries spread out. */
+  jitter: number;
+}
+
+/**
+ * Resolves `retryDelay` as plain calls (`with()`), queue sources and durable calls all take it: ms, or
+ * `{ initial: 1000, max: 60000, factor: 2, jitter: 0 }` (`jitter` 0..1, or `true` for 1).
+ */
+export function resolveRetryDelay(value: unknown): RetryDelay {
+  if (typeof value === 'number' || value === undefined) {
+    const ms = checkMs('retryDelay', value, { allowZero: true });
+    if (ms !== undefined) return { initial: ms, max: ms, factor: 1, jitter: 0 };
+  } else if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid('retryDelay', 'a non-negative number or an object', value);
   }
   const delay = checkObject('retryDelay', value);
   for (const key of Object.keys(delay)) {
     if (!['initial', 'max', 'factor', 'jitter'].includes(key)) throw new TypeError(`Unknown option \`retryDelay.${key}\``);
   }
-  const { factor, jitter } = delay;
-  if (factor !== undefined && typeof factor !== 'number') throw invalid('retryDelay.factor', 'a number >= 1', factor);
-  if (factor !== undefined && (!(factor >= 1) || !Number.isFinite(factor))) throw invalid('retryDelay.factor', 'a number >= 1', factor, RangeError);
-  if (jitter !== undefined && typeof jitter !== 'number') throw invalid('retryDelay.jitter', 'a number from 0 to 1', jitter);
-  if (jitter !== undefined && !(jitter >= 0 && jitter <= 1)) throw invalid('retryDelay.jitter', 'a number from 0 to 1', jitter, RangeError);
+  const { factor = 2, jitter = 0 } = delay;
+  if (typeof factor !== 'number') throw invalid('retryDelay.factor', 'a number >= 1', factor);
+  if (!(factor >= 1) || !Number.isFinite(factor)) throw invalid('retryDelay.factor', 'a number >= 1', factor, RangeError);
+  if (typeof jitter !== 'number' && typeof jitter !== 'boolean') throw invalid('retryDelay.jitter', 'a number from 0 to 1 or a boolean', jitter);
+  const spread = jitter === true ? 1 : jitter === false ? 0 : jitter;
+  if (!(spread >= 0 && spread <= 1)) throw invalid('retryDelay.jitter', 'a number from 0 to 1 or a boolean', jitter, RangeError);
   return {
     initial: checkMs('retryDelay.initial', delay.initial, { allowZero: true }) ?? 1000,
     max: checkMs('retryDelay.max', delay.max, { allowZero: true }) ?? 60_000,
-    factor: factor ?? 2,
-    jitter: jitter ?? 0,
+    factor,
+    jitter: spread,
   };
+}
+
+/** The delay before retry number `retry` (1 after the first failure), in ms. */
+export function retryDelayMs(delay: RetryDelay, retry: number): number {
+  const base = Math.min(delay.max, delay.initial * delay.factor ** Math.max(0, retry - 1));
+  return delay.jitter === 0 ? base : Math.round(base * (1 - delay.jitter * Math.random()));
 }
 
 /** Validates call options; merging keeps the later layer's keys. */

@@ -6,22 +6,10 @@
  * pointless). A blocking wait goes through the retries too, sleeping out each delay.
  */
 import { CancelledError, TimeoutError } from '../errors.ts';
+import { retryDelayMs, type RetryDelay } from '../options.ts';
 import type { CallKind } from '../thread/protocol.ts';
 import { unwatchCall, watchCall, type CallRecord, type CallSetup, type Carrier } from './record.ts';
 import { Task, type TaskCarrier } from './task.ts';
-
-/** `retryDelay` resolved: ms before retry `n` is `initial * factor^(n-1)`, at most `max`, give or take `jitter` (0..1). */
-export interface RetryDelay {
-  initial: number;
-  max: number;
-  factor: number;
-  jitter: number;
-}
-
-export function retryDelayMs(delay: RetryDelay, retry: number): number {
-  const base = Math.min(delay.max, delay.initial * delay.factor ** (retry - 1));
-  return delay.jitter === 0 ? base : Math.max(0, base * (1 + delay.jitter * (Math.random() * 2 - 1)));
-}
 
 /** Whether another attempt could succeed where `error` failed. */
 export function retryable(error: unknown): boolean {

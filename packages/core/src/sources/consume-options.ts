@@ -2,7 +2,7 @@
  * `consume()`'s options, validated before anything connects, with the project's one message formula:
  * Expected `concurrency` to be an integer >= 1, got `0`
  */
-import { checkInteger, checkMs, checkObject, invalid } from '../options.ts';
+import { checkInteger, checkMs, checkObject, resolveRetryDelay, retryDelayMs } from '../options.ts';
 
 export interface RetryDelay {
   /** The first retry's delay, in ms. @default 1000 */
@@ -54,35 +54,15 @@ export function resolveConsumeOptions(input: unknown): ResolvedConsumeOptions {
     concurrency,
     prefetch: checkInteger('prefetch', options.prefetch, 0) ?? concurrency,
     maxAttempts: checkInteger('maxAttempts', options.maxAttempts, 1) ?? 5,
-    retryDelay: resolveRetryDelay(options.retryDelay),
+    retryDelay: retryDelayOf(options.retryDelay),
     lease: checkMs('lease', options.lease) ?? 30_000,
     stopTimeout: checkMs('stopTimeout', options.stopTimeout, { allowZero: true }) ?? 10_000,
     maxReconnects: checkInteger('maxReconnects', options.maxReconnects, 0, { allowInfinity: true }) ?? Infinity,
   };
 }
 
-/** The delay before retry number `attempt` (1 after the first failure): `initial * factor ** (attempt - 1)`, capped. */
-export function resolveRetryDelay(value: unknown): (attempt: number) => number {
-  if (typeof value === 'number' || value === undefined) {
-    const ms = checkMs('retryDelay', value, { allowZero: true });
-    if (ms !== undefined) return () => ms;
-  } else if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid('retryDelay', 'a non-negative number or an object', value);
-  }
-  const o = checkObject('retryDelay', value);
-  for (const key of Object.keys(o)) {
-    if (!['initial', 'max', 'factor', 'jitter'].includes(key)) throw new TypeError(`Unknown option \`retryDelay.${key}\``);
-  }
-  const initial = checkMs('retryDelay.initial', o.initial, { allowZero: true }) ?? 1000;
-  const max = checkMs('retryDelay.max', o.max, { allowZero: true }) ?? 60_000;
-  const { factor = 2, jitter = 0 } = o;
-  if (typeof factor !== 'number') throw invalid('retryDelay.factor', 'a number >= 1', factor);
-  if (!(factor >= 1) || !Number.isFinite(factor)) throw invalid('retryDelay.factor', 'a number >= 1', factor, RangeError);
-  if (typeof jitter !== 'number' && typeof jitter !== 'boolean') throw invalid('retryDelay.jitter', 'a number from 0 to 1 or a boolean', jitter);
-  const spread = jitter === true ? 1 : jitter === false ? 0 : jitter;
-  if (!(spread >= 0 && spread <= 1)) throw invalid('retryDelay.jitter', 'a number from 0 to 1 or a boolean', jitter, RangeError);
-  return (attempt) => {
-    const base = Math.min(max, initial * factor ** Math.max(0, attempt - 1));
-    return Math.round(base * (1 - spread * Math.random()));
-  };
+/** The delay before retry number `attempt` (1 after the first failure), resolved as every retryDelay is. */
+function retryDelayOf(value: unknown): (attempt: number) => number {
+  const delay = resolveRetryDelay(value);
+  return (attempt) => retryDelayMs(delay, attempt);
 }

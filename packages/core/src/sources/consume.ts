@@ -7,35 +7,10 @@ import { invalid } from '../options.ts';
 import { taskContext } from '../worker/index.ts';
 import { resolveConsumeOptions, type ConsumeOptions } from './consume-options.ts';
 import { Consumer } from './consumer.ts';
-import type { Message } from './message.ts';
+import type { ConsumeStats, Handler } from './handler.ts';
 import type { Source } from './source.ts';
 
-/** What a consumer did, as `consume()` resolves with it when stopped. */
-export interface ConsumeStats {
-  /** Messages received from the broker (a redelivery counts again). */
-  received: number;
-  /** Messages acknowledged after their handler fulfilled. */
-  acked: number;
-  /** Failed messages released for a later try. */
-  retried: number;
-  /** Messages moved to the dead-letter destination. */
-  deadLettered: number;
-  /** Messages given back unhandled: held when the consumer stopped, or still running after `stopTimeout`. */
-  released: number;
-  /** Handlers that were running when the stop began. */
-  inFlightAtStop: number;
-}
-
-/** What a handler gets beside the message. */
-export interface HandlerContext {
-  /** Aborted when the consumer stops and `stopTimeout` has passed: give up, the message is released. */
-  readonly signal: AbortSignal;
-  /** Sends a loop event to the main side, as `taskContext().emit` does. */
-  readonly emit: (event: string, payload?: unknown) => void;
-}
-
-/** A message handler: its promise fulfilling acknowledges the message; throwing or rejecting retries it. */
-export type Handler = (message: Message, context: HandlerContext) => unknown;
+export type { ConsumeStats, Handler, HandlerContext } from './handler.ts';
 
 const METHODS = ['connect', 'receive', 'ack', 'release', 'extend', 'deadLetter', 'close'] as const;
 

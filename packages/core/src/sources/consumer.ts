@@ -10,7 +10,7 @@
  */
 import { DeadLetterError } from '../errors.ts';
 import { emitReserved, type TaskContext } from '../worker/index.ts';
-import type { ConsumeStats, Handler, HandlerContext } from './consume.ts';
+import type { ConsumeStats, Handler, HandlerContext } from './handler.ts';
 import type { ResolvedConsumeOptions } from './consume-options.ts';
 import { toMessage } from './message.ts';
 import { reconnect, isFinal } from './reconnect.ts';
