@@ -85,8 +85,6 @@ export function submitTask(targets: ReadonlyMap<string, ExposedTarget>, request:
 }
 
 /** The loop module's export names when the loop tells them. */
-export function exportsOf(target: RelayTarget): string[] | undefined {
-  const value = (target as { functions?: unknown; exports?: unknown }).functions ?? (target as { exports?: unknown }).exports;
-  const list = typeof value === 'function' ? (value as () => unknown).call(target) : value;
-  return Array.isArray(list) && list.every((x) => typeof x === 'string') ? list : undefined;
+export function exportsOf(target: RelayTarget): readonly string[] | undefined {
+  return target.functions;
 }

@@ -19,6 +19,8 @@ export interface RelayTask extends PromiseLike<unknown> {
 export interface RelayTarget {
   readonly name: string;
   readonly state: string;
+  /** The functions the loop module exports, once it told them (`Loop` and `Pool` have it). */
+  readonly functions?: readonly string[];
   submit(fn: any, ...args: any[]): RelayTask;
   on(event: any, listener: TaskListener): unknown;
   off(event: any, listener: TaskListener): unknown;
