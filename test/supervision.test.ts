@@ -128,7 +128,9 @@ test('currentLoop().restart(reason) from inside: the call rejects with the reaso
   const error = await loop.submit('askRestart', 'session lost').catch((e: unknown) => e);
   assert.ok(error instanceof LoopCrashedError);
   assert.match(error.message, /session lost/);
-  assert.equal((await restart).attempt, 1, 'a restart the loop asks for needs no policy');
+  const restarted = await restart;
+  assert.equal(restarted.attempt, 1, 'a restart the loop asks for needs no policy');
+  assert.match((restarted.error as Error).message, /session lost/, 'loop:restart says why');
   assert.deepEqual(await loop.submit('whoami').then((w) => w.run), 2);
 });
 

@@ -29,6 +29,8 @@ export class Incarnation {
   readonly shareBells: Int32Array[] = [];
   /** The supervisor ended this thread on purpose (a restart): its end is not a crash of the loop. */
   retiring = false;
+  /** Why it was retired (what `restart()` was given, or the failed health check's error). */
+  retiredFor: unknown;
   /** `init` returned on this thread. */
   ready = false;
   #closedCleanly = false;
@@ -76,8 +78,9 @@ export class Incarnation {
   }
 
   /** Ends the thread for a restart: what runs is cancelled, `dispose()` runs, and the thread is ended soon after. */
-  retire(): NodeJS.Timeout {
+  retire(reason: unknown): NodeJS.Timeout {
     this.retiring = true;
+    this.retiredFor = reason;
     this.thread.worker.ref();
     return this.thread.forceClose((message) => this.conn.send(message));
   }

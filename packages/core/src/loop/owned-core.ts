@@ -199,12 +199,17 @@ export class OwnedLoopCore implements LoopCore {
   /** Ends `incarnation` so that a fresh thread replaces it: its running calls reject with `LoopCrashedError`. */
   #retire(incarnation: Incarnation, reason: unknown): void {
     if (incarnation !== this.#current || incarnation.retiring || this.#closing) return;
-    const why = reason instanceof Error ? reason.message : String(reason);
-    incarnation.conn.fail(new LoopCrashedError(`Loop "${this.name}" is restarting: ${why}`, { exitCode: 0, cause: reason }));
+    incarnation.conn.fail(this.#restartError(reason));
     this.state = 'restarting';
     this.#suspend();
     this.#unwatch();
-    incarnation.retire();
+    incarnation.retire(reason);
+  }
+
+  /** What calls on a thread retired for `reason` reject with, and what `loop:restart` carries. */
+  #restartError(reason: unknown): LoopCrashedError {
+    const why = reason instanceof Error ? reason.message : String(reason);
+    return new LoopCrashedError(`Loop "${this.name}" is restarting: ${why}`, { exitCode: 0, cause: reason });
   }
 
   #onExit(incarnation: Incarnation, crash: LoopCrashedError | undefined): void {
@@ -220,8 +225,7 @@ export class OwnedLoopCore implements LoopCore {
       return;
     }
     if (incarnation.retiring) {
-      incarnation.conn.fail(new LoopCrashedError(`Loop "${this.name}" restarted`, { exitCode: 0 }));
-      this.#failed(new LoopCrashedError(`Loop "${this.name}" restarted on request`, { exitCode: 0 }), true);
+      this.#failed(this.#restartError(incarnation.retiredFor), true);
       return;
     }
     const error = crash ?? new LoopCrashedError(`Loop "${this.name}" ended`, { exitCode: 0 });
