@@ -45,6 +45,10 @@ test('when the MCP server process dies, the loop restarts and the next call succ
   t.after(() => mcp.close());
   const pid = await mcp.submit('serverPid');
   assert.equal(typeof pid, 'number');
+  // An idle loop does not hold the process, and nothing else here does while the loop learns of the death: a server
+  // would; this test holds itself.
+  const hold = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(hold));
   const restart = new Promise<{ attempt: number; error: unknown }>((resolve) => mcp.once('loop:restart', resolve));
   const ready = new Promise<{ attempt: number }>((resolve) => mcp.once('loop:ready', resolve));
   process.kill(pid!, 'SIGKILL');
