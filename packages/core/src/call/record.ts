@@ -47,14 +47,17 @@ export interface Exports {
   generators: ReadonlySet<string> | undefined;
 }
 
-/** Throws unless `fn` names a function `owner` (`Loop "db"`, `Pool "cpu"`) exports, an async generator for a stream. */
-export function checkFunction(owner: string, names: Exports, kind: CallKind, fn: unknown): asserts fn is string {
+/**
+ * Throws unless `fn` names a function the target exports (an async generator, for a stream). `what` and `name` make
+ * the messages (`Loop "db"`); they are put together only for an error, as this runs on every call.
+ */
+export function checkFunction(what: 'Loop' | 'Pool', name: string, names: Exports, kind: CallKind, fn: unknown): asserts fn is string {
   if (typeof fn !== 'string' || fn.length === 0) throw new TypeError(`Expected \`fn\` to be a function name, got \`${String(fn)}\``);
   if (names.exports && !names.exports.has(fn)) {
-    throw new UnknownFunctionError(`${owner} has no exported function \`${fn}\` (init, dispose and health are not callable)`, fn);
+    throw new UnknownFunctionError(`${what} "${name}" has no exported function \`${fn}\` (init, dispose and health are not callable)`, fn);
   }
   if (kind === 'stream' && names.generators && !names.generators.has(fn)) {
-    throw new TypeError(`Expected \`${fn}\` to be an async generator function for stream(), but ${owner.replace(/^\w/, (c) => c.toLowerCase())} exports it as a plain function`);
+    throw new TypeError(`Expected \`${fn}\` to be an async generator function for stream(), but ${what.toLowerCase()} "${name}" exports it as a plain function`);
   }
 }
 
@@ -62,8 +65,11 @@ export function timeoutError(task: { readonly id: string }, fn: string, timeout:
   return new TimeoutError(`Task ${task.id} (${fn}) timed out after ${timeout} ms`, timeout);
 }
 
-/** Cancels the task when its signal aborts; calls `expire` when its timeout passes. */
-export function watchCall(record: CallRecord, expire: (error: TimeoutError) => void): void {
+/**
+ * Cancels the task when its signal aborts; calls `carrier.expire` when its timeout passes. Makes nothing for a call
+ * with neither (most calls), as this runs on every call.
+ */
+export function watchCall(record: CallRecord, carrier: Pick<Carrier, 'expire'>): void {
   const { signal, timeout } = record.setup;
   if (signal) {
     const onAbort = (): void => void record.task.cancel(signal.reason);
@@ -71,7 +77,7 @@ export function watchCall(record: CallRecord, expire: (error: TimeoutError) => v
     record.unlisten = () => signal.removeEventListener('abort', onAbort);
   }
   if (timeout !== undefined && timeout !== Infinity) {
-    record.timer = setTimeout(() => expire(timeoutError(record.task, record.fn, timeout)), timeout);
+    record.timer = setTimeout(() => carrier.expire(record.task.seq, timeoutError(record.task, record.fn, timeout)), timeout);
   }
 }
 

@@ -42,7 +42,7 @@ export class RetryingCall implements TaskCarrier {
     const first = this.#start(kind, fn, setup);
     this.task = new Task<unknown>(this, first.id, first.seq, setup.site);
     this.#record = { task: this.task, kind, fn, setup };
-    watchCall(this.#record, (error) => this.#expire(error));
+    watchCall(this.#record, this);
     this.#follow(first);
   }
 

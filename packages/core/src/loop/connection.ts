@@ -129,7 +129,7 @@ export class Connection implements Carrier {
   /** Sends a call and returns its task. Throws synchronously for a closed loop, an unknown function or a bad argument. */
   call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T> {
     if (this.closed) throw this.closed;
-    checkFunction(`Loop "${this.loopName}"`, this.#names, kind, fn);
+    checkFunction('Loop', this.loopName, this.#names, kind, fn);
     const seq = this.#seqs.next();
     const task = new Task<T>(this, taskIdOf(this.loopName, this.id, seq), seq, setup.site);
     if (setup.signal?.aborted) {
@@ -177,7 +177,7 @@ export class Connection implements Carrier {
     }
     this.#calls.set(seq, record);
     this.#updateActive();
-    watchCall(record, (error) => this.expire(seq, error));
+    watchCall(record, this);
     publishTaskStart(this.loopName, task.id, fn);
   }
 

@@ -50,7 +50,7 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
   call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T> {
     if (this.#conn) return this.#conn.call<T>(kind, fn, args, setup);
     if (this.#refused) throw this.#refused;
-    checkFunction(`Loop "${this.#name}"`, this.names, kind, fn);
+    checkFunction('Loop', this.#name, this.names, kind, fn);
     const seq = this.next();
     const task = new Task<T>(this, taskIdOf(this.#name, 0, seq), seq, setup.site);
     if (setup.signal?.aborted) {
@@ -59,7 +59,7 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
     }
     const call: WaitingCall = { task: task as Task<unknown>, kind, fn, setup, args, submittedAt: performance.now() };
     this.#waiting.set(seq, call);
-    watchCall(call, (error) => this.expire(seq, error));
+    watchCall(call, this);
     return task;
   }
 

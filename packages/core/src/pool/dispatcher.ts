@@ -61,7 +61,7 @@ export class PoolDispatcher implements Carrier, Exports {
 
   call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T> {
     if (this.closed) throw this.closed;
-    checkFunction(`Pool "${this.name}"`, this, kind, fn);
+    checkFunction('Pool', this.name, this, kind, fn);
     const seq = ++this.#seq;
     const task = new Task<T>(this, taskIdOf(this.name, 0, seq), seq, setup.site);
     if (setup.signal?.aborted) {
@@ -91,7 +91,7 @@ export class PoolDispatcher implements Carrier, Exports {
       if (this.#placement.long) this.#pumpSoon(); // a busy thread may take it ahead
     }
     this.calls.set(seq, call);
-    watchCall(call, (error) => this.expire(seq, error));
+    watchCall(call, this);
     publishTaskStart(this.name, task.id, fn);
     return task;
   }
