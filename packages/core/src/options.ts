@@ -290,7 +290,7 @@ export function resolveRetryDelay(value: unknown): RetryDelay {
 
 /** The delay before retry number `retry` (1 after the first failure), in ms. */
 export function retryDelayMs(delay: RetryDelay, retry: number): number {
-  const base = Math.min(delay.max, delay.initial * delay.factor ** Math.max(0, retry - 1));
+  const base = backoffDelay(delay, Math.max(1, retry));
   return delay.jitter === 0 ? base : Math.round(base * (1 - delay.jitter * Math.random()));
 }
 

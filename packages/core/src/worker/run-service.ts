@@ -3,6 +3,7 @@
  * spawn; after ready, the restart policy decides (with exponential backoff), and `service:restart` is emitted.
  */
 import { ServiceStartError } from '../errors.ts';
+import { backoffDelay } from '../options.ts';
 import type { ServicePolicy } from '../thread/protocol.ts';
 import { globals, type TaskContext } from './context.ts';
 import type { Running, RuntimeApi } from './running.ts';
@@ -39,8 +40,7 @@ export async function runService(
       return value;
     }
     restarts++;
-    const { initial, max, factor } = policy.backoff;
-    const delay = Math.min(max, initial * factor ** (restarts - 1));
+    const delay = backoffDelay(policy.backoff, restarts);
     const error = failure instanceof Error ? { name: failure.name, message: failure.message } : failure;
     runtime.emit('service:restart', { serviceId: running.id, fn: running.fn, attempt: restarts, delay, error }, running.id, true);
     await new Promise<void>((resolve) => {
