@@ -19,6 +19,8 @@ class ConnectedLoopCore implements LoopCore {
   readonly threadId: number;
   readonly initValue: unknown;
   readonly captureCallSites = true;
+  /** Restarts happen where the loop was started; this thread's handle sees none. */
+  readonly restarts = 0;
   #ctrl: Int32Array;
   #delay: Float64Array;
   #disconnected = false;
@@ -70,7 +72,7 @@ class ConnectedLoopCore implements LoopCore {
   }
 
   stats(): LoopStats {
-    return { ...coreStats(this, this.#ctrl, this.#delay, this.carrier.pending), restarts: 0, unhealthy: false };
+    return { ...coreStats(this, this.#ctrl, this.#delay, this.carrier.pending), restarts: this.restarts, unhealthy: false };
   }
 
   ping(timeout: number): Promise<number> {

@@ -51,6 +51,8 @@ export interface LoopCore extends HandleCore {
   readonly loopThreadId: number;
   readonly initValue: unknown;
   readonly functions: readonly string[];
+  /** Times the loop got a fresh thread. */
+  readonly restarts: number;
   stats(): LoopStats;
   ping(timeout: number): Promise<number>;
   ready(timeout?: number): Promise<void>;

@@ -46,7 +46,7 @@ export class Loop<M = AnyModule> extends Handle<M, AllLoopEvents> {
   get functions(): readonly string[] { return this.core.functions; }
 
   /** Times the loop got a fresh thread (its restart policy, or `restart()`). */
-  get restarts(): number { return this.core.stats().restarts; }
+  get restarts(): number { return this.core.restarts; }
 
   /**
    * Resolves once the loop is ready (at once if it is); rejects when it never will be (`LoopInitError`, or
