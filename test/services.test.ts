@@ -77,6 +77,7 @@ test('invalid service options are refused before anything starts', async (t) => 
   assert.throws(() => loop.with({ readyTimeout: -5 }), RangeError);
   assert.throws(() => loop.with({ backoff: { factor: 0.5 } }), RangeError);
   assert.throws(() => loop.with({ backoff: { factor: '2' as never } }), TypeError);
+  assert.throws(() => loop.with({ backoff: { inital: 10 } as never }), { name: 'TypeError', message: 'Unknown option `backoff.inital`' });
   assert.throws(() => loop.with({ timeout: NaN }), { name: 'RangeError', message: 'Expected `timeout` to be a positive number, got `NaN`' });
   assert.throws(() => loop.with({ maxRestarts: 2.5 }), { name: 'RangeError', message: 'Expected `maxRestarts` to be an integer >= 0, got `2.5`' });
   assert.equal(loop.stats().running, 0);

@@ -191,22 +191,30 @@ const LOOP_KEYS = new Set(['name', 'readyTimeout', 'initArgs', 'shutdownSignals'
 
 /** Resolves `restart`, `maxRestarts` and `backoff` (loops, pools and services share their meaning). */
 export function resolvePolicy(options: Record<string, unknown>, restartDefault: RestartPolicy['restart']): RestartPolicy {
-  const backoff = checkObject('backoff', options.backoff);
+  const backoff = checkBackoff(options.backoff);
+  return {
+    restart: checkOneOf('restart', options.restart, ['never', 'on-failure', 'always'] as const) ?? restartDefault,
+    maxRestarts: checkInteger('maxRestarts', options.maxRestarts, 0, { allowInfinity: true }) ?? Infinity,
+    backoff: { initial: backoff.initial ?? 100, max: backoff.max ?? 30_000, factor: backoff.factor ?? 2 },
+  };
+}
+
+/** Checks a `backoff` object (`initial`, `max` in ms, `factor` >= 1); the keys it leaves out stay undefined. */
+function checkBackoff(value: unknown): Partial<RestartPolicy['backoff']> {
+  const backoff = checkObject('backoff', value);
   for (const key of Object.keys(backoff)) {
     if (key !== 'initial' && key !== 'max' && key !== 'factor') throw new TypeError(`Unknown option \`backoff.${key}\``);
   }
   const factor = backoff.factor;
   if (factor !== undefined && typeof factor !== 'number') throw invalid('backoff.factor', 'a number >= 1', factor);
   if (factor !== undefined && (!(factor >= 1) || !Number.isFinite(factor))) throw invalid('backoff.factor', 'a number >= 1', factor, RangeError);
-  return {
-    restart: checkOneOf('restart', options.restart, ['never', 'on-failure', 'always'] as const) ?? restartDefault,
-    maxRestarts: checkInteger('maxRestarts', options.maxRestarts, 0, { allowInfinity: true }) ?? Infinity,
-    backoff: {
-      initial: checkMs('backoff.initial', backoff.initial, { allowZero: true }) ?? 100,
-      max: checkMs('backoff.max', backoff.max, { allowZero: true }) ?? 30_000,
-      factor: factor ?? 2,
-    },
-  };
+  const checked: Partial<RestartPolicy['backoff']> = {};
+  const initial = checkMs('backoff.initial', backoff.initial, { allowZero: true });
+  const max = checkMs('backoff.max', backoff.max, { allowZero: true });
+  if (initial !== undefined) checked.initial = initial;
+  if (max !== undefined) checked.max = max;
+  if (factor !== undefined) checked.factor = factor;
+  return checked;
 }
 
 export function resolveLoopOptions(input: unknown, extraKeys: ReadonlySet<string> = new Set()): ResolvedLoopOptions {
@@ -307,14 +315,8 @@ export function resolveCallOptions(base: CallOptions, input: unknown): CallOptio
   checkInteger('maxRestarts', options.maxRestarts, 0, { allowInfinity: true });
   checkInteger('maxAttempts', options.maxAttempts, 1);
   if (options.retryDelay !== undefined) resolveRetryDelay(options.retryDelay);
-  const backoff = checkObject('backoff', options.backoff);
-  checkMs('backoff.initial', backoff.initial, { allowZero: true });
-  checkMs('backoff.max', backoff.max, { allowZero: true });
-  if (backoff.factor !== undefined && typeof backoff.factor !== 'number') throw invalid('backoff.factor', 'a number >= 1', backoff.factor);
-  if (backoff.factor !== undefined && (!(backoff.factor >= 1) || !Number.isFinite(backoff.factor))) {
-    throw invalid('backoff.factor', 'a number >= 1', backoff.factor, RangeError);
-  }
-  return { ...base, ...(options as CallOptions), backoff: { ...base.backoff, ...(backoff as CallOptions['backoff']) } };
+  const backoff = checkBackoff(options.backoff);
+  return { ...base, ...(options as CallOptions), backoff: { ...base.backoff, ...backoff } };
 }
 
 export function servicePolicy(options: CallOptions): ServicePolicy {

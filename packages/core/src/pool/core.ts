@@ -21,7 +21,8 @@ import type { LoopCrashedError } from '../errors.ts';
 export class PoolCore implements ThreadSource, HandleCore {
   readonly name: string;
   readonly emitter = new LoopEmitter();
-  readonly dispatcher: PoolDispatcher;
+  /** The Carrier the Pool handle calls through: the queue, placement and replies. */
+  readonly carrier: PoolDispatcher;
   readonly threads: PoolThread[] = [];
   state: PoolState = 'ready';
   initValue: unknown;
@@ -40,15 +41,11 @@ export class PoolCore implements ThreadSource, HandleCore {
     this.#url = url;
     this.#options = options;
     this.name = name;
-    this.dispatcher = new PoolDispatcher(name, this.emitter, options, this);
+    this.carrier = new PoolDispatcher(name, this.emitter, options, this);
   }
 
   get options(): ResolvedPoolOptions {
     return this.#options;
-  }
-
-  get carrier(): PoolDispatcher {
-    return this.dispatcher;
   }
 
   get captureCallSites(): boolean {
@@ -72,10 +69,10 @@ export class PoolCore implements ThreadSource, HandleCore {
 
   #spawn(): PoolThread {
     const thread = new PoolThread(this.#url, this.#options, this.name, this.#index++, {
-      onMessage: (from, message) => this.dispatcher.onMessage(from, message),
-      onResult: (from, seq, ok, payload, ms) => this.dispatcher.onResult(from, seq, ok, payload, ms),
+      onMessage: (from, message) => this.carrier.onMessage(from, message),
+      onResult: (from, seq, ok, payload, ms) => this.carrier.onResult(from, seq, ok, payload, ms),
       onExit: (from, crash) => this.#onExit(from, crash),
-      onSendError: (from, seq, error) => this.dispatcher.sendFailed(from, seq, error),
+      onSendError: (from, seq, error) => this.carrier.sendFailed(from, seq, error),
     });
     thread.limit = this.#options.concurrentTasksPerThread;
     this.threads.push(thread);
@@ -83,10 +80,10 @@ export class PoolCore implements ThreadSource, HandleCore {
   }
 
   #adopt(thread: PoolThread): void {
-    if (this.dispatcher.exports) return;
+    if (this.carrier.exports) return;
     this.initValue = thread.initValue;
-    this.dispatcher.exports = new Set(thread.exports);
-    this.dispatcher.generators = new Set(thread.generators);
+    this.carrier.exports = new Set(thread.exports);
+    this.carrier.generators = new Set(thread.generators);
   }
 
   #remove(thread: PoolThread): void {
@@ -111,7 +108,7 @@ export class PoolCore implements ThreadSource, HandleCore {
     const { ready, starting } = this.#count();
     const live = ready + starting;
     let need = this.#options.minThreads - live;
-    const queued = this.dispatcher.queue.size;
+    const queued = this.carrier.queue.size;
     if (queued > 0) need = Math.max(need, Math.ceil(queued / this.#options.concurrentTasksPerThread) - starting);
     need = Math.min(need, this.#options.maxThreads - live);
     for (let i = 0; i < need; i++) this.#grow();
@@ -128,7 +125,7 @@ export class PoolCore implements ThreadSource, HandleCore {
       this.#lastInitError = undefined;
       this.#adopt(thread);
       this.emitter.emit('loop:thread-start', { threadId: thread.threadId, threads: this.#count().ready }, { loop: this.name });
-      this.dispatcher.pump();
+      this.carrier.pump();
       if (thread.inFlight === 0) this.idle(thread);
     }, (error: Error) => {
       this.#remove(thread);
@@ -143,7 +140,7 @@ export class PoolCore implements ThreadSource, HandleCore {
       const retryIn = backoffDelay(this.#options.policy.backoff, attempt);
       debug('pool %s: a thread failed init (attempt %d), retry in %d ms: %s', this.name, attempt, retryIn, error.message);
       this.emitter.emit('loop:init-failed', { error, attempt, retryIn }, { loop: this.name });
-      if (this.#count().ready === 0) this.dispatcher.rejectQueued(error);
+      if (this.#count().ready === 0) this.carrier.rejectQueued(error);
       this.#retry = setTimeout(() => {
         this.#retry = undefined;
         this.wantThreads();
@@ -181,7 +178,7 @@ export class PoolCore implements ThreadSource, HandleCore {
     const retired = thread.state === 'closed' && !this.#stopping;
     this.#remove(thread);
     if (crash || thread.inFlight > 0) {
-      this.dispatcher.threadGone(thread, crash ?? new LoopClosedError(`A thread of pool "${this.name}" closed with tasks in flight`));
+      this.carrier.threadGone(thread, crash ?? new LoopClosedError(`A thread of pool "${this.name}" closed with tasks in flight`));
     }
     if (crash) this.emitter.emit('crash', crash, { loop: this.name });
     const reason = crash ? 'crash' : retired ? 'idle' : 'close';
@@ -205,13 +202,13 @@ export class PoolCore implements ThreadSource, HandleCore {
     if (ready + starting > 0) return;
     this.state = 'failed';
     const error = new LoopClosedError(`Pool "${this.name}" has no thread left and its restart policy starts no more`, { cause });
-    this.dispatcher.closed ??= error;
-    this.dispatcher.rejectQueued(error);
+    this.carrier.closed ??= error;
+    this.carrier.rejectQueued(error);
     this.emitter.emit('loop:failed', { attempt: this.#restarts, error: cause }, { loop: this.name });
   }
 
   stats(): PoolStats {
-    const d = this.dispatcher;
+    const d = this.carrier;
     const threads = this.threads.filter((t) => t.state !== 'starting').map((t) => t.stats());
     let running = 0;
     let inFlight = 0;
@@ -247,7 +244,7 @@ export class PoolCore implements ThreadSource, HandleCore {
 
   async #close(timeout: number, cancelPending: boolean): Promise<void> {
     this.state = 'closing';
-    const d = this.dispatcher;
+    const d = this.carrier;
     d.closed = new LoopClosedError(`Pool "${this.name}" is closed`);
     if (cancelPending) d.cancelAll(new CancelledError('The pool is closing'));
     let forced = false;

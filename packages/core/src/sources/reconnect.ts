@@ -3,18 +3,14 @@
  * `source:disconnected` before each wait and `source:connected` once through. A `SourceError` is final (a missing
  * queue, refused credentials) unless it says the connection was lost; so is running out of `maxReconnects`.
  */
+import { backoffDelay } from '../options.ts';
 import { emitReserved } from '../worker/index.ts';
 import { pause } from './pause.ts';
 import { SourceError, describeError } from './source-error.ts';
 import type { ConnectOptions, Connected, Source } from './source.ts';
 
-const FIRST_DELAY = 1000;
-const MAX_DELAY = 30_000;
-
-/** The delay before reconnect number `attempt` (from 1): 1 s, 2 s, 4 s ... 30 s. */
-export function reconnectDelay(attempt: number): number {
-  return Math.min(MAX_DELAY, FIRST_DELAY * 2 ** (attempt - 1));
-}
+/** Between reconnects: 1 s, 2 s, 4 s ... 30 s. */
+const RECONNECT_BACKOFF = { initial: 1000, max: 30_000, factor: 2 };
 
 export function isFinal(error: unknown): boolean {
   return error instanceof SourceError && error.code !== 'SIDELOOP_SOURCE_DISCONNECTED';
@@ -30,7 +26,7 @@ export async function reconnect(
       const reason = error instanceof Error ? error.message : String(error);
       throw new SourceError('SIDELOOP_SOURCE_RECONNECTS', `${source.name}: gave up after ${maxReconnects} reconnects (${reason})`, { cause: error });
     }
-    const delay = reconnectDelay(attempt);
+    const delay = backoffDelay(RECONNECT_BACKOFF, attempt);
     emitReserved('source:disconnected', { source: source.name, error: describeError(error), attempt, delay });
     await pause(delay, signal);
     if (signal.aborted) return undefined;
