@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', 'node_modules/**', 'docs/**', 'test/fixtures/enum.ts'] },
+  { ignores: ['**/dist/**', 'node_modules/**', 'docs/**', 'test/fixtures/enum.ts', 'test/.vite-app-*/**'] },
   js.configs.recommended,
   {
     // The dashboard runs in the browser as plain modules: untyped lint with browser globals.

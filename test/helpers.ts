@@ -52,3 +52,8 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** How many loops and pools the process has open now (every copy of sideloop tracks into this one set). */
+export function liveLoops(): number {
+  return ((globalThis as any)[Symbol.for('sideloop.lifecycle.v1')] as { live: Set<unknown> }).live.size;
+}

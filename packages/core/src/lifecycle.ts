@@ -9,9 +9,18 @@ export interface Closable {
   close(options?: CloseOptions): Promise<void>;
 }
 
-const live = new Set<Closable>();
-/** Per signal: the loops and pools it closes, and the listener on `process` (removed once none is left). */
-const bySignal = new Map<NodeJS.Signals, { set: Set<Closable>; handler: () => void }>();
+interface Lifecycle {
+  live: Set<Closable>;
+  /** Per signal: the loops and pools it closes, and the listener on `process` (removed once none is left). */
+  bySignal: Map<NodeJS.Signals, { set: Set<Closable>; handler: () => void }>;
+}
+
+/**
+ * On `globalThis`, so that every copy of sideloop in the thread (one a dev server evaluates again after an edit, a
+ * bundled one beside an installed one) tracks into one set: `closeAllLoops()` from any copy closes them all.
+ */
+const LIFECYCLE_KEY = Symbol.for('sideloop.lifecycle.v1');
+const { live, bySignal }: Lifecycle = ((globalThis as any)[LIFECYCLE_KEY] ??= { live: new Set(), bySignal: new Map() });
 
 export function track(closable: Closable, signals: readonly NodeJS.Signals[], shutdownTimeout: number): void {
   live.add(closable);

@@ -46,6 +46,12 @@ export interface LoopOptions {
   healthTimeout?: number;
   /** Failed or blocked checks in a row that make the loop unhealthy (`loop:unhealthy`, and a restart with a policy). @default 3 */
   healthFailures?: number;
+  /**
+   * Hot-reload safety: hand back the loop (or pool) this process started earlier under the same `name` while its
+   * module URL and the module file's content are unchanged, instead of starting another thread; when the module
+   * changed, the old one is closed and the new code starts. Options of the first start stay. @default false
+   */
+  reuse?: boolean;
 }
 
 /** How a loop's threads are replaced: the `restart`, `maxRestarts` and `backoff` options resolved. */
@@ -183,11 +189,12 @@ export interface ResolvedLoopOptions {
   healthInterval: number | undefined;
   healthTimeout: number;
   healthFailures: number;
+  reuse: boolean;
 }
 
 const LOOP_KEYS = new Set(['name', 'readyTimeout', 'initArgs', 'shutdownSignals', 'shutdownTimeout', 'unhandledRejections',
   'resourceLimits', 'env', 'execArgv', 'blockedThreshold', 'captureCallSites', 'restart', 'maxRestarts', 'backoff', 'waitReady',
-  'healthInterval', 'healthTimeout', 'healthFailures']);
+  'healthInterval', 'healthTimeout', 'healthFailures', 'reuse']);
 
 /** Resolves `restart`, `maxRestarts` and `backoff` (loops, pools and services share their meaning). */
 export function resolvePolicy(options: Record<string, unknown>, restartDefault: RestartPolicy['restart']): RestartPolicy {
@@ -253,6 +260,7 @@ export function resolveLoopOptions(input: unknown, extraKeys: ReadonlySet<string
     healthInterval: checkMs('healthInterval', options.healthInterval, { allowZero: true }),
     healthTimeout: checkMs('healthTimeout', options.healthTimeout) ?? 5000,
     healthFailures: checkInteger('healthFailures', options.healthFailures, 1) ?? 3,
+    reuse: checkBoolean('reuse', options.reuse) ?? false,
   };
 }
 

@@ -18,6 +18,7 @@ import { Gate } from './gate.ts';
 import { HealthChecks } from './health-checks.ts';
 import { Incarnation } from './incarnation.ts';
 import { track, untrack } from '../lifecycle.ts';
+import { reuseOrStart } from '../reuse.ts';
 import { Loop } from './loop.ts';
 
 /**
@@ -29,6 +30,11 @@ export async function startLoop<M = AnyModule>(module: string | URL, options?: L
   const resolved = resolveLoopOptions(options);
   const url = moduleUrlOf(module);
   const name = resolved.name ?? nameOfModule(url);
+  if (resolved.reuse) return reuseOrStart('loop', name, url, () => launch<M>(url, resolved, name));
+  return launch<M>(url, resolved, name);
+}
+
+async function launch<M>(url: string, resolved: ResolvedLoopOptions, name: string): Promise<Loop<M>> {
   const core = new OwnedLoopCore(url, resolved, name);
   const ready = core.ready();
   if (resolved.waitReady) await ready;

@@ -7,7 +7,8 @@ import type { BuiltinLoopEvents, EventMeta, LoopEvents } from '../events.ts';
 import { Handle, type AnyModule } from '../call/handle.ts';
 import type { CallOptions } from '../options.ts';
 import { PoolCore } from './core.ts';
-import { resolvePoolOptions, type PoolOptions } from './options.ts';
+import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options.ts';
+import { reuseOrStart } from '../reuse.ts';
 import type { PoolState, PoolStats } from './stats.ts';
 
 export type { PoolOptions } from './options.ts';
@@ -37,6 +38,11 @@ export async function startPool<M = AnyModule>(module: string | URL, options?: P
   const resolved = resolvePoolOptions(options);
   const url = moduleUrlOf(module);
   const name = resolved.name ?? nameOfModule(url);
+  if (resolved.reuse) return reuseOrStart('pool', name, url, () => launch<M>(url, resolved, name));
+  return launch<M>(url, resolved, name);
+}
+
+async function launch<M>(url: string, resolved: ResolvedPoolOptions, name: string): Promise<Pool<M>> {
   const core = new PoolCore(url, resolved, name);
   await core.start();
   return new Pool<M>(core, {});
