@@ -12,6 +12,9 @@ const expectations: Record<string, RegExp[]> = {
   '01-session-loop': [/async: db:a/, /blocking: db:b/, /timed out: true/, /session closed after 2 queries/],
   '02-queue-consumer': [/item_added \{ id: 3 \}/, /processed: 3/],
   '03-stream': [/^49$/m, /generator cleaned up/],
+  '04-express-mcp': [/tools include echo: true/, /echo: Echo: hello/],
+  '05-fastify-sqs-socketio': [/item_added: apple, pear, plum/, /acked: 3/, /deadLettered: 0/],
+  '06-node-http': [/fib: \{ n: 25, value: 75025 \}/, /slow: 504 TIMEOUT/],
 };
 
 for (const [name, patterns] of Object.entries(expectations)) {

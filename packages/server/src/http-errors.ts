@@ -2,18 +2,17 @@
  * Every HTTP error answers `{ error: { code, message } }` with a fitting status: request errors keep theirs; Fastify's
  * own (body too large, wrong content type, bad URL, long parameters), the static files' (a path outside the
  * dashboard) and Node's parser's (headers too large, a request that did not arrive in time) are mapped onto the same
- * shape. A 503 that clears by itself (`QUEUE_FULL`, `NOT_READY`) says when to retry.
+ * shape, and so are the loop errors sideloop/remote's `httpErrorOf` maps (a loop not ready: 503, a time limit: 504).
+ * A 503 that clears by itself (`QUEUE_FULL`, `NOT_READY`) says when to retry.
  */
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
-import { RequestError } from 'sideloop/remote';
-
-/** Seconds a client should wait before retrying a 503 that clears by itself. */
-const RETRY_AFTER_SECONDS = 1;
+import { httpErrorOf, RequestError, retryAfterOf } from 'sideloop/remote';
 
 export function toRequestError(error: unknown): RequestError {
-  if (error instanceof RequestError) return error;
+  const mapped = httpErrorOf(error);
+  if (mapped) return mapped;
   const e = error as Partial<FastifyError> & { message?: string; status?: number };
   const message = e.message ?? String(error);
   const status = e.statusCode ?? e.status;
@@ -29,7 +28,8 @@ export function toRequestError(error: unknown): RequestError {
 }
 
 function send(reply: FastifyReply, error: RequestError): FastifyReply {
-  if (error.code === 'QUEUE_FULL' || error.code === 'NOT_READY') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  const retryAfter = retryAfterOf(error);
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   return reply.status(error.status).send({ error: { code: error.code, message: error.message } });
 }
 

@@ -23,6 +23,8 @@ export type RequestErrorCode =
   | 'RATE_LIMITED'
   | 'NOT_READY'
   | 'QUEUE_FULL'
+  | 'CANCELLED'
+  | 'TIMEOUT'
   | 'INTERNAL';
 
 const STATUS: Record<RequestErrorCode, number> = {
@@ -42,6 +44,8 @@ const STATUS: Record<RequestErrorCode, number> = {
   RATE_LIMITED: 429,
   NOT_READY: 503,
   QUEUE_FULL: 503,
+  CANCELLED: 503,
+  TIMEOUT: 504,
   INTERNAL: 500,
 };
 
