@@ -100,6 +100,9 @@ test('NODE_DEBUG=sideloop logs task starts, ends and errors to stderr', () => {
   assert.match(stderr, /^SIDELOOP \d+: task dbg:1 start add$/m);
   assert.match(stderr, /^SIDELOOP \d+: task dbg:1 end add$/m);
   assert.match(stderr, /^SIDELOOP \d+: task dbg:2 error fail/m);
+  // A normal close is logged as such, never as a failure.
+  assert.match(stderr, /^SIDELOOP \d+: loop dbg connection 0 closed$/m);
+  assert.doesNotMatch(stderr, /failed/);
 });
 
 test('without NODE_DEBUG nothing is logged', () => {

@@ -392,14 +392,23 @@ export class Connection implements Carrier {
     this.#gone = true;
     if (error instanceof LoopCrashedError) this.crash ??= error;
     this.closed ??= new LoopClosedError(`Loop "${this.loopName}" is closed`, { cause: error });
+    let rejected = 0;
     for (const [seq, record] of [...this.#calls]) {
-      if (this.#forget(seq)) record.task.settleRejected(error);
+      if (this.#forget(seq)) {
+        record.task.settleRejected(error);
+        rejected++;
+      }
     }
     for (const done of this.#pings.values()) done(false);
     this.#pings.clear();
     this.#winding.clear();
     this.#updateActive();
-    debug('loop %s connection %d failed: %s', this.loopName, this.id, error.message);
+    // A normal close is no failure: only a crash, or calls that lost their answer, are logged as one.
+    if (rejected > 0 || error instanceof LoopCrashedError) {
+      debug('loop %s connection %d failed (%d calls rejected): %s', this.loopName, this.id, rejected, error.message);
+    } else {
+      debug('loop %s connection %d closed', this.loopName, this.id);
+    }
   }
 
   get active(): boolean {
