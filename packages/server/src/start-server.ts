@@ -26,6 +26,7 @@ import { resolveServerOptions, type ServerOptions } from './server-options.ts';
 import { registerStaticRoutes } from './static-routes.ts';
 import { TaskRegistry } from './task-registry.ts';
 import { WindowLimiter } from './window-limiter.ts';
+import { traceRequests } from './request-spans.ts';
 
 export interface RunningServer {
   /** `http://host:port` */
@@ -81,6 +82,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     frameworkErrors,
     clientErrorHandler,
   });
+  traceRequests(app);
   registerErrorHandlers(app);
   registerJsonBody(app);
   if (opts.rateLimit) {

@@ -11,6 +11,7 @@ import type { CallKind } from '../thread/protocol.ts';
 import { timeoutError, type CallSetup, type Carrier } from './record.ts';
 import { STREAM_WINDOW, TaskStream } from './stream.ts';
 import type { Task } from './task.ts';
+import { extensions } from '../extensions.ts';
 
 /** Any loop module, when no type is given. */
 export type AnyModule = Record<string, any>;
@@ -58,6 +59,7 @@ export abstract class Handle<M, Events> implements AsyncDisposable {
     if (this.core.captureCallSites) Error.captureStackTrace(site, caller);
     const { signal, timeout, maxAttempts = 1 } = this.options;
     const setup: CallSetup = { signal, timeout: kind === 'service' ? undefined : timeout, site, ...extra };
+    if (extensions.callMeta !== undefined && typeof fn === 'string') setup.meta = extensions.callMeta(this.core.name, fn);
     if (kind === 'task' && maxAttempts > 1 && typeof fn === 'string' && !signal?.aborted) {
       return new RetryingCall(this.core.carrier, kind, fn, args, setup, maxAttempts, resolveRetryDelay(this.options.retryDelay)).task as Task<T>;
     }

@@ -169,6 +169,7 @@ export class Connection implements Carrier {
     if (record.claim) message.claim = true;
     if (setup.credit !== undefined) message.credit = setup.credit;
     if (setup.policy) message.policy = setup.policy;
+    if (setup.meta) message.meta = setup.meta;
     try {
       this.send(message, transfersOfArgs(args));
     } catch (error) {

@@ -103,12 +103,14 @@ export class PoolDispatcher implements Carrier, Exports {
     try {
       // Arguments that might not clone are sent at once so that a CloneError is thrown by submit() itself;
       // plain ones (and queued ones, checked when queued) go out in the thread's next batch.
-      if (kind === 'task' && !(direct && !plainArgs(args))) {
+      // Calls with metadata go one by one: the batch of plain tasks carries only seq, fn and args.
+      if (kind === 'task' && setup.meta === undefined && !(direct && !plainArgs(args))) {
         const transfers = transfersOfArgs(args);
         call.ahead = thread.queueTask(seq, fn, args, transfers, this.#placement.ahead(thread, transfers !== undefined));
       } else {
         const message: CallMessage = { type: 'call', seq, fn, args, kind, limit: this.#options.concurrentTasksPerThread };
         if (setup.credit !== undefined) message.credit = setup.credit;
+        if (setup.meta) message.meta = setup.meta;
         thread.send(message, transfersOfArgs(args));
       }
     } catch (error) {

@@ -27,6 +27,8 @@ export interface CallMessage {
    * cancel may have come first (a loop call).
    */
   claim?: boolean;
+  /** Opaque metadata from the caller (extensions.ts): trace context, for one. */
+  meta?: Record<string, string>;
 }
 
 /**
@@ -155,6 +157,8 @@ export interface LoopBootData {
   port: MessagePortLike;
   bell: SharedArrayBuffer;
   unhandledRejections: 'crash' | 'report';
+  /** Modules to import before the loop module (extensions.ts). */
+  threadModules?: string[];
 }
 
 /** The connection a loop opens to itself for `currentLoop()`. */

@@ -6,6 +6,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { LoopCrashedError, LoopInitError, TimeoutError } from '../errors.ts';
 import { decodeThrown } from '../error-codec.ts';
+import { extensions } from '../extensions.ts';
 import type { ResolvedLoopOptions } from '../options.ts';
 import { BELL_SLOTS, CONTROL_BYTES, controlViews, type FromLoop, type LoopBootData, type ToLoop } from './protocol.ts';
 
@@ -78,6 +79,7 @@ export class SpawnedThread {
     const boot: LoopBootData = {
       name, moduleUrl, initArgs: options.initArgs, control: this.control, port: port2, bell, unhandledRejections: options.unhandledRejections,
     };
+    if (extensions.threadModules.length > 0) boot.threadModules = [...extensions.threadModules];
     this.worker = new Worker(ENTRY, {
       workerData: boot,
       transferList: [port2],

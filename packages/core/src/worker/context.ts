@@ -35,6 +35,20 @@ interface WorkerGlobals {
   emitSubpath?: (event: string, payload: unknown, taskId: string | undefined) => void;
   /** A handle to the loop this code runs on, made on first use. */
   currentLoop?: () => unknown;
+  /**
+   * Set by an extension's thread module (extensions.ts): runs each call that carries metadata, by calling `run`
+   * (within a trace context, for one) and returning what it returns, a value or a promise.
+   */
+  around?: (meta: Record<string, string>, call: CallInfo, run: () => unknown) => unknown;
+}
+
+/** The call `around` wraps. */
+export interface CallInfo {
+  loop: string;
+  fn: string;
+  /** The task's public id. */
+  id: string;
+  kind: 'task' | 'stream' | 'service';
 }
 
 const KEY = Symbol.for('sideloop.worker');

@@ -74,6 +74,7 @@ async function main(): Promise<void> {
   // Until the loop serves its port, nothing else may keep this thread's event loop alive (init may await forever).
   const keepAlive = setInterval(() => {}, 1 << 30);
   try {
+    for (const url of boot.threadModules ?? []) await import(url);
     mod = await loadModule(boot.moduleUrl);
     runtime = new Runtime(boot.name, mod, ctrl, (error) => {
       ring(error === undefined ? { type: 'closed' } : { type: 'closed', error: encodeThrown(error) });

@@ -203,7 +203,7 @@ export class Runtime implements RuntimeApi {
 
   /** Runs one call. A plain task whose function returns a value (not a promise) is answered synchronously. */
   #run(conn: Conn, message: CallMessage): Promise<void> | undefined {
-    const { seq, fn: name, args, kind } = message;
+    const { seq, fn: name, kind } = message;
     const running: Running = {
       conn, seq, id: taskIdOf(this.name, conn.id, seq), fn: name, kind, controller: new AbortController(),
       credit: message.credit ?? 0, wake: undefined, stopping: false, startedAt: performance.now(),
@@ -214,14 +214,13 @@ export class Runtime implements RuntimeApi {
     const context = this.#contextFor(running, kind === 'service');
     try {
       if (this.#closing && conn.id !== 0) throw new LoopClosedError(`Loop "${this.name}" is closing`);
-      const fn = this.#mod[name];
+      const fn = this.#mod[name] as ((...a: unknown[]) => unknown) | undefined;
       if (typeof fn !== 'function' || (RESERVED_EXPORTS.has(name) && !(name === 'health' && message.internal))) {
         throw new UnknownFunctionError(`Loop "${this.name}" has no exported function \`${name}\``, name);
       }
-      const pending =
-        kind === 'task' ? globals.storage.run(context, () => fn(...args))
-        : kind === 'stream' ? runStream(this, running, context, fn as (...a: unknown[]) => AsyncGenerator, args)
-        : runService(this, running, context, fn as (...a: unknown[]) => Promise<unknown>, args, message.policy!);
+      const pending = message.meta !== undefined && globals.around !== undefined
+        ? globals.around(message.meta, { loop: this.name, fn: name, id: running.id, kind }, () => this.#invoke(running, context, fn, message))
+        : this.#invoke(running, context, fn, message);
       if (typeof (pending as PromiseLike<unknown> | undefined)?.then !== 'function') {
         this.#finish(running, true, pending);
         return undefined;
@@ -234,6 +233,13 @@ export class Runtime implements RuntimeApi {
       this.#finish(running, false, error);
       return undefined;
     }
+  }
+
+  #invoke(running: Running, context: TaskContext, fn: (...a: unknown[]) => unknown, message: CallMessage): unknown {
+    const { kind, args } = message;
+    return kind === 'task' ? globals.storage.run(context, () => fn(...args))
+      : kind === 'stream' ? runStream(this, running, context, fn as (...a: unknown[]) => AsyncGenerator, args)
+      : runService(this, running, context, fn, args, message.policy!);
   }
 
   #finish(running: Running, ok: boolean, result: unknown): void {

@@ -1,0 +1,15 @@
+/**
+ * Extension points for sideloop's own subpaths (`sideloop/otel`), opaque to the core: metadata a caller attaches to
+ * each call (W3C trace context, for one), and modules every new loop or pool thread imports before its loop module
+ * (where such a subpath sets itself up and wraps the calls that carry metadata, see `worker/context.ts`'s `around`).
+ * Kept on `globalThis`, per thread, so every copy of sideloop in a thread sees the same ones.
+ */
+export interface Extensions {
+  /** Metadata for a call about to be sent, or undefined for none (the common case: nothing is added to the call). */
+  callMeta: ((loop: string, fn: string) => Record<string, string> | undefined) | undefined;
+  /** Module URLs every thread started from now on imports before its loop module. */
+  threadModules: string[];
+}
+
+const KEY = Symbol.for('sideloop.extensions.v1');
+export const extensions: Extensions = ((globalThis as any)[KEY] ??= { callMeta: undefined, threadModules: [] });
