@@ -229,7 +229,11 @@ describe('pool scaling', () => {
   it('adds threads under load and retires them after idleTimeout', async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 3, idleTimeout: 100 });
     const events: string[] = [];
-    pool.on('loop:thread-start', () => events.push('start'));
+    // The tasks wait until the pool has grown to three threads, however slowly threads start on a busy machine.
+    const flag = new SharedArrayBuffer(4);
+    pool.on('loop:thread-start', () => {
+      if (events.push('start') === 2) Atomics.store(new Int32Array(flag), 0, 1);
+    });
     const exits = new Promise<void>((resolve) => {
       let n = 0;
       pool.on('loop:thread-exit', (payload) => {
@@ -237,7 +241,7 @@ describe('pool scaling', () => {
         if (++n === 2) resolve();
       });
     });
-    const threads = await Promise.all(Array.from({ length: 6 }, () => pool.submit('sleep', 300)));
+    const threads = await Promise.all(Array.from({ length: 6 }, () => pool.submit('hold', flag)));
     assert.equal(new Set(threads).size, 3);
     // An idle pool never holds the process open; while the test waits for the retirements, it does.
     const hold = setInterval(() => {}, 1 << 30);
