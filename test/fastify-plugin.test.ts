@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
 import sideloop from '../packages/core/src/http/fastify.ts';
-import { eventually, fixture, liveLoops } from './helpers.ts';
+import { eventually, fixture, liveLoops, runChild } from './helpers.ts';
 
 async function app(t: { after(fn: () => unknown): void }, options: Parameters<typeof sideloop>[1]) {
   const fastify = Fastify();
@@ -97,4 +97,32 @@ test('bad options are refused before any thread starts, naming the key', async (
     }, message);
   }
   assert.equal(liveLoops(), before);
+});
+
+test('a loop\'s shutdown signal closes the app first: requests in flight still reach the loop, then the process ends by the signal', async () => {
+  const code = `
+    import Fastify from 'fastify';
+    import sideloop from ${JSON.stringify(new URL('../packages/core/src/http/fastify.ts', import.meta.url).href)};
+    const app = Fastify();
+    await app.register(sideloop, { loops: { web: { module: ${JSON.stringify(fixture('web-app.js').href)}, shutdownSignals: ['SIGTERM'] } } });
+    // A request whose loop call comes after the signal: it must still find the loop open.
+    app.get('/two-step', async () => {
+      console.log('got two-step');
+      while (app.server.listening) await new Promise((resolve) => setTimeout(resolve, 5));
+      return { sum: await app.loops.web.submit('add', 1, 2), state: app.loops.web.state };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    console.log('port ' + app.server.address().port);
+  `;
+  let answer: Promise<[number, unknown]> | undefined;
+  const result = await runChild(code, {
+    limit: 30_000,
+    onStdout(chunk, child) {
+      const match = /port (\d+)/.exec(chunk);
+      if (match) answer = fetch(`http://127.0.0.1:${match[1]}/two-step`).then(async (response) => [response.status, await response.json()]);
+      if (chunk.includes('got two-step')) child.kill('SIGTERM');
+    },
+  });
+  assert.equal(result.signal, 'SIGTERM', result.stderr);
+  assert.deepEqual(await answer, [200, { sum: 3, state: 'ready' }]);
 });
