@@ -21,7 +21,11 @@ export class CountingSource implements Source {
   readonly #failed = new Set<string>();
   #connected = false;
 
-  constructor(inner: Source, name: string, counters: SharedArrayBuffer, failFast: boolean) {
+  /** Where the broker is, for messages (no credentials). */
+  readonly #where: string;
+
+  constructor(inner: Source, name: string, counters: SharedArrayBuffer, failFast: boolean, where: string) {
+    this.#where = where;
     this.#inner = inner;
     this.name = name;
     this.broker = inner.broker;
@@ -51,7 +55,7 @@ export class CountingSource implements Source {
       const final = error instanceof SourceError && error.code !== 'SIDELOOP_SOURCE_DISCONNECTED';
       if (!final && !this.#connected && this.#failFast) {
         const reason = error instanceof Error ? error.message : String(error);
-        throw new SourceError('SIDELOOP_SOURCE_UNREACHABLE', `cannot reach the ${this.broker} broker: ${reason}`, { cause: error });
+        throw new SourceError('SIDELOOP_SOURCE_UNREACHABLE', `cannot reach the ${this.broker} broker at ${this.#where}: ${reason}`, { cause: error });
       }
       Atomics.store(this.#slots, SLOT.STATE, 2n);
       throw error;

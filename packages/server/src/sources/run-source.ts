@@ -43,7 +43,7 @@ export async function sideloopSource(spec: SourceSpec): Promise<ConsumeStats> {
   const { signal } = taskContext();
   const { subpath, factory } = BROKERS[spec.broker];
   const make = (await import(subpath))[factory] as (options: Record<string, unknown>) => Source;
-  const source = new CountingSource(make(spec.options), spec.name, spec.counters, spec.failFast);
+  const source = new CountingSource(make(spec.options), spec.name, spec.counters, spec.failFast, whereOf(spec.options));
   const loop = spec.handler === undefined ? undefined : currentLoop();
   const { handler: fn, emit: event } = spec;
 
@@ -80,4 +80,21 @@ function infoOf(message: Message): MessageInfo {
     id: message.id, attempt: message.attempt, attributes: message.attributes, source: message.source,
     receivedAt: message.receivedAt, publishedAt: message.publishedAt,
   };
+}
+
+/** The broker's address from the adapter options, without credentials: for the messages of a start that fails. */
+export function whereOf(options: Record<string, unknown>): string {
+  const address = options.url ?? options.servers ?? options.endpoint ?? options.queueUrl;
+  const list = (Array.isArray(address) ? address : [address]).filter((a): a is string => typeof a === 'string');
+  if (list.length === 0) return typeof options.region === 'string' ? `AWS ${options.region}` : 'its default address';
+  return list.map((a) => {
+    try {
+      const url = new URL(a);
+      url.username = '';
+      url.password = '';
+      return url.href.replace(/\/$/, '');
+    } catch {
+      return a;
+    }
+  }).join(', ');
 }

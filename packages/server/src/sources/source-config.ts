@@ -78,12 +78,11 @@ export function resolveSource(name: string, def: Record<string, unknown>, loops:
       c.fail(`${key}.${option}`, `a known key for a ${broker} source${hint}: one of ${allowed.join(', ')}`, def[option]);
     }
   }
-  if (def.endpoint === 'embedded' && broker !== 'sqs') c.fail(`${key}.endpoint`, "a URL ('embedded' is for SQS only)", def.endpoint);
 
-  let loop = def.loop === undefined ? undefined : String(def.loop);
   if (def.loop !== undefined && (typeof def.loop !== 'string' || !loops.has(def.loop))) {
     c.fail(`${key}.loop`, `the name of a loop in \`loops\` (${[...loops].join(', ') || 'none'})`, def.loop);
   }
+  let loop = def.loop;
   let handler: string | undefined;
   if (typeof def.handler === 'object' && def.handler !== null && !Array.isArray(def.handler)) {
     const h = def.handler as Record<string, unknown>;
@@ -116,7 +115,7 @@ export function resolveSource(name: string, def: Record<string, unknown>, loops:
     loop: loop ?? name,
     ownLoop: loop === undefined,
     adapter,
-    consume: consume as ConsumeOptions,
+    consume: consume,
     emit,
     handler,
     restart: c.restartPolicy(`${key}.restart`, def.restart),
