@@ -36,6 +36,8 @@ export interface SourceView {
   restarts: number;
   /** The last error: why it is reconnecting, restarting or failed. */
   error: { code: string | undefined; message: string } | null;
+  /** Whether `POST /api/sources/:name/messages` (the dashboard's form) may publish to it. */
+  publish: boolean;
 }
 
 interface Sample { at: number; received: number; acked: number }
@@ -230,6 +232,7 @@ export class RunningSource {
       name: this.name, broker: this.def.broker, loop: this.def.loop, queue: this.#queue, state: this.state(c),
       received: c.received, acked: c.acked, retried: c.retried, deadLettered: c.deadLettered, released: c.released,
       inFlight: c.inFlight, backlog: c.backlog ?? null, rate: this.#rate(), restarts: this.#restarts, error: this.#error,
+      publish: this.def.publish,
     };
   }
 
