@@ -76,7 +76,7 @@ test('a handler on a configured loop over Redis Streams: acks, retries, dead let
     { ...view, rate: undefined, backlog: undefined },
     {
       name: 'orders', broker: 'redis', loop: 'shop', queue: `${stream}/web`, state: 'connected', received: 7, acked: 5,
-      retried: 1, deadLettered: 1, released: 0, inFlight: 0, restarts: 0, error: null, rate: undefined, backlog: undefined,
+      retried: 1, deadLettered: 1, released: 0, inFlight: 0, restarts: 0, error: null, rate: undefined, backlog: undefined, publish: true,
     },
   );
   const metrics = (await http(server, 'GET', '/metrics')).body as string;
@@ -92,40 +92,43 @@ test('a handler on a configured loop over Redis Streams: acks, retries, dead let
   assert.equal((await http(server, 'GET', '/api/health')).body.status, 'ok');
 });
 
-test('a source that stops for good: service:failed, one log line, /api/health 503 naming it, state failed', async (t) => {
-  const stream = `sideloop-server-${randomUUID()}`;
-  const admin = new Redis(REDIS);
-  t.after(async () => {
-    await admin.del(stream, `${stream}:dead`);
-    admin.disconnect();
+for (const [restart, maxRestarts, after] of [['never', 0, ''], ['on-failure', 1, ' after 1 restart']] as const) {
+  test(`a source that stops for good (restart ${restart}): service:failed, one log line, /api/health 503 naming it, state failed`, async (t) => {
+    const stream = `sideloop-server-${randomUUID()}`;
+    const admin = new Redis(REDIS);
+    t.after(async () => {
+      await admin.del(stream, `${stream}:dead`);
+      admin.disconnect();
+    });
+    await admin.call('XGROUP', 'CREATE', stream, 'web', '0', 'MKSTREAM');
+    const lines: string[] = [];
+    const server = await startServer({
+      port: 0, log: (line) => lines.push(line),
+      config: config({ orders: { broker: 'redis', url: REDIS, stream, group: 'web', handler: { loop: 'shop', fn: 'onOrder' }, restart, maxRestarts } }),
+    });
+    t.after(() => server.close());
+    const failed = new Promise<any>((resolve) => (server.loops.targets.get('shop')!.target as any).once('service:failed', resolve));
+    assert.equal((await http(server, 'GET', '/api/health')).status, 200);
+    // Without `publish: true`, a source takes nothing over HTTP.
+    const refused = await http(server, 'POST', '/api/sources/orders/messages', { body: { n: 1 } });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, 'FORBIDDEN');
+    // The stream goes away under the consumer: it reconnects, finds no stream, and that cannot be retried.
+    await admin.del(stream);
+    const event = await failed;
+    assert.equal(event.fn, 'sideloopSource');
+    assert.equal(event.error.code, 'SIDELOOP_SOURCE_NOT_FOUND');
+    const view = await sourceWhen(server, 'orders', (s) => s.state === 'failed');
+    assert.equal(view.error.code, 'SIDELOOP_SOURCE_NOT_FOUND');
+    const health = await http(server, 'GET', '/api/health');
+    assert.equal(health.status, 503);
+    assert.equal(health.body.status, 'unhealthy');
+    assert.match(health.body.reasons.join('\n'), /source "orders" has stopped for good: SIDELOOP_SOURCE_NOT_FOUND/);
+    assert.deepEqual(lines.filter((l) => l.includes('orders')).length, 1, lines.join('\n'));
+    assert.match(lines.find((l) => l.includes('orders'))!, new RegExp(`^source "orders" stopped for good${after}: SIDELOOP_SOURCE_NOT_FOUND: redis: the stream .* does not exist`));
+    assert.equal(event.restarts, maxRestarts);
   });
-  await admin.call('XGROUP', 'CREATE', stream, 'web', '0', 'MKSTREAM');
-  const lines: string[] = [];
-  const server = await startServer({
-    port: 0, log: (line) => lines.push(line),
-    config: config({ orders: { broker: 'redis', url: REDIS, stream, group: 'web', handler: { loop: 'shop', fn: 'onOrder' } } }),
-  });
-  t.after(() => server.close());
-  const failed = new Promise<any>((resolve) => (server.loops.targets.get('shop')!.target as any).once('service:failed', resolve));
-  assert.equal((await http(server, 'GET', '/api/health')).status, 200);
-  // Without `publish: true`, a source takes nothing over HTTP.
-  const refused = await http(server, 'POST', '/api/sources/orders/messages', { body: { n: 1 } });
-  assert.equal(refused.status, 403);
-  assert.equal(refused.body.error.code, 'FORBIDDEN');
-  // The stream goes away under the consumer: it reconnects, finds no stream, and that cannot be retried.
-  await admin.del(stream);
-  const event = await failed;
-  assert.equal(event.fn, 'sideloopSource');
-  assert.equal(event.error.code, 'SIDELOOP_SOURCE_NOT_FOUND');
-  const view = await sourceWhen(server, 'orders', (s) => s.state === 'failed');
-  assert.equal(view.error.code, 'SIDELOOP_SOURCE_NOT_FOUND');
-  const health = await http(server, 'GET', '/api/health');
-  assert.equal(health.status, 503);
-  assert.equal(health.body.status, 'unhealthy');
-  assert.match(health.body.reasons.join('\n'), /source "orders" has stopped for good: SIDELOOP_SOURCE_NOT_FOUND/);
-  assert.deepEqual(lines.filter((l) => l.includes('orders')).length, 1, lines.join('\n'));
-  assert.match(lines.find((l) => l.includes('orders'))!, /^source "orders" stopped for good: SIDELOOP_SOURCE_NOT_FOUND: redis: the stream .* does not exist/);
-});
+}
 
 test('a configured service that uses up its restarts logs one line and makes /api/health answer 503', async (t) => {
   const lines: string[] = [];
@@ -188,4 +191,41 @@ test('with restart, an unreachable broker does not stop the server: the source r
   assert.equal(health.status, 200);
   assert.equal(health.body.status, 'degraded');
   assert.match(health.body.reasons.join('\n'), /source "orders" is reconnecting: /);
+});
+
+test('a source\'s loop that gets a fresh thread starts the consumer again there; nothing published meanwhile is lost', async (t) => {
+  const server = await startServer({
+    port: 0, log: () => {},
+    config: validateConfig({
+      sources: { feed: { broker: 'sqs', queue: `items-${randomUUID()}`, endpoint: 'embedded', emit: 'item', restart: 'on-failure', publish: true } },
+    }, here, 'test'),
+  });
+  t.after(() => server.close());
+  const socket = client(server);
+  t.after(() => socket.close());
+  await connected(socket);
+  const seen = new Set<number>();
+  let wanted: { n: number; resolve: () => void } | undefined;
+  socket.on('item' as never, ((p: { n: number }) => {
+    seen.add(p.n);
+    if (wanted && seen.has(wanted.n)) wanted.resolve();
+  }) as never);
+  const arrival = (n: number): Promise<void> => new Promise((resolve) => {
+    wanted = { n, resolve };
+    if (seen.has(n)) resolve();
+  });
+
+  await http(server, 'POST', '/api/sources/feed/messages', { body: { n: 1 } });
+  await arrival(1);
+  const loop = server.loops.targets.get('feed')!.target as any;
+  const ready = new Promise((resolve) => loop.once('loop:ready', resolve));
+  loop.restart('a test retires the thread');
+  // Published while the consumer is down: waits in the queue for the next one.
+  assert.equal((await http(server, 'POST', '/api/sources/feed/messages', { body: { n: 2 } })).status, 202);
+  await ready;
+  await arrival(2);
+  const view = await sourceWhen(server, 'feed', (s) => s.state === 'connected' && s.acked >= 1);
+  assert.equal(view.restarts, 1);
+  assert.equal(view.inFlight, 0);
+  assert.equal((await http(server, 'GET', '/api/health')).body.status, 'ok');
 });

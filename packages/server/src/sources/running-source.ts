@@ -188,6 +188,7 @@ export class RunningSource {
     if (this.#options.loopRestarts && (state === 'restarting' || state === 'starting' || (state === 'ready' && this.#loop.restarts > 0 && isCrash(error)))) {
       // A fresh thread comes: loop:ready starts the consumer again there.
       this.#phase = 'restarting';
+      this.#restarts++;
       this.#error = describe(error);
       return;
     }
