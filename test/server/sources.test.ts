@@ -217,6 +217,7 @@ test('a source\'s loop that gets a fresh thread starts the consumer again there;
 
   await http(server, 'POST', '/api/sources/feed/messages', { body: { n: 1 } });
   await arrival(1);
+  await sourceWhen(server, 'feed', (s) => s.acked === 1);
   const loop = server.loops.targets.get('feed')!.target as any;
   const ready = new Promise((resolve) => loop.once('loop:ready', resolve));
   loop.restart('a test retires the thread');
@@ -224,8 +225,10 @@ test('a source\'s loop that gets a fresh thread starts the consumer again there;
   assert.equal((await http(server, 'POST', '/api/sources/feed/messages', { body: { n: 2 } })).status, 202);
   await ready;
   await arrival(2);
-  const view = await sourceWhen(server, 'feed', (s) => s.state === 'connected' && s.acked >= 1);
+  // Emitted before it is acked: the ack follows.
+  const view = await sourceWhen(server, 'feed', (s) => s.state === 'connected' && s.acked === 2);
   assert.equal(view.restarts, 1);
   assert.equal(view.inFlight, 0);
+  assert.deepEqual([...seen].sort(), [1, 2]);
   assert.equal((await http(server, 'GET', '/api/health')).body.status, 'ok');
 });
