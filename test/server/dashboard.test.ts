@@ -118,6 +118,8 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
     await page.fill('[data-testid=publish-body]', '{ not json');
     assert.match(await page.locator('[data-testid=publish-message]').textContent() ?? '', /Not valid JSON/);
     assert.equal(await page.locator('[data-testid=publish-submit]').isDisabled(), true);
+    await page.fill('[data-testid=publish-body]', JSON.stringify({ kind: 'manual', text: 'hello from the dashboard' }));
+    assert.equal(await page.locator('[data-testid=publish-submit]').isDisabled(), false);
   });
 
   await t.test('draws the event-loop delay of main and every loop', async () => {
