@@ -64,7 +64,13 @@ void describe('built-in demo', () => {
     const item = await next<{ seq: number; kind: string; text: string; at: number }>(socket, 'item_added');
     assert.equal(typeof item.seq, 'number');
     assert.equal(typeof item.text, 'string');
-    const { body } = await http(server, 'GET', '/api/sources');
+    // Each item is emitted before its message is acknowledged: wait for the ack to be counted.
+    let body: any;
+    for (let i = 0; i < 300; i++) {
+      ({ body } = await http(server, 'GET', '/api/sources'));
+      if (body.sources[0]?.acked >= 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const [feed] = body.sources;
     assert.equal(body.sources.length, 1);
     assert.equal(feed.name, 'feed');

@@ -172,7 +172,7 @@ export class RunningSource {
     }
   }
 
-  /** The loop will not run anything again, or is getting a fresh thread. */
+  /** The loop is not ready: it will not run anything again, or it is getting a fresh thread. */
   #loopGone(): boolean {
     const state = this.#loop.state;
     return state !== 'ready';
@@ -185,11 +185,12 @@ export class RunningSource {
       return;
     }
     const state = this.#loop.state;
-    if (this.#options.loopRestarts && (state === 'restarting' || state === 'starting' || (state === 'ready' && this.#loop.restarts > 0 && isCrash(error)))) {
-      // A fresh thread comes: loop:ready starts the consumer again there.
+    if (this.#options.loopRestarts && (state === 'restarting' || state === 'starting' || (state === 'ready' && isCrash(error)))) {
+      // A fresh thread comes: loop:ready starts the consumer again there (or now, if it came already).
       this.#phase = 'restarting';
       this.#restarts++;
       this.#error = describe(error);
+      if (state === 'ready') void this.#run(false);
       return;
     }
     this.#fail(error, this.#restarts);
