@@ -1,4 +1,5 @@
-// Reads a JSON API path now and every `ms` while the page is open: { data, error }. A failed read keeps the last data.
+// Reads a JSON API path now and every `ms` while the page is open: { data, error }. A failed read keeps the last data;
+// an answer equal to the last one changes nothing, so the page renders only when something did.
 import { useEffect, useState } from 'preact/hooks';
 
 export function usePoll(request, path, ms) {
@@ -6,14 +7,20 @@ export function usePoll(request, path, ms) {
   useEffect(() => {
     let stopped = false;
     let timer;
+    let last;
+    const show = (data, error) => {
+      const text = JSON.stringify([data, error]);
+      if (stopped || text === last) return;
+      last = text;
+      setResult((old) => ({ data: data === undefined ? old.data : data, error }));
+    };
     async function read() {
       try {
-        const data = await request(path);
-        if (!stopped) setResult({ data, error: undefined });
+        show(await request(path), undefined);
       } catch (err) {
         // /api/health answers 503 with the same report when unhealthy: that is data, not a failed read.
         const report = err.status === 503 && err.body?.status ? err.body : undefined;
-        if (!stopped) setResult((old) => (report ? { data: report, error: undefined } : { data: old.data, error: err.message }));
+        show(report, report ? undefined : err.message);
       }
       if (!stopped) timer = setTimeout(read, ms);
     }
