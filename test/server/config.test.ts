@@ -59,9 +59,9 @@ void describe('config', () => {
     invalid({ loops: { x: { module: work } }, pools: { x: { module: work } } }, 'Invalid config: Expected `pools.x` to be a name no loop has, got `"x"`');
     invalid({ loops: { x: { module: work } }, relay: { events: ['task:done'] } }, 'Invalid config: Expected `relay.events[0]` to be an event name sideloop does not reserve, got `"task:done"`');
     invalid({ loops: { x: { module: work } }, relay: { events: [], to: 5 } }, "Invalid config: Expected `relay.to` to be 'all' or a room name, got `5`");
-    invalid({}, 'Invalid config: Expected `loops` to be an object defining at least one loop (or `pools` one pool), got `undefined`');
-    invalid([], 'Invalid config: Expected `default export` to be an object like { loops, pools, relay }, got `[]`');
-    invalid({ loop: {} }, 'Invalid config: Unknown key `config.loop` (expected one of loops, pools, relay)');
+    invalid({}, 'Invalid config: Expected `loops` to be an object defining at least one loop (or `pools` one pool, or `sources` one source), got `undefined`');
+    invalid([], 'Invalid config: Expected `default export` to be an object like { loops, pools, relay, sources }, got `[]`');
+    invalid({ loop: {} }, 'Invalid config: Unknown key `config.loop` (expected one of loops, pools, relay, sources)');
   });
 
   void test('numbers: a wrong type wraps a TypeError; NaN, negatives, fractions and Infinity where not allowed a RangeError', () => {

@@ -1,8 +1,11 @@
 // The dashboard page in a real browser: Debian's headless Chromium (driven by playwright-core) against a real
-// `startServer()` running the built-in demo on port 0. It sees `item_added` events arrive, runs `primes` on the `cpu`
-// pool and watches its progress bar reach done, cancels a long `primes` while it runs, and calls an MCP tool.
+// `startServer()` running the built-in demo on port 0. It sees `item_added` events arrive, shows the `feed` source
+// and the server's health, publishes a message from the form and sees it arrive through the embedded SQS, runs
+// `primes` on the `cpu` pool and watches its progress bar reach done, cancels a long `primes` while it runs, and
+// calls an MCP tool.
 // Set DASHBOARD_SCREENSHOT=docs/dashboard.png to save a picture of the page at the end.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
@@ -96,11 +99,34 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
     for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i - 1]! > seqs[i]!, `newest first: ${seqs.join(', ')}`);
   });
 
+  await t.test('shows the feed source connected and counting, and the server healthy', async () => {
+    await page.waitForSelector('[data-testid=source-card][data-source=feed][data-state=connected]', WAIT);
+    await page.waitForFunction(() => {
+      const acked = document.querySelector('[data-testid=source-card][data-source=feed] [data-testid=source-acked]')?.textContent;
+      return Number(acked) >= 1;
+    }, undefined, WAIT);
+    assert.match(await page.locator('[data-testid=source-card][data-source=feed]').textContent() ?? '', /sqs/);
+    await page.waitForSelector('[data-testid=health][data-status=ok]', WAIT);
+  });
+
+  await t.test('publishes a message from the form and shows it arrive as item_added', async () => {
+    const marker = `from the form ${randomUUID()}`;
+    await page.fill('[data-testid=publish-body]', JSON.stringify({ kind: 'manual', text: marker }));
+    await page.click('[data-testid=publish-submit]');
+    await page.waitForFunction(() => /Published to feed/.test(document.querySelector('[data-testid=publish-message]')?.textContent ?? ''), undefined, WAIT);
+    await page.waitForFunction((m) => (document.querySelector('[data-testid=events-list]')?.textContent ?? '').includes(m), marker, WAIT);
+    await page.fill('[data-testid=publish-body]', '{ not json');
+    assert.match(await page.locator('[data-testid=publish-message]').textContent() ?? '', /Not valid JSON/);
+    assert.equal(await page.locator('[data-testid=publish-submit]').isDisabled(), true);
+    await page.fill('[data-testid=publish-body]', JSON.stringify({ kind: 'manual', text: 'hello from the dashboard' }));
+    assert.equal(await page.locator('[data-testid=publish-submit]').isDisabled(), false);
+  });
+
   await t.test('draws the event-loop delay of main and every loop', async () => {
     await page.waitForSelector('[data-testid=delay-chart] canvas', WAIT);
     await page.waitForFunction(() => /\d ms/.test(document.querySelector('[data-testid=delay-legend]')?.textContent ?? ''), undefined, WAIT);
     const legend = await page.locator('[data-testid=delay-legend]').textContent();
-    for (const name of ['main', 'mcp', 'cpu']) assert.match(legend ?? '', new RegExp(name));
+    for (const name of ['main', 'mcp', 'feed', 'cpu']) assert.match(legend ?? '', new RegExp(name));
   });
 
   await t.test('runs primes on the cpu pool and follows its progress bar to done', async () => {

@@ -1,6 +1,9 @@
-// The built-in demo: a real MCP "everything" server behind loop `mcp`, the `feed` service, and pool `cpu`.
+// The built-in demo: a real MCP "everything" server behind loop `mcp`, the `feed` source (a real SQS consumer of the
+// embedded emulator, over the AWS SDK), and pool `cpu`.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startServer, type RunningServer } from '../../packages/server/src/index.ts';
 import type { TaskDoneEvent, TaskProgressEvent, TaskSubmitReply } from '../../packages/core/src/socket-io/events.ts';
 import { client, connected, http, next, type Client } from './helpers.ts';
@@ -22,10 +25,11 @@ void describe('built-in demo', () => {
     await server.close();
   });
 
-  void test('runs loop mcp and pool cpu', async () => {
+  void test('runs loop mcp, source feed on a loop of its own, and pool cpu', async () => {
     const { body } = await http(server, 'GET', '/api/loops');
     assert.deepEqual(body.loops.map((l: { name: string; kind: string; expose: string[] }) => [l.name, l.kind, l.expose]), [
       ['mcp', 'loop', ['listTools', 'callTool']],
+      ['feed', 'loop', []],
       ['cpu', 'pool', ['primes']],
     ]);
     assert.equal((await http(server, 'GET', '/api/health')).status, 200);
@@ -56,10 +60,52 @@ void describe('built-in demo', () => {
     assert.ok(last.progress >= 1 && last.progress <= 3);
   });
 
-  void test('the feed service emits item_added to every client', async () => {
+  void test('the producer\'s items reach every client as item_added, through the embedded SQS', async () => {
     const item = await next<{ seq: number; kind: string; text: string; at: number }>(socket, 'item_added');
     assert.equal(typeof item.seq, 'number');
     assert.equal(typeof item.text, 'string');
+    // Each item is emitted before its message is acknowledged: wait for the ack to be counted.
+    let body: any;
+    for (let i = 0; i < 300; i++) {
+      ({ body } = await http(server, 'GET', '/api/sources'));
+      if (body.sources[0]?.acked >= 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const [feed] = body.sources;
+    assert.equal(body.sources.length, 1);
+    assert.equal(feed.name, 'feed');
+    assert.equal(feed.broker, 'sqs');
+    assert.equal(feed.queue, 'items');
+    assert.equal(feed.state, 'connected');
+    assert.ok(feed.acked >= 1, JSON.stringify(feed));
+  });
+
+  void test('a message sent to the emulator with the AWS SDK, as any producer would, arrives as item_added', async () => {
+    const endpoint = server.sources.embedded!.endpoint;
+    const sqs = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'items' }));
+      const marker = randomUUID();
+      const arrived = next<{ marker?: string }>(socket, 'item_added', (p) => p.marker === marker);
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify({ kind: 'sdk', text: 'from the AWS SDK', marker }) }));
+      assert.deepEqual(await arrived, { kind: 'sdk', text: 'from the AWS SDK', marker });
+    } finally {
+      sqs.destroy();
+    }
+  });
+
+  void test('POST /api/sources/feed/messages publishes through SQS to every client', async () => {
+    const marker = randomUUID();
+    const arrived = next<{ marker?: string }>(socket, 'item_added', (p) => p.marker === marker);
+    const res = await http(server, 'POST', '/api/sources/feed/messages', { body: { kind: 'manual', text: 'hello', marker } });
+    assert.equal(res.status, 202);
+    assert.equal(typeof res.body.id, 'string');
+    assert.deepEqual(await arrived, { kind: 'manual', text: 'hello', marker });
+    const bad = await http(server, 'POST', '/api/sources/feed/messages', { text: 'no body key' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'BAD_REQUEST');
+    const unknown = await http(server, 'POST', '/api/sources/nope/messages', { body: 1 });
+    assert.equal(unknown.status, 404);
   });
 
   void test('cpu primes counts primes and reports progress', async () => {

@@ -24,6 +24,11 @@ export interface BuiltinLoopEvents {
   callbackError: unknown;
   /** A service failed after ready (or returned, with `restart: 'always'`) and is being run again. */
   'service:restart': { serviceId: string; fn: string; attempt: number; delay: number; error: unknown };
+  /**
+   * A service failed after ready and stops for good: it had no restart policy, or `restarts` restarts used up
+   * `maxRestarts`. `error` is its last error (`{ name, message, code? }`); `service.finished` rejects with it.
+   */
+  'service:failed': { serviceId: string; fn: string; restarts: number; error: unknown };
   /** The loop's thread ended (crash, failed init, failed health, or `restart()`): a fresh one starts in `delay` ms. */
   'loop:restart': { attempt: number; delay: number; error: unknown };
   /** Restarts ran out (`maxRestarts`): the loop is `failed` and refuses calls. */

@@ -8,6 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SideloopError } from 'sideloop';
 import { checkInteger, checkMs, invalid, registerSideloopErrorClass } from 'sideloop/remote';
+import { hostModule, sourceLoopModule } from './sources/host-module.ts';
+import { resolveSource, type ConfigChecks, type ResolvedSource, type SourceConfig } from './sources/source-config.ts';
 
 export type RestartPolicy = 'never' | 'on-failure' | 'always';
 
@@ -69,6 +71,8 @@ export interface SideloopConfig {
   loops?: Record<string, LoopConfig>;
   pools?: Record<string, PoolConfig>;
   relay?: RelayConfig;
+  /** Queue sources (docs/sources.md): brokers consumed in a loop, each message relayed or handled. */
+  sources?: Record<string, SourceConfig>;
 }
 
 /** A validated config: module paths are absolute file URLs, every default is filled in. */
@@ -77,7 +81,12 @@ export interface ResolvedConfig {
     name: string; module: URL; services: Array<Required<ServiceConfig>>; healthInterval: number | undefined;
   }>;
   pools: Array<Required<Omit<PoolConfig, 'module' | 'maxThreads' | 'minThreads'>> & { name: string; module: URL; maxThreads: number | undefined; minThreads: number | undefined }>;
+  /** The relay's events include every source's `emit`. */
   relay: Required<RelayConfig>;
+  /** In the config's order. Sources without `loop` have a loop of their own in `loops` (after the configured ones). */
+  sources: ResolvedSource[];
+  /** The built-in demo's producer: publishes a sample item to `source` every `intervalMs` (not a config file key). */
+  producer?: { source: string; intervalMs: number } | undefined;
   /** Where the config came from (a path, or 'built-in demo'). */
   source: string;
 }
@@ -102,7 +111,7 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** Function names: JavaScript identifiers. */
 const FN = /^[A-Za-z_$][\w$]*$/;
 const RESERVED_FNS = new Set(['init', 'dispose', 'health', 'then', 'constructor', '__proto__', 'prototype']);
-const RESERVED_EVENT = /^(task:|service:|loop:)|^(crash|error|close|callbackError|connect|disconnect|connect_error)$/;
+const RESERVED_EVENT = /^(task:|service:|loop:|source:)|^(crash|error|close|callbackError|connect|disconnect|connect_error)$/;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -198,8 +207,8 @@ function entries(key: string, value: unknown): Array<[string, Record<string, unk
 
 /** Validates a config object; relative module paths resolve against `baseDir`. Throws `ConfigError`. */
 export function validateConfig(config: unknown, baseDir: string, source = baseDir): ResolvedConfig {
-  if (!isPlainObject(config)) fail('default export', 'an object like { loops, pools, relay }', config);
-  checkKeys('config', config, ['loops', 'pools', 'relay']);
+  if (!isPlainObject(config)) fail('default export', 'an object like { loops, pools, relay, sources }', config);
+  checkKeys('config', config, ['loops', 'pools', 'relay', 'sources']);
   const names = new Set<string>();
   const loops = entries('loops', config.loops).map(([name, def]) => {
     const key = `loops.${name}`;
@@ -238,9 +247,42 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
       expose: fnNames(`${key}.expose`, def.expose),
     };
   });
-  if (names.size === 0) fail('loops', 'an object defining at least one loop (or `pools` one pool)', config.loops);
-  return { loops, pools, relay: relay(config.relay), source };
+  const loopNames = new Set(loops.map((l) => l.name));
+  const sources = entries('sources', config.sources).map(([name, def]) => resolveSource(name, def, loopNames, names, checks));
+  if (names.size === 0 && sources.length === 0) fail('loops', 'an object defining at least one loop (or `pools` one pool, or `sources` one source)', config.loops);
+  for (const s of sources) {
+    if (!s.ownLoop) continue;
+    names.add(s.name);
+    loops.push({
+      name: s.name, module: sourceLoopModule(), initArgs: [], readyTimeout: s.readyTimeout, expose: [], services: [],
+      restart: s.restart === 'never' ? 'never' : 'on-failure', maxRestarts: s.maxRestarts, healthInterval: undefined,
+    });
+  }
+  // A configured loop that runs sources loads its module with the source service beside it.
+  const hosts = new Set(sources.filter((s) => !s.ownLoop).map((s) => s.loop));
+  for (const loop of loops) if (hosts.has(loop.name)) loop.module = hostModule(loop.module);
+  const relayed = relay(config.relay);
+  relayed.events = [...new Set([...relayed.events, ...sources.flatMap((s) => (s.emit === undefined ? [] : [s.emit]))])];
+  return { loops, pools, relay: relayed, sources, source };
 }
+
+/** The config's checks, lent to the sources' (sources/source-config.ts). */
+const checks: ConfigChecks = {
+  fail,
+  check,
+  integer,
+  ms: (key, value, fallback) => ms(key, value, fallback),
+  restartPolicy,
+  eventName(key, value) {
+    if (typeof value !== 'string' || value === '') fail(key, 'an event name', value);
+    if (RESERVED_EVENT.test(value)) fail(key, 'an event name sideloop does not reserve', value);
+    return value;
+  },
+  fnName(key, value) {
+    if (typeof value !== 'string' || !FN.test(value) || RESERVED_FNS.has(value)) fail(key, 'the name of an exported function', value);
+    return value;
+  },
+};
 
 function relay(value: unknown): Required<RelayConfig> {
   if (value === undefined) return { events: [], to: 'all' };

@@ -1,10 +1,12 @@
 /**
  * The one health model of `sideloop serve` (SERVER.md), read by `GET /api/health`: `unhealthy` (503) while the
  * server drains, while any loop or pool is starting, crashed, failed or closed, while a loop's `health()` has failed
- * `healthFailures` times in a row, or once a service has stopped for good; `degraded` (200) while a loop restarts,
- * which heals by itself; `ok` otherwise. Each reason names what is wrong.
+ * `healthFailures` times in a row, or once a service or a source has stopped for good; `degraded` (200) while a loop
+ * restarts or a source connects, reconnects or restarts, which heal by themselves; `ok` otherwise. Each reason names
+ * what is wrong.
  */
 import type { RunningService, RunningTarget } from './loop-set.ts';
+import type { SourceView } from './sources/running-source.ts';
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'unhealthy';
@@ -12,7 +14,9 @@ export interface HealthReport {
   reasons: string[];
 }
 
-export function healthOf(targets: Iterable<RunningTarget>, services: Iterable<RunningService>, draining: boolean): HealthReport {
+export function healthOf(
+  targets: Iterable<RunningTarget>, services: Iterable<RunningService>, draining: boolean, sources: Iterable<SourceView> = [],
+): HealthReport {
   const reasons: string[] = [];
   const passing: string[] = [];
   if (draining) reasons.push('the server is shutting down');
@@ -24,6 +28,11 @@ export function healthOf(targets: Iterable<RunningTarget>, services: Iterable<Ru
   for (const { loop, fn, service } of services) {
     const state = service.finished.state;
     if (state !== 'pending' && state !== 'running') reasons.push(`service "${fn}" of loop "${loop}" has stopped for good (${state})`);
+  }
+  for (const { name, state, error } of sources) {
+    const why = error ? `: ${error.code ? `${error.code}: ` : ''}${error.message}` : '';
+    if (state === 'failed') reasons.push(`source "${name}" has stopped for good${why}`);
+    else if (state !== 'connected' && state !== 'stopped') passing.push(`source "${name}" is ${state}${why}`);
   }
   if (reasons.length > 0) return { status: 'unhealthy', reasons: [...reasons, ...passing] };
   return { status: passing.length > 0 ? 'degraded' : 'ok', reasons: passing };

@@ -1,10 +1,12 @@
 /**
  * `GET /metrics`: Prometheus text from prom-client: tasks by state, task durations, queue depth and event-loop delay
- * per loop and for the main thread, plus Node's default process metrics.
+ * per loop and for the main thread, queue sources' messages by outcome, in flight and backlog, plus Node's default
+ * process metrics.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DelayStats } from 'sideloop/socket.io';
 import { mainDelay, readStats, type RelayTarget } from 'sideloop/remote';
+import type { SourceView } from './sources/running-source.ts';
 import type { TaskView } from './task-registry.ts';
 
 export interface ServerMetrics {
@@ -23,7 +25,14 @@ export interface KeptTasks {
   readonly bytes: number;
 }
 
-export function createMetrics(targets: ReadonlyMap<string, { target: RelayTarget }>, kept: KeptTasks): ServerMetrics {
+/** Source outcomes as the metrics label them, and the view's count of each. */
+const OUTCOMES = [
+  ['received', 'received'], ['acked', 'acked'], ['retried', 'retried'], ['dead_lettered', 'deadLettered'], ['released', 'released'],
+] as const;
+
+export function createMetrics(
+  targets: ReadonlyMap<string, { target: RelayTarget }>, kept: KeptTasks, sources: { views(): SourceView[] } = { views: () => [] },
+): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sideloop_' }); // sideloop_process_cpu_user_seconds_total, …
   // The main thread's delay is sideloop_event_loop_delay_seconds{loop="main"}, measured as the loops' own: prom-client's
@@ -82,6 +91,48 @@ export function createMetrics(targets: ReadonlyMap<string, { target: RelayTarget
     registers: [registry],
     collect() {
       this.set(kept.bytes);
+    },
+  });
+  new Counter({
+    name: 'sideloop_source_messages_total',
+    help: 'Messages of each queue source by outcome: received (a redelivery counts again), acked, retried, dead_lettered, released (given back unhandled at stop)',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const view of sources.views()) {
+        for (const [outcome, field] of OUTCOMES) this.inc({ source: view.name, outcome }, view[field]);
+      }
+    },
+  });
+  new Gauge({
+    name: 'sideloop_source_in_flight',
+    help: 'Messages each queue source holds: received, not yet acked, retried or dead-lettered',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const view of sources.views()) this.set({ source: view.name }, view.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'sideloop_source_backlog',
+    help: 'Messages waiting in the broker for each queue source, where the broker reports it',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const view of sources.views()) if (view.backlog !== null) this.set({ source: view.name }, view.backlog);
+    },
+  });
+  new Gauge({
+    name: 'sideloop_source_connected',
+    help: 'Whether each queue source is connected to its broker (1) or not (0: connecting, reconnecting, restarting, failed, stopped)',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const view of sources.views()) this.set({ source: view.name }, view.state === 'connected' ? 1 : 0);
     },
   });
   const settled = new Counter({

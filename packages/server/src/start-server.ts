@@ -5,6 +5,7 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type * as core from 'sideloop';
 import { Server } from 'socket.io';
 import { demoConfig } from './demo/config.ts';
 import { boundedRecoveryAdapter } from 'sideloop/socket.io';
@@ -23,6 +24,10 @@ import { startLoopSet, type LoopSet } from './loop-set.ts';
 import { createMetrics } from './metrics.ts';
 import { ServerStartError } from './server-start-error.ts';
 import { resolveServerOptions, type ServerOptions } from './server-options.ts';
+import { registerSourceRoutes } from './source-routes.ts';
+import { startDemoProducer } from './demo/producer.ts';
+import { SOURCE_SERVICE } from './sources/host-module.ts';
+import { openSources, type SourceSet } from './sources/source-set.ts';
 import { registerStaticRoutes } from './static-routes.ts';
 import { TaskRegistry } from './task-registry.ts';
 import { WindowLimiter } from './window-limiter.ts';
@@ -37,6 +42,8 @@ export interface RunningServer {
   readonly app: FastifyInstance;
   readonly io: RelayServer;
   readonly loops: LoopSet;
+  /** The queue sources of the config (docs/sources.md). */
+  readonly sources: SourceSet;
   readonly relay: Relay;
   /** Drains and closes everything; idempotent. */
   close(): Promise<void>;
@@ -52,7 +59,24 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     throw new ServerStartError(`Listening on ${opts.host}, not a loopback address, needs a token: pass --token or set SIDELOOP_TOKEN`);
   }
   const config = opts.config === undefined ? demoConfig() : typeof opts.config === 'string' ? await loadConfig(opts.config) : opts.config;
-  const loops = await startLoopSet(config);
+  const sources = await openSources(config, opts.log);
+  let loops: LoopSet;
+  try {
+    loops = await startLoopSet(config);
+  } catch (error) {
+    await sources.close();
+    throw error;
+  }
+  try {
+    await sources.start(loops);
+  } catch (error) {
+    await sources.stop(2000);
+    await loops.close({ timeout: 2000 });
+    await sources.close();
+    throw error;
+  }
+  logServiceFailures(loops, opts.log);
+  const stopProducer = config.producer ? startDemoProducer(sources, config.producer, opts.log) : undefined;
 
   let closing: Promise<void> | undefined;
   const targets = loops.targets;
@@ -60,7 +84,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     keep: opts.keepTasks, maxBytes: opts.keepTaskBytes, maxValueBytes: opts.maxValueBytes,
     onSettled: (view, seconds) => metrics.observe(view, seconds),
   });
-  const metrics = createMetrics(targets, registry);
+  const metrics = createMetrics(targets, registry, sources);
   const ready = (): boolean => closing === undefined && loops.ready();
   const submit = (request: TaskRequest): RelayTask => {
     if (closing) throw new RequestError('NOT_READY', 'The server is shutting down');
@@ -94,8 +118,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
   const token = opts.token;
   if (token !== undefined) requireHttpToken(app, token);
-  const health = (): HealthReport => healthOf(targets.values(), loops.services, closing !== undefined);
+  const health = (): HealthReport => healthOf(targets.values(), loops.services, closing !== undefined, sources.views());
   registerApiRoutes(app, { targets, registry, metrics, ready, health, submit });
+  registerSourceRoutes(app, { sources, accepting: () => closing === undefined });
   await registerStaticRoutes(app);
   await app.ready();
 
@@ -149,7 +174,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   } catch (error) {
     relay.close();
     await io.close();
+    await stopProducer?.();
+    await sources.stop(2000);
     await loops.close({ timeout: 2000 });
+    await sources.close();
     const code = (error as { code?: string }).code;
     if (code === 'EADDRINUSE') throw new ServerStartError(`Port ${opts.port} on ${opts.host} is already in use`, { cause: error });
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ServerStartError(`Cannot listen on ${opts.host}: ${code}`, { cause: error });
@@ -162,8 +190,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     relay.close();
     // Let the tasks clients submitted finish first, then close loops (which also waits for other work).
     const started = Date.now();
+    const left = (): number => Math.max(0, opts.shutdownTimeout - (Date.now() - started));
+    await stopProducer?.();
     await registry.idle(opts.shutdownTimeout);
-    await loops.close({ timeout: Math.max(0, opts.shutdownTimeout - (Date.now() - started)) });
+    // Consumers stop first (their handlers may call their loops), then the loops close, then the emulator goes.
+    await sources.stop(left());
+    await loops.close({ timeout: left() });
+    await sources.close();
     // Let the last task:done packets leave before the sockets go.
     await new Promise((resolve) => setTimeout(resolve, 50));
     io.disconnectSockets(true);
@@ -173,5 +206,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     metrics.close();
   })());
 
-  return { url: urlOf(opts.host, port), port, host: opts.host, config, app, io, loops, relay, close };
+  return { url: urlOf(opts.host, port), port, host: opts.host, config, app, io, loops, sources, relay, close };
+}
+
+/** One line on the log for every configured service that stops for good (sources log their own, by source name). */
+function logServiceFailures(loops: LoopSet, log: (line: string) => void): void {
+  for (const { name, kind, target } of loops.targets.values()) {
+    if (kind !== 'loop') continue;
+    (target as unknown as core.Loop).on('service:failed', ({ fn, restarts, error }) => {
+      if (fn === SOURCE_SERVICE) return;
+      const e = error as { code?: string; message?: string } | undefined;
+      const after = restarts > 0 ? ` after ${restarts} restart${restarts === 1 ? '' : 's'}` : '';
+      log(`service "${fn}" of loop "${name}" stopped for good${after}: ${e?.code ? `${e.code}: ` : ''}${String(e?.message ?? error).split('\n')[0]}`);
+    });
+  }
 }

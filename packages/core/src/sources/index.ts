@@ -3,7 +3,7 @@
  * (`sideloop/sources/redis`, `/amqp`, `/nats`, `/sqs`), each importing only its broker's client.
  */
 export { consume, type ConsumeStats, type Handler, type HandlerContext } from './consume.ts';
-export type { ConsumeOptions, RetryDelay } from './consume-options.ts';
+export { resolveConsumeOptions, type ConsumeOptions, type ResolvedConsumeOptions, type RetryDelay } from './consume-options.ts';
 export type { Message } from './message.ts';
 export { memorySource, type MemorySource, type MemorySourceOptions, type DeadLetter } from './memory-source.ts';
 export { SourceError, type SourceErrorCode } from './source-error.ts';

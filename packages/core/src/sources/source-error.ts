@@ -14,6 +14,8 @@ export type SourceErrorCode =
   | 'SIDELOOP_SOURCE_CONFIG'
   /** The connection was lost and `maxReconnects` reconnects in a row failed. */
   | 'SIDELOOP_SOURCE_RECONNECTS'
+  /** The broker could not be reached by a source told to fail instead of retrying (a server source without `restart`). */
+  | 'SIDELOOP_SOURCE_UNREACHABLE'
   /** The source was used after `close()`. */
   | 'SIDELOOP_SOURCE_CLOSED'
   /** The connection (or the delivery's lease with it) was lost: `consume()` reconnects, this one is not final. */

@@ -1,6 +1,7 @@
 /**
  * Runs a service: a long-running export that calls `ready(value)` once it is up. Before ready, a failure fails the
- * spawn; after ready, the restart policy decides (with exponential backoff), and `service:restart` is emitted.
+ * spawn; after ready, the restart policy decides (with exponential backoff), and `service:restart` is emitted. A
+ * service that fails after ready and is not run again (no policy, or `maxRestarts` used up) emits `service:failed`.
  */
 import { ServiceStartError } from '../errors.ts';
 import { backoffDelay } from '../options.ts';
@@ -36,13 +37,15 @@ export async function runService(
     }
     const again = failure !== undefined ? policy.restart !== 'never' : policy.restart === 'always';
     if (signal.aborted || !again || restarts >= policy.maxRestarts) {
-      if (failure !== undefined) throw failure;
-      return value;
+      if (failure === undefined) return value;
+      if (!signal.aborted) {
+        runtime.emit('service:failed', { serviceId: running.id, fn: running.fn, restarts, error: describe(failure) }, running.id, true);
+      }
+      throw failure;
     }
     restarts++;
     const delay = backoffDelay(policy.backoff, restarts);
-    const error = failure instanceof Error ? { name: failure.name, message: failure.message } : failure;
-    runtime.emit('service:restart', { serviceId: running.id, fn: running.fn, attempt: restarts, delay, error }, running.id, true);
+    runtime.emit('service:restart', { serviceId: running.id, fn: running.fn, attempt: restarts, delay, error: describe(failure) }, running.id, true);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, delay);
       signal.addEventListener('abort', done, { once: true });
@@ -57,4 +60,11 @@ export async function runService(
       throw signal.reason;
     }
   }
+}
+
+/** An error as service events carry it: its name, message and (when it has one) code; anything else as it is. */
+function describe(failure: unknown): unknown {
+  if (!(failure instanceof Error)) return failure;
+  const code = (failure as { code?: unknown }).code;
+  return typeof code === 'string' ? { name: failure.name, message: failure.message, code } : { name: failure.name, message: failure.message };
 }

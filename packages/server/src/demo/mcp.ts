@@ -1,6 +1,6 @@
 /**
  * The demo's `mcp` loop: the session module of `sideloop/mcp`, connected to the real MCP "everything" server over
- * stdio, plus the `feed` service (feed.ts). The loop is supervised: if the server process dies, the session asks for a
+ * stdio. The loop is supervised: if the server process dies, the session asks for a
  * restart and the next call runs on a fresh session.
  */
 import { createRequire } from 'node:module';
@@ -8,7 +8,6 @@ import { dirname, join } from 'node:path';
 import { init as connect } from 'sideloop/mcp/session';
 
 export { callTool, dispose, getPrompt, health, listPrompts, listResources, listTools, readResource, serverPid } from 'sideloop/mcp/session';
-export { feed } from './feed.ts';
 
 /** `.ts` when run from source, `.js` from dist. */
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';

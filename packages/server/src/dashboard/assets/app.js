@@ -1,4 +1,5 @@
-// The sideloop dashboard: live loops and pools, event-loop delay, relayed events, tasks and a form to run them.
+// The sideloop dashboard: health, live loops and pools, queue sources, event-loop delay, relayed events, tasks, and
+// forms to run a function and to publish a message.
 // Plain ES modules (Preact + htm through the page's import map); no build step.
 import { render } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
@@ -9,6 +10,9 @@ import { DelayChart } from './delay-chart.js';
 import { EventsPanel } from './events-panel.js';
 import { TasksPanel } from './tasks-panel.js';
 import { RunForm } from './run-form.js';
+import { HealthBanner } from './health-banner.js';
+import { SourcesPanel } from './sources-panel.js';
+import { usePoll } from './use-poll.js';
 
 const MAIN_COLOR = '#5b6cf0';
 const PALETTE = ['#1fa67a', '#e08a2e', '#c05bd6', '#2f9fd8', '#d9536f', '#8d9a2a', '#7a6cf0'];
@@ -53,6 +57,8 @@ function App() {
   const names = [...new Set([...state.loops.map((l) => l.name), ...Object.keys(state.history.loops)])];
   const colors = useColors(names);
   const pools = state.loops.filter((l) => l.kind === 'pool').length;
+  const health = usePoll(actions.request, '/api/health', 2000);
+  const sources = usePoll(actions.request, '/api/sources', 1000);
   return html`
     <div class="page">
       <header class="topbar">
@@ -69,7 +75,9 @@ function App() {
         <${ConnectionStatus} status=${state.status} />
       </header>
       ${state.status === 'unauthorized' && html`<${TokenBanner} onToken=${actions.setToken} />`}
+      <${HealthBanner} health=${health.data} />
       <${LoopsPanel} loops=${state.loops} main=${state.main} error=${state.loopsError} colors=${colors} />
+      <${SourcesPanel} sources=${sources.data?.sources} error=${sources.error} request=${actions.request} />
       <div class="grid">
         <${DelayChart} history=${state.history} colors=${colors} />
         <${RunForm} loops=${state.loops} onRun=${actions.submit} />
@@ -77,7 +85,7 @@ function App() {
         <${EventsPanel} events=${state.events} total=${state.eventTotal} />
       </div>
       <footer class="footer">
-        <a href="/api/loops">/api/loops</a> · <a href="/metrics">/metrics</a> · <a href="/api/health">/api/health</a>
+        <a href="/api/loops">/api/loops</a> · <a href="/api/sources">/api/sources</a> · <a href="/metrics">/metrics</a> · <a href="/api/health">/api/health</a>
       </footer>
     </div>`;
 }

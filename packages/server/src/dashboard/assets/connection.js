@@ -34,6 +34,8 @@ export class ApiError extends Error {
     this.name = 'ApiError';
     this.status = status;
     this.code = body?.error?.code ?? (status === undefined ? 'REFUSED' : `HTTP_${status}`);
+    /** The answer's JSON body, when it had one. */
+    this.body = body;
   }
 }
 

@@ -121,6 +121,10 @@ export function useLive() {
     clearFinished() {
       dispatch({ type: 'tasks-clear' });
     },
+    /** GET (or, with a body, POST) JSON from the HTTP API with the page's token; rejects with ApiError. */
+    request(path, body) {
+      return api(tokenRef.current, body === undefined ? 'GET' : 'POST', path, body);
+    },
     /** Replaces the access token and reconnects with it. */
     setToken(token) {
       tokenRef.current = token || undefined;
