@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DeadlockError, HealthCheckError, LoopClosedError, LoopCrashedError, LoopInitError, startLoop, TimeoutError,
+  HealthCheckError, LoopClosedError, LoopCrashedError, LoopInitError, startLoop, TimeoutError,
 } from '../packages/core/src/index.ts';
 import { fixture } from './helpers.ts';
 
@@ -48,7 +48,6 @@ test('calls made while the loop restarts wait for it, then run; one whose timeou
   const waiting = [loop.submit('add', 1, 2), loop.submit('add', 3, 4)];
   const late = loop.with({ timeout: 50 }).submit('add', 5, 6);
   assert.equal(waiting[0]!.state, 'pending');
-  assert.throws(() => loop.callSync('add', 1, 1), DeadlockError, 'blocking could never see the new thread start');
   assert.ok(await late.catch((e: unknown) => e) instanceof TimeoutError);
   assert.deepEqual(await Promise.all(waiting), [3, 7]);
   assert.equal(loop.state, 'ready');
