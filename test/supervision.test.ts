@@ -91,7 +91,7 @@ test('restarts that run out: loop:failed, state failed, calls refused with the l
       void loop.ready().then(() => reject(new Error('the loop should never be ready')), async (error: unknown) => {
         assert.ok(error instanceof LoopInitError, 'ready() rejects with the last init failure');
         assert.equal(loop.state, 'failed');
-        assert.throws(() => loop.submit('add', 1, 1), (e: unknown) => e instanceof LoopClosedError && e.cause instanceof LoopInitError);
+        assert.throws(() => loop.submit('add', 1, 1), (e: unknown) => e instanceof LoopClosedError && e.code === 'SIDELOOP_LOOP_CLOSED' && e.cause instanceof LoopInitError);
         await loop.close();
       });
     }, reject);
