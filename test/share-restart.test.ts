@@ -40,7 +40,7 @@ async function runningThere(ask: (m: Record<string, unknown>) => Promise<Answer>
 for (const how of ['a crash', 'currentLoop().restart()'] as const) {
   test(`a thread connected through share() keeps working across ${how}: calls before, during and after it`, async (t) => {
     const shared = counter();
-    const loop = await startLoop(supervised, { initArgs: [{ counter: shared }], restart: 'on-failure', backoff: { initial: 300 } });
+    const loop = await startLoop(supervised, { initArgs: [{ counter: shared }], restart: 'on-failure', backoff: { initial: 1000 } });
     t.after(() => loop.close());
     const ask = connected(loop, t);
     await ask({ op: 'submit', key: 'before', fn: 'whoami' });
@@ -54,6 +54,8 @@ for (const how of ['a crash', 'currentLoop().restart()'] as const) {
     await restart;
     // Made while the loop restarts, whether or not the connected thread has heard of it yet.
     for (let i = 0; i < 5; i++) await ask({ op: 'submit', key: `during${i}`, fn: 'add', args: [i, i] });
+    await ask({ op: 'submit', key: 'late', fn: 'add', args: [1, 1], timeout: 20 });
+    assert.equal((await ask({ op: 'await', key: 'late' })).error?.name, 'TimeoutError', 'waiting is bounded by the call\'s timeout');
     const blocked = await ask({ op: 'callSync', fn: 'add', args: [20, 22], timeout: 30_000 });
     assert.deepEqual(blocked, { ok: true, value: 42 }, 'a blocking call made during the restart waits for the new thread');
 
