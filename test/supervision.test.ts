@@ -156,6 +156,9 @@ test('blocked health checks in a row make the loop unhealthy and, with a policy,
     healthInterval: 50, healthTimeout: 100, healthFailures: 2,
   });
   t.after(() => loop.close());
+  // An idle loop does not hold the process, restarting or not: while the test waits on the loop's events, it does.
+  const hold = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(hold));
   const unhealthy = await next<{ failures: number; error: unknown }>(loop, 'loop:unhealthy');
   assert.equal(unhealthy.failures, 2);
   assert.ok(unhealthy.error instanceof TimeoutError, 'a check that does not answer in time counts');
