@@ -53,7 +53,10 @@ for (const how of ['a crash', 'currentLoop().restart()'] as const) {
     else loop.submit('askRestart', 'session lost').catch(() => {});
     await restart;
     // Made while the loop restarts, whether or not the connected thread has heard of it yet.
-    for (let i = 0; i < 5; i++) await ask({ op: 'submit', key: `during${i}`, fn: 'add', args: [i, i] });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await ask({ op: 'submit', key: `during${i}`, fn: 'add', args: [i, i] })).value);
+    assert.ok(ids.every((id) => /^supervised:[1-9]\d*\.\d+$/.test(id)), `task ids name the share, as before the restart: ${ids.join(', ')}`);
+    assert.equal(new Set(ids).size, ids.length);
     await ask({ op: 'submit', key: 'late', fn: 'add', args: [1, 1], timeout: 20 });
     assert.equal((await ask({ op: 'await', key: 'late' })).error?.name, 'TimeoutError', 'waiting is bounded by the call\'s timeout');
     const blocked = await ask({ op: 'callSync', fn: 'add', args: [20, 22], timeout: 30_000 });

@@ -60,7 +60,7 @@ class ConnectedLoopCore implements LoopCore {
       onCallbackError: (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: this.name }),
       pump: (until) => this.#pump(until),
       onWaiting: (waiting) => (waiting ? this.#link.ref() : this.#link.unref()),
-    });
+    }, handle.conn);
     const first = receiveMessageOnPort(this.#link)?.message as ToShare | undefined;
     if (first?.type !== 'open') throw new TypeError('Expected `handle` to be a fresh handle from loop.share(), used once');
     this.#onLink(first);

@@ -34,6 +34,7 @@ export interface GateHooks {
 export class Gate implements Carrier, ServiceControl, SeqSource {
   readonly #name: string;
   readonly #hooks: GateHooks;
+  readonly #connId: number;
   #conn: Connection | undefined;
   #refused: Error | undefined;
   #seq = 0;
@@ -43,9 +44,11 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
   /** The names the last thread's module exported (calls while restarting are checked against them). */
   readonly names: Exports = { exports: undefined, generators: undefined };
 
-  constructor(name: string, hooks: GateHooks) {
+  /** `connId` numbers the connection in task ids: 0 where the loop was started, the share's number elsewhere. */
+  constructor(name: string, hooks: GateHooks, connId = 0) {
     this.#name = name;
     this.#hooks = hooks;
+    this.#connId = connId;
   }
 
   next(): number {
@@ -67,7 +70,7 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
     if (this.#refused) throw this.#refused;
     checkFunction('Loop', this.#name, this.names, kind, fn);
     const seq = this.next();
-    const task = new Task<T>(this, taskIdOf(this.#name, 0, seq), seq, setup.site);
+    const task = new Task<T>(this, taskIdOf(this.#name, this.#connId, seq), seq, setup.site);
     if (setup.signal?.aborted) {
       task.settleCancelled(new CancelledError(setup.signal.reason));
       return task;
