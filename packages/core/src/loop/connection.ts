@@ -99,8 +99,6 @@ export class Connection implements Carrier {
   readonly #names: Exports = { exports: undefined, generators: undefined };
   /** Set once calls are refused (LoopClosedError, its cause the crash if there was one). */
   closed: Error | undefined;
-  /** Set when the loop's thread died with this connection open. */
-  crash: LoopCrashedError | undefined;
   /** The port no longer leads anywhere (the loop ended). */
   #gone = false;
 
@@ -435,7 +433,6 @@ export class Connection implements Carrier {
    */
   end(error: Error, handBack: (call: HandedBack) => void): void {
     this.#gone = true;
-    if (error instanceof LoopCrashedError) this.crash ??= error;
     this.closed ??= new LoopClosedError(`Loop "${this.loopName}" is closed`, { cause: error });
     const now = performance.now();
     for (const [seq, record] of [...this.#calls]) {
@@ -455,7 +452,6 @@ export class Connection implements Carrier {
   /** The loop is gone: settle everything with `error`; later calls throw LoopClosedError (or `error`). */
   fail(error: Error): void {
     this.#gone = true;
-    if (error instanceof LoopCrashedError) this.crash ??= error;
     this.closed ??= new LoopClosedError(`Loop "${this.loopName}" is closed`, { cause: error });
     for (const [seq, record] of [...this.#calls]) {
       if (this.#forget(seq)) record.task.settleRejected(error);
