@@ -50,7 +50,7 @@ class ConnectedLoopCore implements LoopCore {
     this.#connId = handle.conn;
     this.#link = handle.port;
     this.#wake = new Int32Array(handle.wake);
-    this.#restartsOnCrash = handle.restarts;
+    this.#restartsOnCrash = handle.restartsOnCrash;
     this.emitter = new LoopEmitter(() => {
       if (this.#subscribed) return;
       this.#subscribed = true;

@@ -75,7 +75,7 @@ export interface SharedLoopHandle {
   /** The share's wake word (SHARE_WAKE), bumped after each message on `port`. */
   readonly wake: SharedArrayBuffer;
   /** The loop restarts after a crash (it has a restart policy): calls made meanwhile wait. */
-  readonly restarts: boolean;
+  readonly restartsOnCrash: boolean;
 }
 
 export function coreStats(core: LoopCore, ctrl: Int32Array, delay: Float64Array, pending: number): Omit<LoopStats, 'restarts' | 'unhealthy'> {

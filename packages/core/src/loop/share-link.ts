@@ -26,13 +26,13 @@ export class ShareLink {
   #gone = false;
 
   /** `onGone` runs once the connected thread has let go of the share (closed, or ended). */
-  constructor(name: string, conn: number, restarts: boolean, onGone: (link: ShareLink) => void) {
+  constructor(name: string, conn: number, restartsOnCrash: boolean, onGone: (link: ShareLink) => void) {
     this.conn = conn;
     const { port1, port2 } = new MessageChannel();
     const wake = new SharedArrayBuffer(4);
     this.#port = port1;
     this.#wake = new Int32Array(wake);
-    this.handle = { kind: 'sideloop.loop', name, conn, port: port2, wake, restarts };
+    this.handle = { kind: 'sideloop.loop', name, conn, port: port2, wake, restartsOnCrash };
     port1.on('close', () => {
       this.#gone = true;
       onGone(this);
