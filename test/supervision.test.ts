@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DeadlockError, HealthCheckError, LoopClosedError, LoopCrashedError, LoopInitError, startLoop, TimeoutError,
+  HealthCheckError, LoopClosedError, LoopCrashedError, LoopInitError, startLoop, TimeoutError,
 } from '../packages/core/src/index.ts';
 import { fixture } from './helpers.ts';
 
@@ -48,7 +48,6 @@ test('calls made while the loop restarts wait for it, then run; one whose timeou
   const waiting = [loop.submit('add', 1, 2), loop.submit('add', 3, 4)];
   const late = loop.with({ timeout: 50 }).submit('add', 5, 6);
   assert.equal(waiting[0]!.state, 'pending');
-  assert.throws(() => loop.callSync('add', 1, 1), DeadlockError, 'blocking could never see the new thread start');
   assert.ok(await late.catch((e: unknown) => e) instanceof TimeoutError);
   assert.deepEqual(await Promise.all(waiting), [3, 7]);
   assert.equal(loop.state, 'ready');
@@ -92,7 +91,7 @@ test('restarts that run out: loop:failed, state failed, calls refused with the l
       void loop.ready().then(() => reject(new Error('the loop should never be ready')), async (error: unknown) => {
         assert.ok(error instanceof LoopInitError, 'ready() rejects with the last init failure');
         assert.equal(loop.state, 'failed');
-        assert.throws(() => loop.submit('add', 1, 1), (e: unknown) => e instanceof LoopClosedError && e.cause instanceof LoopInitError);
+        assert.throws(() => loop.submit('add', 1, 1), (e: unknown) => e instanceof LoopClosedError && e.code === 'SIDELOOP_LOOP_CLOSED' && e.cause instanceof LoopInitError);
         await loop.close();
       });
     }, reject);
@@ -157,6 +156,9 @@ test('blocked health checks in a row make the loop unhealthy and, with a policy,
     healthInterval: 50, healthTimeout: 100, healthFailures: 2,
   });
   t.after(() => loop.close());
+  // An idle loop does not hold the process, restarting or not: while the test waits on the loop's events, it does.
+  const hold = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(hold));
   const unhealthy = await next<{ failures: number; error: unknown }>(loop, 'loop:unhealthy');
   assert.equal(unhealthy.failures, 2);
   assert.ok(unhealthy.error instanceof TimeoutError, 'a check that does not answer in time counts');

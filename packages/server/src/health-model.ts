@@ -1,10 +1,12 @@
 /**
- * The one health model of `sideloop serve` (SERVER.md), read by `GET /api/health`: `unhealthy` (503) while the
+ * The one health model of `sideloop serve` (SERVER.md), read by `GET /api/health` (each loop's part is `targetHealth`
+ * from `sideloop/remote`, which also colours the dashboard's loop cards): `unhealthy` (503) while the
  * server drains, while any loop or pool is starting, crashed, failed or closed, while a loop's `health()` has failed
  * `healthFailures` times in a row, or once a service or a source has stopped for good; `degraded` (200) while a loop
  * restarts or a source connects, reconnects or restarts, which heal by themselves; `ok` otherwise. Each reason names
  * what is wrong.
  */
+import { targetHealth } from 'sideloop/remote';
 import type { RunningService, RunningTarget } from './loop-set.ts';
 import type { SourceView } from './sources/running-source.ts';
 
@@ -21,9 +23,11 @@ export function healthOf(
   const passing: string[] = [];
   if (draining) reasons.push('the server is shutting down');
   for (const { name, kind, target } of targets) {
-    if (target.state === 'restarting') passing.push(`${kind} "${name}" is restarting`);
-    else if (target.state !== 'ready') reasons.push(`${kind} "${name}" is ${target.state}`);
-    else if ((target.stats() as { unhealthy?: unknown }).unhealthy === true) reasons.push(`${kind} "${name}" failed its health checks`);
+    const { state } = target;
+    const unhealthy = (target.stats() as { unhealthy?: unknown }).unhealthy === true;
+    const health = targetHealth(state, unhealthy);
+    if (health === 'degraded') passing.push(`${kind} "${name}" is ${state}`);
+    else if (health === 'unhealthy') reasons.push(state !== 'ready' ? `${kind} "${name}" is ${state}` : `${kind} "${name}" failed its health checks`);
   }
   for (const { loop, fn, service } of services) {
     const state = service.finished.state;

@@ -7,7 +7,7 @@ import type { LoopInfo } from 'sideloop/socket.io';
 import { settledEvent } from 'sideloop/socket.io';
 import { quoted, RequestError } from 'sideloop/remote';
 import { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from 'sideloop/remote';
-import { readStats, type RelayTask } from 'sideloop/remote';
+import { loopInfo, type RelayTask } from 'sideloop/remote';
 import type { HealthReport } from './health-model.ts';
 import type { RunningTarget } from './loop-set.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -31,9 +31,7 @@ function flag(value: string | undefined): boolean {
 }
 
 export function loopInfos(targets: ReadonlyMap<string, RunningTarget>): LoopInfo[] {
-  return [...targets.values()].map(({ name, kind, target, expose }) => ({
-    name, kind, state: target.state, expose: [...expose], ...readStats(target),
-  }));
+  return [...targets.values()].map(({ name, kind, target, expose }) => loopInfo(name, kind, target, expose));
 }
 
 /** Routes a request straight to the registry-backed submission. */

@@ -92,9 +92,25 @@ export class Task<T> extends Promise<T> {
     this.#carrier.expire(this.seq, error);
   }
 
-  /** @internal Blocks until the task settles or `timeout` ms pass (false then), through whatever carries it. */
+  /**
+   * @internal Blocks until the task settles or `timeout` ms pass (false then), through whatever carries it. A call
+   * handed from one carrier to another meanwhile (a loop's thread ended before starting it, and the next thread will
+   * run it) is waited for on the new one, within the same `timeout`.
+   */
   wait(timeout: number | undefined): boolean {
-    return this.#state !== 'open' || this.#carrier.waitFor(this as Task<unknown>, timeout);
+    if (this.#state !== 'open') return true;
+    const deadline = timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout;
+    for (;;) {
+      const carrier = this.#carrier;
+      const left = deadline === Infinity ? timeout : Math.max(0, deadline - performance.now());
+      if (!carrier.waitFor(this as Task<unknown>, left)) return false;
+      if (this.#state !== 'open' || carrier === this.#carrier) return true;
+    }
+  }
+
+  /** @internal The call now travels with `carrier` (a loop's gate while it waits for a thread, then a connection). */
+  reroute(carrier: TaskCarrier): void {
+    this.#carrier = carrier;
   }
 
   /** Blocks the calling thread until the task settles; returns its value or throws its error. */
@@ -144,7 +160,7 @@ export class Task<T> extends Promise<T> {
   #block(options: { timeout?: number } | undefined): void {
     if (this.#state !== 'open') return;
     const timeout = checkMs('timeout', options?.timeout, { allowZero: true, allowInfinity: true });
-    if (!this.#carrier.waitFor(this as Task<unknown>, timeout)) {
+    if (!this.wait(timeout)) {
       throw new TimeoutError(`Task ${this.id} did not settle within ${timeout} ms (it keeps running)`, timeout!);
     }
   }

@@ -27,6 +27,20 @@ interface LoopCall extends CallRecord {
   claim: boolean;
   /** The caller took the claim back: the call will never start. */
   preempted?: boolean;
+  /** The arguments, kept to send the call to the next thread if this one ends before starting it (none were transferred). */
+  args: unknown[] | undefined;
+  /** When the call's `timeout` passes (performance.now()), if it has one. */
+  expiresAt: number | undefined;
+}
+
+/** A call a thread ended without starting, handed back to be sent to the loop's next thread. */
+export interface HandedBack {
+  readonly task: Task<unknown>;
+  readonly kind: CallKind;
+  readonly fn: string;
+  readonly args: unknown[];
+  /** Its setup, with what is left of its timeout. */
+  readonly setup: CallSetup;
 }
 
 export interface ConnectionHooks {
@@ -36,8 +50,11 @@ export interface ConnectionHooks {
   onActive(active: boolean): void;
   /** A synchronous check that the loop's thread has died (used while blocked). */
   probeDead?: () => boolean;
-  /** A blocked caller found the thread dead and is about to be told so: the loop's state must say it first. */
-  onDead?: () => void;
+  /**
+   * A blocked caller found the thread dead (no 'exit' event can reach it): the hook settles the connection now, with
+   * `fail` or `end`, and the loop's state says so before the caller is told. Without it, the connection fails.
+   */
+  onDead?: (error: LoopCrashedError) => void;
   onBoot?: (message: FromLoop) => void;
   /** The loop asked for a fresh thread (`currentLoop().restart(reason)`). */
   onRestart?: (reason: unknown) => void;
@@ -82,8 +99,6 @@ export class Connection implements Carrier {
   readonly #names: Exports = { exports: undefined, generators: undefined };
   /** Set once calls are refused (LoopClosedError, its cause the crash if there was one). */
   closed: Error | undefined;
-  /** Set when the loop's thread died with this connection open. */
-  crash: LoopCrashedError | undefined;
   /** The port no longer leads anywhere (the loop ended). */
   #gone = false;
 
@@ -141,10 +156,11 @@ export class Connection implements Carrier {
   }
 
   /**
-   * Sends the call of a task made earlier, while the loop was starting or restarting (its carrier forwards here).
-   * A call that cannot be sent rejects the task.
+   * Sends the call of a task made earlier, while the loop was starting or restarting (its carrier forwards here);
+   * the task travels with this connection from now on. A call that cannot be sent rejects the task.
    */
   adopt(task: Task<unknown>, kind: CallKind, fn: string, args: unknown[], setup: CallSetup): void {
+    task.reroute(this);
     try {
       this.#post(task, kind, fn, args, setup);
     } catch (error) {
@@ -163,7 +179,12 @@ export class Connection implements Carrier {
 
   #post(task: Task<unknown>, kind: CallKind, fn: string, args: unknown[], setup: CallSetup, internal = false): void {
     const seq = task.seq;
-    const record: LoopCall = { task, kind, fn, setup, claim: offerClaim(this.#bell, seq) };
+    const transfers = transfersOfArgs(args);
+    const { timeout } = setup;
+    const record: LoopCall = {
+      task, kind, fn, setup, claim: offerClaim(this.#bell, seq), args: transfers === undefined ? args : undefined,
+      expiresAt: timeout === undefined || timeout === Infinity ? undefined : performance.now() + timeout,
+    };
     const message: ToLoop = { type: 'call', seq, fn, args, kind };
     if (internal) message.internal = true;
     if (record.claim) message.claim = true;
@@ -171,7 +192,7 @@ export class Connection implements Carrier {
     if (setup.policy) message.policy = setup.policy;
     if (setup.meta) message.meta = setup.meta;
     try {
-      this.send(message, transfersOfArgs(args));
+      this.send(message, transfers);
     } catch (error) {
       if (record.claim) takeClaim(this.#bell, seq);
       throw isDataCloneError(error) ? toCloneError(error, args, 'args') : error;
@@ -361,12 +382,18 @@ export class Connection implements Carrier {
 
   /** While blocked no 'exit' event can arrive: look at the control block and the probe instead. */
   #deadNow(): boolean {
-    if (this.crash) return true;
+    if (this.#gone) return true;
     if (Atomics.load(this.#ctrl, CTRL_STATE) !== STATE_DEAD && !this.#hooks.probeDead?.()) return false;
     const code = Atomics.load(this.#ctrl, CTRL_STATE) === STATE_DEAD ? Atomics.load(this.#ctrl, CTRL_EXIT_CODE) : 1;
-    this.#hooks.onDead?.();
-    this.fail(new LoopCrashedError(`Loop "${this.loopName}" crashed (exit code ${code}) with work pending`, { exitCode: code }));
+    const error = new LoopCrashedError(`Loop "${this.loopName}" crashed (exit code ${code}) with work pending`, { exitCode: code });
+    this.#hooks.onDead?.(error);
+    if (!this.#gone) this.fail(error);
     return true;
+  }
+
+  /** The loop's thread has ended (or been retired) and this connection with it. */
+  get gone(): boolean {
+    return this.#gone;
   }
 
   callbackError(error: unknown, task: Task<unknown>): void {
@@ -376,6 +403,18 @@ export class Connection implements Carrier {
   /** Refuses new calls from now on; pending calls still finish. */
   refuse(error: Error = new LoopClosedError(`Loop "${this.loopName}" is closed`)): void {
     this.closed ??= error;
+  }
+
+  /** This caller lets go of the loop (`close()` on a connected handle): pending calls are cancelled, the port closed. */
+  disconnect(): void {
+    this.refuse();
+    this.cancelAll(new LoopClosedError('The handle was disconnected'));
+    try {
+      this.send({ type: 'disconnect' });
+    } catch {
+      // already gone
+    }
+    this.port.close();
   }
 
   /** Cancels every pending call, at once (close with cancelPending, or a forced close). */
@@ -388,10 +427,32 @@ export class Connection implements Carrier {
     }
   }
 
+  /**
+   * The loop's thread ended and another one follows: the calls it had started reject with `error`; those it never
+   * started (it can start nothing now) go to `handBack`, to be sent to the next thread, unless their arguments were
+   * transferred (they are gone with the thread: those calls reject too).
+   */
+  end(error: Error, handBack: (call: HandedBack) => void): void {
+    this.#gone = true;
+    this.closed ??= new LoopClosedError(`Loop "${this.loopName}" is closed`, { cause: error });
+    const now = performance.now();
+    for (const [seq, record] of [...this.#calls]) {
+      const started = this.started(seq);
+      if (!this.#forget(seq)) continue;
+      const { task, kind, fn, args, setup, expiresAt } = record;
+      if (started || args === undefined) task.settleRejected(error);
+      else handBack({ task, kind, fn, args, setup: expiresAt === undefined ? setup : { ...setup, timeout: Math.max(0, expiresAt - now) } });
+    }
+    for (const done of this.#pings.values()) done(false);
+    this.#pings.clear();
+    this.#winding.clear();
+    this.#updateActive();
+    debug('loop %s connection %d ended: %s', this.loopName, this.id, error.message);
+  }
+
   /** The loop is gone: settle everything with `error`; later calls throw LoopClosedError (or `error`). */
   fail(error: Error): void {
     this.#gone = true;
-    if (error instanceof LoopCrashedError) this.crash ??= error;
     this.closed ??= new LoopClosedError(`Loop "${this.loopName}" is closed`, { cause: error });
     let rejected = 0;
     for (const [seq, record] of [...this.#calls]) {

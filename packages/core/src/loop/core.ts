@@ -3,6 +3,7 @@
  * thread (connected-core.ts): the core's interface, the loop's states and stats, and the handle another thread gets.
  */
 import type { MessagePort } from 'node:worker_threads';
+import { LoopCrashedError } from '../errors.ts';
 import type { HandleCore } from '../call/handle.ts';
 import { loopDelay, mainDelay, type DelayStats } from '../thread/health.ts';
 import { CTRL_CANCELLED, CTRL_COMPLETED, CTRL_FAILED, CTRL_RUNNING } from '../thread/protocol.ts';
@@ -62,17 +63,19 @@ export interface LoopCore extends HandleCore {
   share?(): SharedLoopHandle;
 }
 
-/** A loop handle for another thread. Send it with `transferList: [handle.port]`. */
+/**
+ * A loop handle for another thread. Send it with `transferList: [handle.port]`. The port is the share's own channel
+ * to the thread that started the loop, which hands over a connection to each thread the loop runs on (share-link.ts).
+ */
 export interface SharedLoopHandle {
   readonly kind: 'sideloop.loop';
   readonly name: string;
   readonly conn: number;
   readonly port: MessagePort;
-  readonly bell: SharedArrayBuffer;
-  readonly control: SharedArrayBuffer;
-  readonly threadId: number;
-  readonly initValue: unknown;
-  readonly exports: readonly string[];
+  /** The share's wake word (SHARE_WAKE), bumped after each message on `port`. */
+  readonly wake: SharedArrayBuffer;
+  /** The loop restarts after a crash (it has a restart policy): calls made meanwhile wait. */
+  readonly restartsOnCrash: boolean;
 }
 
 export function coreStats(core: LoopCore, ctrl: Int32Array, delay: Float64Array, pending: number): Omit<LoopStats, 'restarts' | 'unhealthy'> {
@@ -88,3 +91,19 @@ export function coreStats(core: LoopCore, ctrl: Int32Array, delay: Float64Array,
   };
 }
 
+/** Health seen from a thread that did not start the loop: a ping (`health()` runs where the loop was started). */
+export async function pingHealth(core: Pick<LoopCore, 'ping'>, timeout: number): Promise<HealthReport> {
+  const started = performance.now();
+  try {
+    await core.ping(timeout);
+    return { healthy: true, ms: performance.now() - started };
+  } catch (error) {
+    return { healthy: false, ms: performance.now() - started, error };
+  }
+}
+
+/** What the calls a thread retired for `reason` ran reject with (and what `loop:restart` carries). */
+export function restartError(name: string, reason: unknown): LoopCrashedError {
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : JSON.stringify(reason) ?? String(reason);
+  return new LoopCrashedError(`Loop "${name}" is restarting: ${why}`, { exitCode: 0, cause: reason });
+}

@@ -1,24 +1,40 @@
 /**
- * The carrier of a loop this thread started, across its threads: while the loop is ready, calls go straight to the
- * current thread's connection; while it starts or restarts, they wait here, in order, watched for their signal and
- * timeout, and go to the new thread once it is ready; once it closed, crashed or failed, they are refused.
+ * The carrier of a loop across its threads, where it was started and on every thread connected through `share()`:
+ * while the loop is ready, calls go straight to the current thread's connection; while it starts or restarts, they
+ * wait here, in order, watched for their signal and timeout, with the calls a thread ended without starting, and go
+ * to the new thread once it is ready; once it closed, crashed or failed, they are refused. A caller blocked on a
+ * waiting call drives the restart itself (its event loop cannot), within its timeout.
  */
-import { CancelledError, DeadlockError } from '../errors.ts';
+import { CancelledError } from '../errors.ts';
 import { taskIdOf, type CallKind } from '../thread/protocol.ts';
-import { checkFunction, unwatchCall, watchCall, type CallRecord, type CallSetup, type Carrier, type Exports } from '../call/record.ts';
+import { checkFunction, timeoutError, unwatchCall, watchCall, type CallRecord, type CallSetup, type Carrier, type Exports } from '../call/record.ts';
 import type { ServiceControl } from '../call/service.ts';
 import { Task } from '../call/task.ts';
 import type { TimeoutError } from '../errors.ts';
-import type { Connection, SeqSource } from './connection.ts';
+import type { Connection, HandedBack, SeqSource } from './connection.ts';
 
 interface WaitingCall extends CallRecord {
   readonly args: unknown[];
   readonly submittedAt: number;
 }
 
+/** How the gate's owner moves the loop towards ready without its event loop (a caller is blocked). */
+export interface GateHooks {
+  /** Reports an error thrown by a callback of a task made here. */
+  onCallbackError(error: unknown, taskId: string): void;
+  /**
+   * Makes what progress it can towards a ready thread (or a refusal) without this thread's event loop, sleeping at
+   * most until `until` (a performance.now() time) when there is nothing to do yet.
+   */
+  pump(until: number): void;
+  /** Calls start or stop waiting here (a connected thread keeps itself alive while some do). */
+  onWaiting?(waiting: boolean): void;
+}
+
 export class Gate implements Carrier, ServiceControl, SeqSource {
   readonly #name: string;
-  readonly #onCallbackError: (error: unknown, taskId: string) => void;
+  readonly #hooks: GateHooks;
+  readonly #connId: number;
   #conn: Connection | undefined;
   #refused: Error | undefined;
   #seq = 0;
@@ -28,9 +44,11 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
   /** The names the last thread's module exported (calls while restarting are checked against them). */
   readonly names: Exports = { exports: undefined, generators: undefined };
 
-  constructor(name: string, onCallbackError: (error: unknown, taskId: string) => void) {
+  /** `connId` numbers the connection in task ids: 0 where the loop was started, the share's number elsewhere. */
+  constructor(name: string, hooks: GateHooks, connId = 0) {
     this.#name = name;
-    this.#onCallbackError = onCallbackError;
+    this.#hooks = hooks;
+    this.#connId = connId;
   }
 
   next(): number {
@@ -52,30 +70,63 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
     if (this.#refused) throw this.#refused;
     checkFunction('Loop', this.#name, this.names, kind, fn);
     const seq = this.next();
-    const task = new Task<T>(this, taskIdOf(this.#name, 0, seq), seq, setup.site);
+    const task = new Task<T>(this, taskIdOf(this.#name, this.#connId, seq), seq, setup.site);
     if (setup.signal?.aborted) {
       task.settleCancelled(new CancelledError(setup.signal.reason));
       return task;
     }
-    const call: WaitingCall = { task: task as Task<unknown>, kind, fn, setup, args, submittedAt: performance.now() };
-    this.#waiting.set(seq, call);
-    watchCall(call, this);
+    this.#wait({ task: task as Task<unknown>, kind, fn, setup, args, submittedAt: performance.now() });
     return task;
+  }
+
+  #wait(call: WaitingCall): void {
+    this.#waiting.set(call.task.seq, call);
+    if (this.#waiting.size === 1) this.#hooks.onWaiting?.(true);
+    watchCall(call, this);
+  }
+
+  #unwait(call: WaitingCall): void {
+    this.#waiting.delete(call.task.seq);
+    unwatchCall(call);
+    if (this.#waiting.size === 0) this.#hooks.onWaiting?.(false);
+  }
+
+  /** Sends a waiting call to `conn`, with what is left of its timeout. */
+  #send(conn: Connection, call: Omit<WaitingCall, 'submittedAt'> & { submittedAt?: number }): void {
+    const { timeout } = call.setup;
+    const left = timeout === undefined || timeout === Infinity || call.submittedAt === undefined
+      ? timeout : Math.max(0, timeout - (performance.now() - call.submittedAt));
+    this.#sent.set(call.task.seq, conn);
+    call.task.onDone(() => this.#sent.delete(call.task.seq));
+    conn.adopt(call.task, call.kind, call.fn, call.args, { ...call.setup, timeout: left });
+  }
+
+  /**
+   * A call a thread ended without starting: it waits here for the next thread (or is refused with the loop), in
+   * the order it was first made, within what is left of its timeout.
+   */
+  requeue(call: HandedBack): void {
+    call.task.reroute(this);
+    if (this.#refused) {
+      call.task.settleRejected(this.#refused);
+      return;
+    }
+    if (call.setup.timeout === 0) {
+      call.task.settleRejected(timeoutError(call.task, call.fn, 0));
+      return;
+    }
+    if (this.#conn) this.#send(this.#conn, call);
+    else this.#wait({ ...call, submittedAt: performance.now() });
   }
 
   /** The loop is ready on `conn`: the waiting calls go to it, in order, with what is left of their timeouts. */
   open(conn: Connection): void {
     this.#conn = conn;
     this.#refused = undefined;
-    const waiting = [...this.#waiting.values()];
-    this.#waiting.clear();
+    const waiting = [...this.#waiting.values()].sort((a, b) => a.task.seq - b.task.seq);
     for (const call of waiting) {
-      unwatchCall(call);
-      const { timeout } = call.setup;
-      const left = timeout === undefined || timeout === Infinity ? timeout : Math.max(0, timeout - (performance.now() - call.submittedAt));
-      this.#sent.set(call.task.seq, conn);
-      call.task.onDone(() => this.#sent.delete(call.task.seq));
-      conn.adopt(call.task, call.kind, call.fn, call.args, { ...call.setup, timeout: left });
+      this.#unwait(call);
+      this.#send(conn, call);
     }
   }
 
@@ -88,10 +139,8 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
   refuse(error: Error): void {
     this.#conn = undefined;
     this.#refused = error;
-    const waiting = [...this.#waiting.values()];
-    this.#waiting.clear();
-    for (const call of waiting) {
-      unwatchCall(call);
+    for (const call of [...this.#waiting.values()]) {
+      this.#unwait(call);
       call.task.settleRejected(error);
     }
   }
@@ -117,8 +166,7 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
   abort(seq: number, reason: unknown): void {
     const call = this.#waiting.get(seq);
     if (call) {
-      this.#waiting.delete(seq);
-      unwatchCall(call);
+      this.#unwait(call);
       return;
     }
     this.#route(seq)?.abort(seq, reason);
@@ -127,8 +175,7 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
   expire(seq: number, error: TimeoutError): void {
     const call = this.#waiting.get(seq);
     if (call) {
-      this.#waiting.delete(seq);
-      unwatchCall(call);
+      this.#unwait(call);
       call.task.settleRejected(error);
       return;
     }
@@ -143,14 +190,22 @@ export class Gate implements Carrier, ServiceControl, SeqSource {
     this.#route(seq)?.stop(seq, reason);
   }
 
+  /**
+   * Blocks until `task` leaves the gate (sent to a ready thread: true, the task then waits there) or settles, or
+   * `timeout` ms pass (false). The thread that answers ready does so through this thread's event loop, which is
+   * stopped: the owner's pump drives the start instead.
+   */
   waitFor(task: Task<unknown>, timeout: number | undefined): boolean {
-    if (task.done()) return true;
-    if (!this.#waiting.has(task.seq)) return this.#route(task.seq)?.waitFor(task, timeout) ?? true;
-    // The new thread is started and answers ready through this thread's event loop, which a blocked caller stops.
-    throw new DeadlockError(`Blocking on task ${task.id} while loop "${this.#name}" is starting would never end: await it, or wait for loop.ready() first`);
+    const deadline = timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout;
+    while (!task.done() && this.#waiting.has(task.seq)) {
+      const now = performance.now();
+      if (now >= deadline) return false;
+      this.#hooks.pump(Math.min(deadline, now + 50));
+    }
+    return true;
   }
 
   callbackError(error: unknown, task: Task<unknown>): void {
-    this.#onCallbackError(error, task.id);
+    this.#hooks.onCallbackError(error, task.id);
   }
 }

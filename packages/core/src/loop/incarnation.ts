@@ -1,11 +1,12 @@
 /**
  * One thread of a loop this thread started, from spawn to exit: the thread, its owner's connection, the ready
  * handshake, and how it ended (closed cleanly, or crashed, with the error every caller it leaves gets). A loop with a
- * restart policy goes through several; the supervisor (owned-core.ts) decides what comes next.
+ * restart policy goes through several; the supervisor (owned-core.ts) decides what comes next. Its start and its end
+ * can also be seen without the event loop, by a caller blocked on the loop (`pump`).
  */
 import type { ResolvedLoopOptions } from '../options.ts';
 import type { LoopCrashedError } from '../errors.ts';
-import { BELL_SEQ, CTRL_STATE, STATE_DEAD, type FromLoop } from '../thread/protocol.ts';
+import { BELL_SEQ, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, type FromLoop } from '../thread/protocol.ts';
 import { crashError, SpawnedThread, type ReadyInfo } from '../thread/spawn.ts';
 import { Connection, type SeqSource } from './connection.ts';
 
@@ -14,9 +15,7 @@ export interface IncarnationHooks {
   onCallbackError(error: unknown, taskId: string): void;
   /** The loop asked for a fresh thread. */
   onRestart(incarnation: Incarnation, reason: unknown): void;
-  /** A blocked caller found the thread dead: the loop's state must say so before the caller is told. */
-  onDead(incarnation: Incarnation): void;
-  /** The thread ended; `crash` is set unless it closed cleanly. */
+  /** The thread ended; `crash` is set unless it closed cleanly. Called once, from its 'exit' or from `pump`. */
   onExit(incarnation: Incarnation, crash: LoopCrashedError | undefined): void;
   /** Whether the loop is closing (its thread then keeps the process alive until it ends). */
   closing(): boolean;
@@ -33,55 +32,92 @@ export class Incarnation {
   retiredFor: unknown;
   /** `init` returned on this thread. */
   ready = false;
+  /** Its end was handled. */
+  exited = false;
+  readonly #hooks: IncarnationHooks;
   #closedCleanly = false;
   #onBoot: ((message: FromLoop) => void) | undefined;
+  /** Settles the handshake when its readyTimeout passed or the thread died, for a blocked caller. */
+  #checkBoot: (() => void) | undefined;
 
   constructor(moduleUrl: string, options: ResolvedLoopOptions, name: string, seqs: SeqSource, hooks: IncarnationHooks) {
+    this.#hooks = hooks;
     const thread = (this.thread = new SpawnedThread(`Loop "${name}"`, `sideloop:${name}`, name, moduleUrl, options));
     this.conn = new Connection(name, 0, thread.port, thread.bell, thread.ctrl, {
       onEvent: (event, payload, taskId) => hooks.onEvent(event, payload, taskId),
       onCallbackError: (error, taskId) => hooks.onCallbackError(error, taskId),
       onActive: (active) => (active || hooks.closing() ? thread.worker.ref() : thread.worker.unref()),
       probeDead: () => thread.probeDead(),
-      onDead: () => hooks.onDead(this),
+      onDead: () => this.#exit(Atomics.load(thread.ctrl, CTRL_STATE) === STATE_DEAD ? Atomics.load(thread.ctrl, CTRL_EXIT_CODE) : 1),
       onBoot: (message) => this.#onBoot?.(message),
       onRestart: (reason) => hooks.onRestart(this, reason),
     }, seqs);
     this.conn.loopThreadId = thread.worker.threadId;
-    void thread.exited.then((code) => {
-      // Whatever the thread posted before it ended (results, events, 'closed') is read before judging the exit.
-      this.conn.drainNow();
-      Atomics.store(thread.ctrl, CTRL_STATE, STATE_DEAD);
-      for (const bell of this.shareBells) {
-        Atomics.add(bell, BELL_SEQ, 1);
-        Atomics.notify(bell, BELL_SEQ);
-      }
-      hooks.onExit(this, this.#closedCleanly ? undefined : crashError(thread.label, code, thread.threadError));
-    });
+    void thread.exited.then((code) => this.#exit(code));
   }
 
   get threadId(): number {
     return this.thread.worker.threadId;
   }
 
-  /** Resolves once `init` returned; rejects with `LoopInitError` (the thread is then ended). */
-  async boot(readyTimeout: number): Promise<ReadyInfo> {
-    const ready = await this.thread.handshake(readyTimeout, (hook) => (this.#onBoot = hook ?? ((m) => this.#onMessage(m))));
-    this.conn.setExports(ready.exports, ready.generators);
-    this.thread.worker.unref();
-    this.ready = true;
-    return ready;
+  /** The thread ended (seen by its 'exit' event, or by a blocked caller): everything it posted is read first. */
+  #exit(code: number): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.conn.drainNow();
+    Atomics.store(this.thread.ctrl, CTRL_STATE, STATE_DEAD);
+    for (const bell of this.shareBells) {
+      Atomics.add(bell, BELL_SEQ, 1);
+      Atomics.notify(bell, BELL_SEQ);
+    }
+    this.#hooks.onExit(this, this.#closedCleanly ? undefined : crashError(this.thread.label, code, this.thread.threadError));
+  }
+
+  /**
+   * Waits for `init`: `done` is called once, with the ready info or a `LoopInitError` (the thread is then ended),
+   * synchronously from the message, timer or exit that settles it, or from `pump`.
+   */
+  boot(readyTimeout: number, done: (error: Error | undefined, ready?: ReadyInfo) => void): void {
+    const watch = this.thread.watchHandshake(readyTimeout, (hook) => (this.#onBoot = hook ?? ((m) => this.#onMessage(m))), (error, ready) => {
+      this.#checkBoot = undefined;
+      if (ready) {
+        this.conn.setExports(ready.exports, ready.generators);
+        this.thread.worker.unref();
+        this.ready = true;
+      }
+      done(error, ready);
+    });
+    if (!this.ready) this.#checkBoot = () => watch.check();
+  }
+
+  /**
+   * For a caller blocked on the loop: reads what the thread posted (its ready answer, results), notices its end,
+   * and otherwise sleeps on its bell until `until` at most.
+   */
+  pump(until: number): void {
+    const seen = Atomics.load(this.thread.bell, BELL_SEQ);
+    this.conn.drainNow();
+    this.#checkBoot?.();
+    if (!this.exited && this.thread.deadNow()) {
+      this.#exit(Atomics.load(this.thread.ctrl, CTRL_STATE) === STATE_DEAD ? Atomics.load(this.thread.ctrl, CTRL_EXIT_CODE) : 1);
+      return;
+    }
+    const left = until - performance.now();
+    if (left > 0 && !this.exited) Atomics.wait(this.thread.bell, BELL_SEQ, seen, Math.min(left, 10));
   }
 
   #onMessage(message: FromLoop): void {
     if (message.type === 'closed') this.#closedCleanly = message.error === undefined;
   }
 
-  /** Ends the thread for a restart: what runs is cancelled, `dispose()` runs, and the thread is ended soon after. */
+  /**
+   * Ends the thread for a restart: nothing more starts there, what runs is cancelled (its callers get the restart's
+   * `LoopCrashedError`), `dispose()` runs, and the thread is ended soon after.
+   */
   retire(reason: unknown): NodeJS.Timeout {
     this.retiring = true;
     this.retiredFor = reason;
     this.thread.worker.ref();
-    return this.thread.forceClose((message) => this.conn.send(message));
+    return this.thread.forceClose((message) => this.conn.send(message), true);
   }
 }

@@ -32,11 +32,6 @@ export class Loop<M = AnyModule> extends Handle<M, AllLoopEvents> {
     if (threadId === this.core.loopThreadId) {
       throw new DeadlockError(`callSync('${fn}') on loop "${this.name}" from its own thread would never return: await submit() instead`);
     }
-    const { state } = this.core;
-    if (state === 'starting' || state === 'restarting') {
-      // The new thread answers ready through this thread's event loop, which blocking stops.
-      throw new DeadlockError(`callSync('${fn}') on loop "${this.name}" while it is ${state} would never return: await loop.ready() or submit() instead`);
-    }
   }
 
   get threadId(): number { return this.core.threadId; }

@@ -1,25 +1,26 @@
 /**
  * `startLoop()` and the loop this thread started, as a supervised unit: it runs one thread at a time (an incarnation),
  * holds calls while the loop starts or restarts (gate.ts), restarts it by its policy when the thread crashes, `init`
- * fails, health checks fail or the loop asks, opens connections for other threads (`share`), and closes it.
+ * fails, health checks fail or the loop asks, keeps the threads connected through `share()` connected to whichever
+ * thread runs the loop (share-link.ts), and closes it. A caller blocked on the loop while it starts drives it (`#pump`).
  */
-import { MessageChannel } from 'node:worker_threads';
 import { CancelledError, LoopClosedError, LoopCrashedError, TimeoutError } from '../errors.ts';
 import { LoopEmitter, routeEvent } from '../events.ts';
 import { moduleUrlOf, nameOfModule } from '../module-url.ts';
 import { backoffDelay, checkMs, resolveLoopOptions, type CloseOptions, type LoopOptions, type ResolvedLoopOptions } from '../options.ts';
 import { watchBlocked } from '../thread/health.ts';
 import { taskIdOf } from '../thread/protocol.ts';
-import { newBell, type ReadyInfo } from '../thread/spawn.ts';
+import { DISPOSE_GRACE_MS, type ReadyInfo } from '../thread/spawn.ts';
 import type { AnyModule } from '../call/handle.ts';
-import type { Connection } from './connection.ts';
-import { coreStats, type HealthReport, type LoopCore, type LoopState, type LoopStats, type SharedLoopHandle } from './core.ts';
+import type { Connection, HandedBack } from './connection.ts';
+import { coreStats, restartError, type HealthReport, type LoopCore, type LoopState, type LoopStats, type SharedLoopHandle } from './core.ts';
 import { Gate } from './gate.ts';
 import { HealthChecks } from './health-checks.ts';
 import { Incarnation } from './incarnation.ts';
 import { track, untrack } from '../lifecycle.ts';
 import { reuseOrStart } from '../reuse.ts';
 import { Loop } from './loop.ts';
+import { ShareLink, type ReadyLoop } from './share-link.ts';
 
 /**
  * Starts a loop: a worker thread with its own event loop running `module`. Resolves once the module's
@@ -62,6 +63,12 @@ export class OwnedLoopCore implements LoopCore {
   /** Why calls are refused for good (closed, crashed, failed); what `ready()` rejects with then. */
   #refusal: Error | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
+  /** When the restart timer fires (performance.now()). */
+  #restartAt = 0;
+  /** The threads connected through `share()`. */
+  readonly #links = new Set<ShareLink>();
+  /** What the ready thread told (for threads connecting to it). */
+  #readyLoop: ReadyLoop | undefined;
   #stopWatchdog: (() => void) | undefined;
   readonly #health: HealthChecks;
   /** The module exports `health()`. */
@@ -78,7 +85,10 @@ export class OwnedLoopCore implements LoopCore {
     this.name = name;
     this.#url = moduleUrl;
     this.#options = options;
-    this.carrier = new Gate(name, (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: name }));
+    this.carrier = new Gate(name, {
+      onCallbackError: (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: name }),
+      pump: (until) => this.#pump(until),
+    });
     this.#health = new HealthChecks(options, {
       check: (timeout) => (this.#hasHealth ? this.carrier.connection?.health(timeout) : undefined),
       unhealthy: (failures, error) => {
@@ -142,29 +152,26 @@ export class OwnedLoopCore implements LoopCore {
       },
       onCallbackError: (error, taskId) => this.emitter.emit('callbackError', error, { taskId, loop: this.name }),
       onRestart: (from, reason) => this.#retire(from, reason),
-      onDead: (from) => {
-        if (from === this.#current && this.state === 'ready') this.state = this.#options.policy.restart === 'never' ? 'crashed' : 'restarting';
-      },
       onExit: (from, crash) => this.#onExit(from, crash),
       closing: () => this.state === 'closing',
     });
-    void this.#boot(incarnation);
+    incarnation.boot(this.#options.readyTimeout, (error, ready) => this.#booted(incarnation, error, ready));
     return incarnation;
   }
 
-  async #boot(incarnation: Incarnation): Promise<void> {
-    let ready: ReadyInfo;
-    try {
-      ready = await incarnation.boot(this.#options.readyTimeout);
-    } catch (error) {
-      if (incarnation === this.#current && !this.#closing) this.#failed(error as Error);
+  /** `init` returned on `incarnation` (or failed): the loop is ready there, or restarts by its policy. */
+  #booted(incarnation: Incarnation, error: Error | undefined, ready: ReadyInfo | undefined): void {
+    if (incarnation !== this.#current || this.#closing) return;
+    if (error || !ready) {
+      this.#failed(error!);
       return;
     }
-    if (incarnation !== this.#current || this.#closing) return;
     this.state = 'ready';
     this.initValue = ready.initValue;
     this.carrier.names.exports = new Set(ready.exports);
     this.carrier.names.generators = new Set(ready.generators);
+    this.#readyLoop = { initValue: ready.initValue, exports: ready.exports, generators: ready.generators };
+    for (const link of this.#links) link.open(incarnation, this.#readyLoop);
     this.carrier.open(incarnation.conn);
     this.#watch(incarnation, ready);
     const first = !this.#everReady;
@@ -202,47 +209,62 @@ export class OwnedLoopCore implements LoopCore {
     this.#health.stop();
   }
 
-  /** Ends `incarnation` so that a fresh thread replaces it: its running calls reject with `LoopCrashedError`. */
+  /**
+   * Ends `incarnation` so that a fresh thread replaces it: once it has ended, the calls it ran reject with
+   * `LoopCrashedError` and those it never started go to the next thread.
+   */
   #retire(incarnation: Incarnation, reason: unknown): void {
     if (incarnation !== this.#current || incarnation.retiring || this.#closing) return;
-    incarnation.conn.fail(this.#restartError(reason));
     this.state = 'restarting';
     this.#suspend();
     this.#unwatch();
-    incarnation.retire(reason);
+    for (const link of this.#links) link.restarting(reason);
+    this.#retireTimer = incarnation.retire(reason);
+    this.#retireAt = performance.now() + DISPOSE_GRACE_MS;
   }
 
-  /** What calls on a thread retired for `reason` reject with, and what `loop:restart` carries. */
-  #restartError(reason: unknown): LoopCrashedError {
-    const why = reason instanceof Error ? reason.message : String(reason);
-    return new LoopCrashedError(`Loop "${this.name}" is restarting: ${why}`, { exitCode: 0, cause: reason });
-  }
+  /** The retired thread's terminate timer, and when it fires: a blocked caller fires it itself. */
+  #retireTimer: NodeJS.Timeout | undefined;
+  #retireAt = 0;
+
+  /** A call the ended thread never started waits for the next one. */
+  readonly #requeue = (call: HandedBack): void => this.carrier.requeue(call);
 
   #onExit(incarnation: Incarnation, crash: LoopCrashedError | undefined): void {
-    // A thread that never became ready failed its handshake, which #boot handles.
+    // A thread that never became ready failed its handshake, which #booted handles.
     if (incarnation !== this.#current || !incarnation.ready) return;
     this.#unwatch();
     if (this.state === 'closed' || this.state === 'closing' && !crash) {
       this.state = 'closed';
       untrack(this);
       incarnation.conn.fail(new LoopClosedError(`Loop "${this.name}" is closed`));
-      this.#refuse(new LoopClosedError(`Loop "${this.name}" is closed`));
+      this.#refuse(new LoopClosedError(`Loop "${this.name}" is closed`), new LoopClosedError(`Loop "${this.name}" is closed`), 'closed');
       this.emitter.emit('close', undefined, { loop: this.name });
       return;
     }
     if (incarnation.retiring) {
-      this.#failed(this.#restartError(incarnation.retiredFor), true);
+      clearTimeout(this.#retireTimer);
+      const error = restartError(this.name, incarnation.retiredFor);
+      incarnation.conn.end(error, this.#requeue);
+      this.#failed(error, true);
       return;
     }
     const error = crash ?? new LoopCrashedError(`Loop "${this.name}" ended`, { exitCode: 0 });
-    incarnation.conn.fail(error);
     if (this.state === 'closing') {
+      incarnation.conn.fail(error);
       this.state = 'crashed';
       untrack(this);
-      this.#refuse(new LoopClosedError(`Loop "${this.name}" is closed`, { cause: error }));
+      const refusal = new LoopClosedError(`Loop "${this.name}" is closed`, { cause: error });
+      this.#refuse(refusal, refusal, 'crashed');
       if (error.cause !== undefined) this.emitter.emit('crash', error, { loop: this.name });
       return;
     }
+    // Without a policy every call fails with the crash; with one, what never started goes to the next thread.
+    const restarts = this.#options.policy.restart !== 'never';
+    this.state = restarts ? 'restarting' : 'crashed';
+    this.carrier.suspend();
+    if (restarts) incarnation.conn.end(error, this.#requeue);
+    else incarnation.conn.fail(error);
     this.emitter.emit('crash', error, { loop: this.name });
     this.#failed(error);
   }
@@ -266,11 +288,37 @@ export class OwnedLoopCore implements LoopCore {
     const delay = backoffDelay(policy.backoff, attempt);
     this.state = this.#everReady ? 'restarting' : 'starting';
     this.#suspend();
+    if (!requested) for (const link of this.#links) link.restarting(error);
     this.emitter.emit('loop:restart', { attempt, delay, error }, { loop: this.name });
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      if (!this.#closing) this.#current = this.#spawn();
-    }, delay);
+    this.#restartAt = performance.now() + delay;
+    this.#restartTimer = setTimeout(this.#respawn, delay);
+  }
+
+  readonly #respawn = (): void => {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    if (!this.#closing) this.#current = this.#spawn();
+  };
+
+  /**
+   * A caller is blocked on a call waiting for the loop (callSync while it starts or restarts): what timers and events
+   * would do is done here, without the event loop, sleeping until `until` at most when there is nothing to do yet.
+   */
+  #pump(until: number): void {
+    if (this.#refusal) return;
+    const now = performance.now();
+    if (this.#restartTimer) {
+      if (now >= this.#restartAt) this.#respawn();
+      else sleep(Math.min(until, this.#restartAt) - now);
+      return;
+    }
+    const current = this.#current;
+    if (current.retiring && this.#retireTimer && now >= this.#retireAt) {
+      clearTimeout(this.#retireTimer);
+      this.#retireTimer = undefined;
+      void current.thread.worker.terminate();
+    }
+    current.pump(until);
   }
 
   /** No thread will run this loop again: calls are refused with an error whose cause is `error`. */
@@ -279,14 +327,19 @@ export class OwnedLoopCore implements LoopCore {
     untrack(this);
     const refusal = new LoopClosedError(`Loop "${this.name}" ${state === 'failed' ? `failed after ${this.restarts} restarts` : 'crashed'}`, { cause: error });
     // Before it was ever ready, startLoop() and ready() reject with the init failure itself.
-    this.#refuse(refusal, this.#everReady ? refusal : error);
+    this.#refuse(refusal, this.#everReady ? refusal : error, state);
   }
 
-  /** Calls are refused from now on with `refusal`; `ready()` rejects with `why` (the init failure, before any ready). */
-  #refuse(refusal: Error, why: Error = refusal): void {
+  /**
+   * Calls are refused from now on with `refusal`, here and on the connected threads; `ready()` rejects with `why`
+   * (the init failure, before any ready).
+   */
+  #refuse(refusal: Error, why: Error, state: 'closing' | 'closed' | 'crashed' | 'failed'): void {
     this.#refusal ??= why;
     this.carrier.refuse(refusal);
     this.#settleReady.reject(why);
+    for (const link of this.#links) link.refuse(state, refusal);
+    if (state !== 'closing') this.#links.clear();
   }
 
   /** The loop stops being ready (a restart is coming): calls wait, and `ready()` waits for the next thread. */
@@ -308,19 +361,16 @@ export class OwnedLoopCore implements LoopCore {
     return this.ready(timeout).then(() => this.ping(Math.max(1, timeout - (performance.now() - started))));
   }
 
-  /** A handle for another thread: a new connection to the loop (`connectLoop` there). */
+  /**
+   * A handle for another thread (`connectLoop` there): a share of its own, which connects that thread to the loop's
+   * current thread now and to each fresh one after a restart.
+   */
   share(): SharedLoopHandle {
-    if (this.state !== 'ready') throw new LoopClosedError(`Loop "${this.name}" is ${this.state}`);
-    const { port1, port2 } = new MessageChannel();
-    const bell = newBell();
-    const conn = nextConn++;
-    const current = this.#current;
-    current.conn.send({ type: 'connect', conn, port: port2, bell }, [port2]);
-    current.shareBells.push(new Int32Array(bell));
-    return {
-      kind: 'sideloop.loop', name: this.name, conn, port: port1, bell, control: this.control, threadId: this.threadId,
-      initValue: this.initValue, exports: this.functions,
-    };
+    if (this.state !== 'ready' || !this.#readyLoop) throw new LoopClosedError(`Loop "${this.name}" is ${this.state}`);
+    const link = new ShareLink(this.name, nextConn++, this.#options.policy.restart !== 'never', (gone) => this.#links.delete(gone));
+    this.#links.add(link);
+    link.open(this.#current, this.#readyLoop);
+    return link.handle;
   }
 
   /** Restarts the loop now (a fresh thread, `init` again), within `maxRestarts`. */
@@ -373,7 +423,8 @@ export class OwnedLoopCore implements LoopCore {
     this.state = 'closing';
     clearTimeout(this.#restartTimer);
     if (cancelPending) this.carrier.cancelWaiting(new CancelledError('The loop is closing'));
-    this.#refuse(new LoopClosedError(`Loop "${this.name}" is closed`));
+    const refusal = new LoopClosedError(`Loop "${this.name}" is closed`);
+    this.#refuse(refusal, refusal, 'closing');
     const { conn, thread } = this.#current;
     conn.refuse();
     thread.worker.ref();
@@ -392,5 +443,15 @@ export class OwnedLoopCore implements LoopCore {
       untrack(this);
       this.emitter.emit('close', undefined, { loop: this.name });
     }
+    const closed = new LoopClosedError(`Loop "${this.name}" is closed`);
+    for (const link of this.#links) link.refuse('closed', closed);
+    this.#links.clear();
   }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Sleeps this thread for `ms` (a blocked caller's wait for a restart's backoff). */
+function sleep(ms: number): void {
+  if (ms > 0) Atomics.wait(sleeper, 0, 0, ms);
 }

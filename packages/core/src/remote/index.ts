@@ -5,7 +5,7 @@
  */
 export { RequestError, errorInfo, quoted, type RequestErrorCode } from './request-error.ts';
 export { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from './submit.ts';
-export { readStats, type RelayTarget, type RelayTask, type TaskListener } from './target.ts';
+export { loopInfo, readStats, targetHealth, type RelayTarget, type RelayTask, type TaskListener } from './target.ts';
 export { boundedValue, jsonSafe, jsonStringBytes, MAX_VALUE_BYTES } from './json-value.ts';
 export { withPublicId } from './public-id.ts';
 export { httpErrorOf, retryAfterOf, RETRY_AFTER_SECONDS } from './http-error.ts';

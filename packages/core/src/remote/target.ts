@@ -2,7 +2,7 @@
  * The shape of a loop or pool the relay works with: what `Loop` and `Pool` from `sideloop` offer. Written
  * structurally so the relay needs nothing but these methods.
  */
-import type { DelayStats } from '../socket-io/events.ts';
+import type { DelayStats, LoopHealth, LoopInfo } from '../socket-io/events.ts';
 
 export type TaskListener = (payload: unknown, meta: { taskId?: string; loop: string }) => void;
 
@@ -33,9 +33,27 @@ function num(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 }
 
+/**
+ * The one health model's verdict on one loop or pool (SERVER.md): `degraded` while it restarts (it heals by itself),
+ * `unhealthy` while it is in any other state than ready (starting, closing, closed, crashed, failed) or its `health()`
+ * checks have failed `healthFailures` times in a row, `ok` otherwise. `/api/health` and the dashboard's colours use it.
+ */
+export function targetHealth(state: string, unhealthy: boolean): LoopHealth {
+  if (state === 'restarting') return 'degraded';
+  return state !== 'ready' || unhealthy ? 'unhealthy' : 'ok';
+}
+
+/** One loop or pool as `GET /api/loops` and `loop:stats` describe it: its state, health, counters and delay. */
+export function loopInfo(name: string, kind: 'loop' | 'pool', target: RelayTarget, expose: Iterable<string>): LoopInfo {
+  const stats = readStats(target);
+  const { state } = target;
+  return { name, kind, state, health: targetHealth(state, stats.unhealthy), expose: [...expose], ...stats };
+}
+
 /** Reads `stats()` of a loop or pool into plain numbers, tolerant of fields a given version lacks. */
 export function readStats(target: RelayTarget): {
   threads: number; pending: number; running: number; completed: number; failed: number; cancelled: number; eventLoopDelay: DelayStats;
+  restarts: number; unhealthy: boolean;
 } {
   const s = target.stats() as Record<string, unknown>;
   const read = (d: Record<string, unknown>): DelayStats => ({ p50: num(d.p50), p99: num(d.p99), max: num(d.max), mean: num(d.mean) });
@@ -64,5 +82,7 @@ export function readStats(target: RelayTarget): {
     failed: num(s.failed),
     cancelled: num(s.cancelled),
     eventLoopDelay,
+    restarts: num(s.restarts),
+    unhealthy: s.unhealthy === true,
   };
 }

@@ -6,11 +6,20 @@ import type { DelayStats } from '../thread/health.ts';
 
 export type { DelayStats };
 
+/** The one health model's verdict on a loop or pool (`targetHealth` in `sideloop/remote`). */
+export type LoopHealth = 'ok' | 'degraded' | 'unhealthy';
+
 /** One loop or pool, as `GET /api/loops` and `loop:stats` describe it. */
 export interface LoopInfo {
   name: string;
   kind: 'loop' | 'pool';
   state: string;
+  /** `degraded` while it restarts; `unhealthy` in any other state than ready, or when its health checks fail. */
+  health: LoopHealth;
+  /** Its `health()` checks failed `healthFailures` times in a row (and none passed since). */
+  unhealthy: boolean;
+  /** Times it got a fresh thread. */
+  restarts: number;
   /** Functions callable over HTTP and Socket.IO. */
   expose: string[];
   threads: number;

@@ -17,7 +17,7 @@ import { boundedValue, jsonSafe, MAX_VALUE_BYTES } from '../remote/json-value.ts
 import { withPublicId } from '../remote/public-id.ts';
 import { errorInfo, quoted, RequestError } from '../remote/request-error.ts';
 import { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from '../remote/submit.ts';
-import { readStats, type RelayTarget, type RelayTask, type TaskListener } from '../remote/target.ts';
+import { loopInfo, type RelayTarget, type RelayTask, type TaskListener } from '../remote/target.ts';
 
 export type RelayServer = Server<ClientToServerEvents, ServerToClientEvents>;
 export type RelaySocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -112,7 +112,7 @@ export function attachRelay(io: RelayServer, input: RelayOptions = {}): Relay {
   const snapshot = (): StatsSnapshot => {
     const list: LoopInfo[] = [];
     for (const [name, { target, kind, expose: names }] of targets) {
-      list.push({ name, kind, state: target.state, expose: [...names], ...readStats(target) });
+      list.push(loopInfo(name, kind, target, names));
     }
     return { at: Date.now(), main: { eventLoopDelay: mainDelay() }, loops: list };
   };

@@ -44,8 +44,12 @@ export type ToLoop =
   | { type: 'subscribe'; on: boolean }
   | { type: 'connect'; conn: number; port: MessagePortLike; bell: SharedArrayBuffer }
   | { type: 'disconnect' }
-  /** `force`: the close timed out; stop waiting for running work (cancel it and leave it) and run `dispose()` now. */
-  | { type: 'close'; cancelPending: boolean; force?: boolean };
+  /**
+   * `force`: the close timed out; stop waiting for running work (cancel it and leave it) and run `dispose()` now.
+   * `restart`: the thread is retired for a fresh one: nothing more starts, no result goes back (the callers reject
+   * what ran with `LoopCrashedError` and send what never started to the next thread).
+   */
+  | { type: 'close'; cancelPending: boolean; force?: boolean; restart?: boolean };
 
 /** The call at `i` of a `calls` batch's `flat` (a negative `seq` there marks a call to claim first). */
 export function flatCall(flat: readonly unknown[], i: number, limit: number): CallMessage {
@@ -77,6 +81,24 @@ export type FromLoop =
   | { type: 'closed'; error?: WireThrown }
   /** `currentLoop().restart(reason)`: the loop asks its owner for a fresh thread. */
   | { type: 'restart'; reason: WireThrown };
+
+/**
+ * The thread that started a loop, to a thread connected through `share()`, over the share's own channel (the handle's
+ * port): the loop's supervision. `open` hands a connection to the loop's current thread (the first one with the
+ * handle, a fresh one after each restart); `restarting` says the current thread is being replaced (`reason`);
+ * `refuse` says no thread will take calls again (`state` closing, closed, crashed or failed; `error` what calls
+ * are refused with). The owner bumps the share's wake word (SHARE_WAKE) after each, for a caller blocked on it.
+ */
+export type ToShare =
+  | {
+    type: 'open'; port: MessagePortLike; bell: SharedArrayBuffer; control: SharedArrayBuffer; threadId: number;
+    initValue: unknown; exports: string[]; generators: string[];
+  }
+  | { type: 'restarting'; reason: WireThrown }
+  | { type: 'refuse'; state: 'closing' | 'closed' | 'crashed' | 'failed'; error: WireThrown };
+
+/** The share's wake word (an Int32Array of one slot), bumped and notified after every ToShare message. */
+export const SHARE_WAKE = 0;
 
 /** The part of MessagePort both sides use (keeps this file free of runtime imports). */
 export interface MessagePortLike {

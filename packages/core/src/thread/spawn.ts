@@ -8,7 +8,7 @@ import { LoopCrashedError, LoopInitError, TimeoutError } from '../errors.ts';
 import { decodeThrown } from '../error-codec.ts';
 import { extensions } from '../extensions.ts';
 import type { ResolvedLoopOptions } from '../options.ts';
-import { BELL_SLOTS, CONTROL_BYTES, controlViews, type FromLoop, type LoopBootData, type ToLoop } from './protocol.ts';
+import { BELL_SLOTS, CONTROL_BYTES, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, controlViews, type FromLoop, type LoopBootData, type ToLoop } from './protocol.ts';
 
 const ENTRY = new URL(`../worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
@@ -100,28 +100,7 @@ export class SpawnedThread {
   async handshake(readyTimeout: number, take: (hook: ((message: FromLoop) => void) | undefined) => void): Promise<ReadyInfo> {
     try {
       return await new Promise<ReadyInfo>((resolve, reject) => {
-        const timer = readyTimeout === Infinity ? undefined : setTimeout(() => {
-          reject(new LoopInitError(`${this.label} was not ready within ${readyTimeout} ms`, {
-            cause: new TimeoutError(`init did not finish within readyTimeout (${readyTimeout} ms)`, readyTimeout),
-          }));
-        }, readyTimeout);
-        const done = (error: Error | undefined, info?: ReadyInfo): void => {
-          clearTimeout(timer);
-          take(undefined);
-          if (error) reject(error);
-          else resolve(info!);
-        };
-        take((message) => {
-          if (message.type === 'ready') {
-            done(undefined, { initValue: message.initValue, exports: message.exports, generators: message.generators, health: message.health });
-          } else if (message.type === 'init-failed') {
-            const cause = decodeThrown(message.error);
-            done(new LoopInitError(`${this.label} failed to start: ${(cause as Error)?.message ?? String(cause)}`, { cause }));
-          }
-        });
-        void this.exited.then((code) => done(new LoopInitError(`${this.label} exited (code ${code}) before it was ready`, {
-          cause: this.threadError ?? crashError(this.label, code, undefined),
-        })));
+        this.watchHandshake(readyTimeout, take, (error, info) => (error ? reject(error) : resolve(info!)), false);
       });
     } catch (error) {
       await this.worker.terminate();
@@ -130,13 +109,59 @@ export class SpawnedThread {
   }
 
   /**
+   * The handshake without a promise: `done` is called once, synchronously from whatever settles it (the ready or
+   * init-failed message handed to `take`'s hook, the readyTimeout timer, the thread's exit). Returns a check that a
+   * caller blocked on this thread (whose timers and events cannot run) makes instead: it settles the handshake if
+   * `readyTimeout` has passed or the thread has died. A failure terminates the thread unless `terminate` is false.
+   */
+  watchHandshake(
+    readyTimeout: number, take: (hook: ((message: FromLoop) => void) | undefined) => void,
+    done: (error: Error | undefined, info?: ReadyInfo) => void, terminate = true,
+  ): { check(): void; deadline: number } {
+    let settled = false;
+    const deadline = performance.now() + readyTimeout;
+    const finish = (error: Error | undefined, info?: ReadyInfo): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      take(undefined);
+      if (error && terminate) void this.worker.terminate();
+      done(error, info);
+    };
+    const timedOut = (): void => finish(new LoopInitError(`${this.label} was not ready within ${readyTimeout} ms`, {
+      cause: new TimeoutError(`init did not finish within readyTimeout (${readyTimeout} ms)`, readyTimeout),
+    }));
+    const exited = (code: number): void => finish(new LoopInitError(`${this.label} exited (code ${code}) before it was ready`, {
+      cause: this.threadError ?? crashError(this.label, code, undefined),
+    }));
+    const timer = readyTimeout === Infinity ? undefined : setTimeout(timedOut, readyTimeout);
+    take((message) => {
+      if (message.type === 'ready') {
+        finish(undefined, { initValue: message.initValue, exports: message.exports, generators: message.generators, health: message.health });
+      } else if (message.type === 'init-failed') {
+        const cause = decodeThrown(message.error);
+        finish(new LoopInitError(`${this.label} failed to start: ${(cause as Error)?.message ?? String(cause)}`, { cause }));
+      }
+    });
+    void this.exited.then(exited);
+    return {
+      deadline,
+      check: () => {
+        if (settled) return;
+        if (performance.now() >= deadline) timedOut();
+        else if (this.deadNow()) exited(Atomics.load(this.ctrl, CTRL_STATE) === STATE_DEAD ? Atomics.load(this.ctrl, CTRL_EXIT_CODE) : 1);
+      },
+    };
+  }
+
+  /**
    * Closes the thread by force: it is told to cancel what it runs and run `dispose()` without waiting (so that what
    * `init` acquired, child processes say, is released), and terminated if it has not ended DISPOSE_GRACE_MS later.
    * Returns that timer.
    */
-  forceClose(send: (message: ToLoop) => void): NodeJS.Timeout {
+  forceClose(send: (message: ToLoop) => void, restart = false): NodeJS.Timeout {
     try {
-      send({ type: 'close', cancelPending: true, force: true });
+      send(restart ? { type: 'close', cancelPending: true, force: true, restart } : { type: 'close', cancelPending: true, force: true });
     } catch {
       // the port is gone: the thread is ending anyway
     }
@@ -146,5 +171,10 @@ export class SpawnedThread {
   /** A synchronous check that the thread has died (its event loop utilization can no longer be read). */
   probeDead(): boolean {
     return this.worker.performance.eventLoopUtilization().idle < 0;
+  }
+
+  /** The thread has ended (it marked its control block on the way out, or can no longer be probed). */
+  deadNow(): boolean {
+    return Atomics.load(this.ctrl, CTRL_STATE) === STATE_DEAD || this.probeDead();
   }
 }

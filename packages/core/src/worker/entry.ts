@@ -5,7 +5,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MessageChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
-import { selfLoop } from '../loop/connected-core.ts';
+import { selfLoop } from '../loop/self-core.ts';
 import { encodeThrown } from '../error-codec.ts';
 import {
   BELL_SEQ, CTRL_EXIT_CODE, CTRL_HEARTBEAT, CTRL_STATE, DELAY_MAX, DELAY_MEAN, DELAY_P50, DELAY_P99, STATE_DEAD,
@@ -113,8 +113,7 @@ async function main(): Promise<void> {
     const bell = new SharedArrayBuffer(BELL_SLOTS * 4);
     runtime.attach(SELF_CONN, port2, bell);
     self = selfLoop({
-      kind: 'sideloop.loop', name: boot.name, conn: SELF_CONN, port: port1, bell, control: boot.control, threadId,
-      initValue, exports: describeExports(mod).exports,
+      name: boot.name, port: port1, bell, control: boot.control, threadId, initValue, exports: describeExports(mod).exports,
     }, (reason) => runtime.requestRestart(reason));
     return self;
   };

@@ -138,6 +138,9 @@ export class Runtime implements RuntimeApi {
           (conn.lane ??= new PoolLane(this, conn)).pushAll([message], cancelled);
           return;
         }
+        // A thread retired for a fresh one starts nothing more and leaves the call unclaimed: its caller sends it
+        // to the next thread.
+        if (this.#retiring) return;
         // A call whose claim the caller's cancel took first (claims.ts), or whose cancel is already queued, never
         // starts; the answer only tells the caller the call is over.
         const lost = message.claim === true && !takeClaim(conn.bell, message.seq);
@@ -185,7 +188,7 @@ export class Runtime implements RuntimeApi {
         conn.port.close();
         return;
       case 'close':
-        void this.close(message.cancelPending, message.force === true);
+        void this.close(message.cancelPending, message.force === true, message.restart === true);
         return;
     }
   }
@@ -256,7 +259,8 @@ export class Runtime implements RuntimeApi {
     }
     this.#running.delete(`${conn.id}:${seq}`);
     Atomics.sub(this.#ctrl, CTRL_RUNNING, 1);
-    if (this.#conns.has(conn.id)) this.postResult(conn, outcome, ok ? transfersOf(result) : undefined);
+    // A retired thread's callers reject what ran with the restart's LoopCrashedError: no result goes back.
+    if (this.#conns.has(conn.id) && !this.#retiring) this.postResult(conn, outcome, ok ? transfersOf(result) : undefined);
     if (this.#running.size === 0) this.#drained?.();
   }
 
@@ -302,7 +306,8 @@ export class Runtime implements RuntimeApi {
    * (the caller's close timed out; it may come on top of a drain under way) cancels what runs and runs `dispose()`
    * without waiting for it: a task that ignores its signal is left behind, as the thread ends after `dispose()`.
    */
-  close(cancelPending: boolean, force = false): Promise<void> {
+  close(cancelPending: boolean, force = false, restart = false): Promise<void> {
+    if (restart) this.#retiring = true;
     if (force && !this.#forced) {
       this.#forced = true;
       if (this.#closing) {
@@ -330,6 +335,9 @@ export class Runtime implements RuntimeApi {
     this.#closing.then(() => this.#onClosed(), (error: unknown) => this.#onClosed(error));
     return this.#closing;
   }
+
+  /** Set by a close that retires the thread for a fresh one (a restart): nothing more starts, no result is posted. */
+  #retiring = false;
 
   /** Set by a forced close: `dispose()` does not wait for running work. */
   #forced = false;

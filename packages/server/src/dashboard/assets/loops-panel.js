@@ -3,7 +3,10 @@ import { html } from './html.js';
 import { formatCount, formatMs } from './format.js';
 import { loopDelay } from './live.js';
 
-const STATE_TONE = { ready: 'ok', running: 'ok', starting: 'info', closing: 'warn', closed: 'muted', crashed: 'bad', failed: 'bad' };
+// The colour of a loop's state follows the server's one health model (SERVER.md), which each loop row carries as
+// `health`: ok green, degraded (restarting: it heals by itself) amber, unhealthy (starting, closing, closed,
+// crashed, failed, or failing its health checks) red.
+const HEALTH_TONE = { ok: 'ok', degraded: 'warn', unhealthy: 'bad' };
 
 export function LoopsPanel({ loops, main, error, colors }) {
   return html`
@@ -29,16 +32,17 @@ function MainCard({ delay, color }) {
 }
 
 function LoopCard({ loop, color }) {
-  const tone = STATE_TONE[loop.state] ?? 'muted';
+  const tone = HEALTH_TONE[loop.health] ?? 'muted';
+  const label = loop.unhealthy && loop.state === 'ready' ? 'ready · health checks failing' : loop.state;
   const threads = loop.threads ?? 1;
   const kind = loop.kind === 'pool' ? `pool · ${threads} thread${threads === 1 ? '' : 's'}` : 'loop';
   return html`
-    <article class="card loop-card" data-testid="loop-card" data-loop=${loop.name} data-state=${loop.state}>
+    <article class="card loop-card" data-testid="loop-card" data-loop=${loop.name} data-state=${loop.state} data-health=${loop.health}>
       <header class="loop-head">
         <span class="swatch" style=${{ background: color }}></span>
         <h3>${loop.name}</h3>
         <span class="kind">${kind}</span>
-        <span class=${`state-pill tone-${tone}`} data-testid="loop-state">${loop.state}</span>
+        <span class=${`state-pill tone-${tone}`} data-testid="loop-state" title=${`health: ${loop.health ?? 'unknown'}`}>${label}</span>
       </header>
       <p class="loop-sub">
         ${(loop.expose ?? []).length > 0
