@@ -72,7 +72,8 @@ export function memorySource(options?: MemorySourceOptions): MemorySource {
     let next = Infinity;
     for (const m of messages.values()) if (m.lease === 0 && m.visibleAt < next) next = m.visibleAt;
     if (next === Infinity) return;
-    wakeTimer = setTimeout(wakeAll, Math.max(0, next - Date.now()));
+    // A timer may fire a millisecond before Date.now() reaches `next`: one more, so the message is visible by then.
+    wakeTimer = setTimeout(wakeAll, Math.max(0, next - Date.now() + 1));
     wakeTimer.unref();
   };
   const lost = (): Error => new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `memory:${queue}: the connection was lost`);
@@ -124,6 +125,8 @@ export function memorySource(options?: MemorySourceOptions): MemorySource {
         check();
         const batch = take(max);
         if (batch.length > 0 || signal.aborted) return batch;
+        // Still too early for a delayed message (the wake came early, or was for another one): wake again at its time.
+        scheduleWake();
         await untilWoken(waiters, signal);
       }
     },
