@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { isDataCloneError, toCloneError } from '../clone.ts';
+import { toCloneError } from '../clone.ts';
 import { CancelledError } from '../errors.ts';
 import { checkMs, invalid } from '../options.ts';
 import { CancelMarks } from './cancel-marks.ts';
@@ -136,7 +136,7 @@ export class Cluster implements AsyncDisposable {
     try {
       encoded = encodeValue(args);
     } catch (error) {
-      throw isDataCloneError(error) ? toCloneError(error, args, 'args') : error;
+      throw toCloneError(error, args, 'args'); // v8.serialize throws a plain Error for what structured clone refuses
     }
     const watch = this.#watch(loop);
     const id = o.jobId ?? randomUUID();

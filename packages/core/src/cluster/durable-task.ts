@@ -172,11 +172,14 @@ export class DurableTask<T = unknown> extends Promise<T> {
     return true;
   }
 
-  /** @internal A `CancelledError` settles the task cancelled, which never reports an unhandled rejection. */
-  settleRejected(error: unknown): boolean {
+  /**
+   * @internal A `CancelledError` settles the task cancelled, which never reports an unhandled rejection; nor does a
+   * rejection marked `handled` (the node closed: the task goes on elsewhere).
+   */
+  settleRejected(error: unknown, handled = false): boolean {
     const cancelled = error instanceof CancelledError;
     if (!this.#finish(cancelled ? 'cancelled' : 'rejected', error)) return false;
-    if (cancelled) void Promise.prototype.then.call(this, ignore, ignore);
+    if (cancelled || handled) void Promise.prototype.then.call(this, ignore, ignore);
     this.#reject(error);
     return true;
   }

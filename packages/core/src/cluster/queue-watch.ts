@@ -139,9 +139,9 @@ export class QueueWatch {
     }
   }
 
-  /** Stops following: the tasks still followed reject with `error`. */
+  /** Stops following: the tasks still followed reject with `error` (never an unhandled rejection: they go on elsewhere). */
   async close(error: Error): Promise<void> {
-    for (const { task } of this.#tasks.values()) task.settleRejected(error);
+    for (const { task } of this.#tasks.values()) task.settleRejected(error, true);
     this.#tasks.clear();
     await this.#events?.close().catch(() => {});
     await this.queue.close().catch(() => {});
