@@ -7,7 +7,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { CancelledError } from '../../packages/core/src/index.ts';
 import { startCluster, type Cluster } from '../../packages/core/src/cluster/index.ts';
-import { fixture, runChild } from '../helpers.ts';
+import { eventually, fixture, runChild } from '../helpers.ts';
 
 const REDIS = 'redis://127.0.0.1:6379';
 const admin = new Redis(REDIS);
@@ -86,25 +86,23 @@ describe('sideloop/cluster across processes', () => {
   it('completes every task with its value when a worker node is killed with SIGKILL twice mid-task: none lost', async () => {
     const prefix = `test-${randomUUID()}`;
     prefixes.push(prefix);
-    const steady = await startNode(prefix, 'steady');
-    let victim = await startNode(prefix, 'victim');
+    // The steady node takes one job at a time, the victim four: the victim always has jobs running when it is killed.
+    const steady = await startNode(prefix, 'steady', 1);
+    let victim = await startNode(prefix, 'victim', 4);
     const cluster = await submitter(prefix);
-    const total = 400;
-    let settled = 0;
-    const tasks = Array.from({ length: total }, (_, i) => cluster.submit<number>('work', 'slow', [25, i]));
-    for (const task of tasks) task.onDone(() => settled++);
-    for (const at of [60, 180]) {
-      // Kill the victim while it holds running tasks, then start a node of the same name again.
-      await victim.line(new RegExp(`^done .* fulfilled$`));
-      while (settled < at) await new Promise((resolve) => setTimeout(resolve, 10));
+    const total = 1000;
+    const tasks = Array.from({ length: total }, (_, i) => cluster.submit<number>('work', 'slow', [20, i]));
+    for (let kills = 0; kills < 2; kills++) {
+      // Kill the victim once it has finished 20 tasks (more are running there), then start a node of that name again.
+      await eventually(() => victim.lines.filter((line) => line.endsWith(' fulfilled')).length >= 20, 'the victim to finish 20 tasks', 60_000);
       await kill(victim);
-      victim = await startNode(prefix, 'victim');
+      victim = await startNode(prefix, 'victim', 4);
     }
     const values = await Promise.all(tasks);
     assert.deepEqual(values, Array.from({ length: total }, (_, i) => i));
     const stats = await cluster.stats();
     assert.deepEqual(stats.queues, [{ loop: 'work', pending: 0, running: 0, completed: total, failed: 0, delayed: 0 }]);
-    assert.ok(steady.lines.some((line) => line.endsWith('fulfilled')));
+    assert.ok(steady.lines.some((line) => line.endsWith(' fulfilled')));
   });
 
   it('keeps the tasks of a submitter that exited before they ran; any node reads their results', async () => {
@@ -126,18 +124,9 @@ describe('sideloop/cluster across processes', () => {
     `);
     assert.equal(child.code, 0, child.stderr);
     assert.equal(child.stdout.trim(), ids.map(() => 'pending').join(','));
-    console.error('DBG child ok');
     await startNode(prefix, 'second');
-    console.error('DBG second');
     const cluster = await submitter(prefix);
-    console.error('DBG sub', await cluster.stats().then((s) => JSON.stringify(s)));
-    const values = await Promise.all(ids.map(async (id) => {
-      const found = await cluster.job(id);
-      console.error('DBG found', id, found?.state);
-      const v = await found!.result();
-      console.error('DBG value', id, v);
-      return v;
-    }));
+    const values = await Promise.all(ids.map(async (id) => (await cluster.job(id))!.result()));
     assert.deepEqual(values, ids.map((_, i) => i * 2));
   });
 

@@ -158,9 +158,9 @@ export class Cluster implements AsyncDisposable {
 
   async #store(watch: QueueWatch, task: DurableTask<unknown>, data: JobData, o: ResolvedSubmitOptions): Promise<void> {
     const { loop, fn, id } = task;
-    const keep = { age: Math.ceil(this.#options.keep.age / 1000), count: this.#options.keep.count };
-    const opts: JobsOptions = { jobId: id, attempts: o.maxAttempts, removeOnComplete: keep, removeOnFail: keep };
-    if (o.maxAttempts > 1) opts.backoff = { type: 'sideloop' };
+    // What to keep of finished jobs is the workers' option (every node sets it), not stored with each job.
+    const opts: JobsOptions = { jobId: id };
+    if (o.maxAttempts > 1) Object.assign(opts, { attempts: o.maxAttempts, backoff: { type: 'sideloop' } });
     if (o.delay) opts.delay = o.delay;
     try {
       await withDeadline((async () => {
