@@ -16,7 +16,7 @@ describe('sideloop/cluster with Redis down', () => {
   before(async () => {
     redis = await startRedis();
     pool = await startPool(fixture('cluster-work.js'), { minThreads: 2, maxThreads: 2 });
-    cluster = await startCluster({ redis: redis.url, prefix: 'down', node: 'only', serve: { work: pool }, stalledInterval: 2000 });
+    cluster = await startCluster({ redis: redis.url, prefix: 'down', node: 'only', serve: { work: pool, other: pool }, stalledInterval: 2000 });
   });
   after(async () => {
     await cluster.close({ timeout: 1000 });
@@ -29,14 +29,15 @@ describe('sideloop/cluster with Redis down', () => {
     // Every submission is in Redis (the append-only file has it) and some have run when Redis dies.
     await eventually(async () => {
       const { queues } = await cluster.stats();
-      const q = queues[0];
+      const q = queues.find((queue) => queue.loop === 'work');
       return q !== undefined && q.pending + q.running + q.completed === 30 && q.completed >= 3;
     }, 'the 30 tasks to be stored and 3 to complete', 30_000);
     await redis.stop('SIGKILL');
     const down = performance.now();
 
     const refused = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => cluster.submit('work', 'double', [i])));
-    const lookups = await Promise.allSettled([cluster.stats(), cluster.job(stored[0]!.id), stored[29]!.cancel()]);
+    // `other` is first used while Redis is down: its queue cannot set itself up, and is made again later.
+    const lookups = await Promise.allSettled([cluster.stats(), cluster.job(stored[0]!.id), stored[29]!.cancel(), cluster.submit('other', 'double', [1])]);
     // All of these settled while Redis was still down: nothing waited for it to come back.
     for (const outcome of [...refused, ...lookups]) {
       assert.equal(outcome.status, 'rejected');
@@ -50,7 +51,11 @@ describe('sideloop/cluster with Redis down', () => {
 
     assert.deepEqual(await Promise.all(stored), Array.from({ length: 30 }, (_, i) => i));
     assert.equal(await cluster.submit('work', 'double', [5]), 10);
+    assert.equal(await cluster.submit('other', 'double', [6]), 12);
     const { queues } = await cluster.stats();
-    assert.deepEqual(queues, [{ loop: 'work', pending: 0, running: 0, completed: 31, failed: 0, delayed: 0 }]);
+    assert.deepEqual(queues, [
+      { loop: 'other', pending: 0, running: 0, completed: 1, failed: 0, delayed: 0 },
+      { loop: 'work', pending: 0, running: 0, completed: 31, failed: 0, delayed: 0 },
+    ]);
   });
 });

@@ -110,6 +110,10 @@ export class Cluster implements AsyncDisposable {
 
   #watch(loop: string): QueueWatch {
     let watch = this.#watches.get(loop);
+    if (watch?.broken && watch.size === 0) {
+      void watch.close(new ClusterClosedError('replaced'));
+      watch = undefined;
+    }
     if (!watch) {
       watch = new QueueWatch(loop, this.#commands, bullConnection(this.#options.redis), this.prefix, this.#marks);
       this.#watches.set(loop, watch);
@@ -235,6 +239,7 @@ export class Cluster implements AsyncDisposable {
     }
     return withDeadline((async () => {
       await this.#marks.mark(task.loop, task.id, encoded);
+      await watch.ready();
       const state = await watch.queue.getJobState(task.id);
       if (state === 'completed' || state === 'failed') {
         await watch.refresh(task);
@@ -254,7 +259,9 @@ export class Cluster implements AsyncDisposable {
     return withDeadline((async () => {
       const [nodes, loops] = await Promise.all([this.#registry.nodes(), this.#registry.loops()]);
       const queues = await Promise.all(loops.map(async (loop): Promise<QueueCounts> => {
-        const c = await this.#watch(loop).queue.getJobCounts('wait', 'prioritized', 'active', 'completed', 'failed', 'delayed');
+        const watch = this.#watch(loop);
+        await watch.ready();
+        const c = await watch.queue.getJobCounts('wait', 'prioritized', 'active', 'completed', 'failed', 'delayed');
         return {
           loop, pending: (c.wait ?? 0) + (c.prioritized ?? 0), running: c.active ?? 0,
           completed: c.completed ?? 0, failed: c.failed ?? 0, delayed: c.delayed ?? 0,

@@ -84,7 +84,15 @@ export class JobRunner {
     const entry: Running = { job, token, task: undefined, cancel: undefined, handedBack: false, latest: undefined, sending: undefined };
     this.#running.set(id, entry);
     try {
-      const mark = await this.#marks.check(this.loop, id);
+      let mark: string | undefined;
+      try {
+        mark = await this.#marks.check(this.loop, id);
+      } catch {
+        // Whether it was cancelled cannot be read now: the job goes back to the queue, no try counted.
+        entry.handedBack = true;
+        await job.moveToWait(token).catch(() => {});
+        throw new DelayedError();
+      }
       if (mark !== undefined) entry.cancel ??= { reason: decodeValue(mark) };
       if (entry.handedBack) throw new DelayedError();
       if (entry.cancel) throw toCancelled(entry.cancel.reason);

@@ -35,6 +35,22 @@ export class QueueWatch {
     this.queue.on('error', () => {});
   }
 
+  /**
+   * True once the queue failed to set itself up (Redis was away when it was made): BullMQ does not try again, so
+   * the cluster makes a new one.
+   */
+  broken = false;
+
+  /** Resolves once the queue is set up; a failure marks it broken. */
+  async ready(): Promise<void> {
+    try {
+      await this.queue.waitUntilReady();
+    } catch (error) {
+      this.broken = true;
+      throw error;
+    }
+  }
+
   /** Reads the queue's events from now on (once); resolves when the reader is set up. */
   listen(): Promise<void> {
     this.#ready ??= this.#listen().catch((error: unknown) => {
@@ -45,6 +61,7 @@ export class QueueWatch {
   }
 
   async #listen(): Promise<void> {
+    await this.ready();
     const last = (await this.#commands.xrevrange(`${this.#prefix}:${this.loop}:events`, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
     const events = new QueueEvents(this.loop, { connection: this.#connection, prefix: this.#prefix, lastEventId: last, autorun: true });
     events.on('error', () => {}); // BullMQ reconnects; the read of stale tasks covers what the outage hid
