@@ -48,6 +48,7 @@ describe('sideloop/cluster', () => {
     assert.equal(typeof task.id, 'string');
     assert.equal(task.state, 'pending');
     assert.ok(task instanceof Promise);
+    await task.stored();
     const value = await task;
     assert.deepEqual(value, { when: new Date(0), big: 10n, list: new Map([[1, 'a']]) });
     assert.equal(task.state, 'fulfilled');
@@ -184,7 +185,9 @@ describe('sideloop/cluster', () => {
 
   it('rejects unknown loops and functions as local calls do, and bad options at once', async () => {
     const { cluster } = await node();
-    await assert.rejects(cluster.submit('nope', 'double', [1]), (e: RequestError) => e instanceof RequestError && e.code === 'UNKNOWN_LOOP');
+    const unknown = cluster.submit('nope', 'double', [1]);
+    await assert.rejects(unknown.stored(), (e: RequestError) => e instanceof RequestError && e.code === 'UNKNOWN_LOOP');
+    await assert.rejects(unknown, (e: RequestError) => e instanceof RequestError && e.code === 'UNKNOWN_LOOP');
     await assert.rejects(cluster.submit('work', 'nope', [1]), UnknownFunctionError);
     assert.throws(() => cluster.submit('work', 'double', 1 as never), /Expected `args` to be an array, got `1`/);
     assert.throws(() => cluster.submit('', 'double', []), TypeError);

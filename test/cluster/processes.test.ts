@@ -118,7 +118,7 @@ describe('sideloop/cluster across processes', () => {
       const cluster = await startCluster({ redis: ${JSON.stringify(REDIS)}, prefix: ${JSON.stringify(prefix)}, node: 'short-lived' });
       const tasks = ${JSON.stringify(ids)}.map((jobId, i) => cluster.submit('work', 'double', [i], { jobId }));
       for (const task of tasks) task.catch(() => {});
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await Promise.all(tasks.map((task) => task.stored()));
       console.log(tasks.map((t) => t.state).join(','));
       process.exit(0);
     `);

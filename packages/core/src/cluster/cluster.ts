@@ -148,7 +148,9 @@ export class Cluster implements AsyncDisposable {
     if (held && held.fn === fn && this.#argsOf.get(held) === encoded) return held as DurableTask<T>;
     const task = new DurableTask<T>(this.#carrier, id, loop, fn, site);
     if (held) {
-      task.settleRejected(conflict(loop, id));
+      const error = conflict(loop, id);
+      task.setStored({ error });
+      task.settleRejected(error);
       return task;
     }
     this.#argsOf.set(task as DurableTask<unknown>, encoded);
@@ -177,8 +179,10 @@ export class Cluster implements AsyncDisposable {
         if (stored && (stored.name !== fn || stored.data.a !== data.a)) throw conflict(loop, id);
         await watch.refresh(task);
       })(), this.#commands, this.#options.commandTimeout, `Submitting ${fn} to loop "${loop}"`);
+      task.setStored();
     } catch (error) {
       watch.untrack(task);
+      task.setStored({ error });
       task.settleRejected(error);
     }
   }
@@ -207,6 +211,7 @@ export class Cluster implements AsyncDisposable {
       const job = await Job.fromId<JobData, string>(watch.queue, id);
       if (!job) return undefined;
       const task = new DurableTask<T>(this.#carrier, id, name, job.name, {});
+      task.setStored();
       const found = task.detach();
       watch.track(task as DurableTask<unknown>);
       await watch.refresh(task as DurableTask<unknown>);
@@ -217,6 +222,7 @@ export class Cluster implements AsyncDisposable {
   /** A task this node holds, as `job()` gives it: a follower of the same task, not thenable. */
   #found(held: DurableTask<unknown>): FoundTask<unknown> {
     const task = new DurableTask<unknown>(this.#carrier, held.id, held.loop, held.fn, held.site);
+    held.stored().then(() => task.setStored(), (error: unknown) => task.setStored({ error }));
     const found = task.detach();
     if (held.done()) {
       if (held.state === 'fulfilled') task.settleFulfilled(held.settledValue);

@@ -40,6 +40,9 @@ export class DurableTask<T = unknown> extends Promise<T> {
   #resolve!: (value: T) => void;
   #reject!: (error: unknown) => void;
   #doneCallbacks: Array<(task: DurableTask<T>) => void> | undefined;
+  /** Whether Redis has the task: true, the error of the write, or undefined while it is under way. */
+  #stored: true | { error: unknown } | undefined;
+  #storedWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> | undefined;
   #progressListeners: Array<(value: unknown) => void> | undefined;
   /** @internal Where the task was submitted, for error stacks. */ readonly site: { stack?: string };
 
@@ -76,6 +79,30 @@ export class DurableTask<T = unknown> extends Promise<T> {
 
   cancelled(): boolean {
     return this.#state === 'cancelled';
+  }
+
+  /**
+   * Resolves once Redis has the task (from then on it survives this process), or rejects with the error that kept it
+   * out (`ClusterUnavailableError`, an unknown loop or function, `JobIdConflictError`). For a process that submits
+   * and exits without waiting for results.
+   */
+  stored(): Promise<void> {
+    const stored = this.#stored;
+    if (stored === true) return Promise.resolve();
+    if (stored) return Promise.reject(stored.error);
+    return new Promise((resolve, reject) => (this.#storedWaiters ??= []).push({ resolve, reject }));
+  }
+
+  /** @internal The write to Redis succeeded (no error) or failed. */
+  setStored(error?: { error: unknown }): void {
+    if (this.#stored !== undefined) return;
+    this.#stored = error ?? true;
+    const waiters = this.#storedWaiters ?? [];
+    this.#storedWaiters = undefined;
+    for (const waiter of waiters) {
+      if (error) waiter.reject(error.error);
+      else waiter.resolve();
+    }
   }
 
   /**
