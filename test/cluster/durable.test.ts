@@ -65,7 +65,10 @@ describe('sideloop/cluster', () => {
     void task.on('progress', (value) => seen.push(value));
     assert.equal(await task, 3);
     assert.deepEqual(local, [1, 2, 3]);
-    assert.deepEqual(seen, [1, 2, 3]);
+    // Through Redis, values that come while the previous one is being written coalesce to the latest: in order,
+    // none repeated, the last one always there.
+    assert.ok(seen.length >= 1 && seen.every((v, i) => i === 0 || (v as number) > (seen[i - 1] as number)), String(seen));
+    assert.equal(seen.at(-1), 3);
     assert.equal(task.progress, 3);
     assert.deepEqual(done, [{ id: task.id, state: 'fulfilled' }]);
   });
