@@ -112,7 +112,7 @@ describe('sideloop/cluster across processes', () => {
     // The worker node registers loop `work`, then stops: nothing runs while the submitter lives.
     const first = await startNode(prefix, 'first');
     first.child.kill('SIGTERM');
-    await first.line(/^closed$/);
+    await Promise.race([first.line(/^closed$/), first.exited.then((code) => assert.fail(`the first node exited with ${code} without closing`))]);
     const child = await runChild(`
       import { startCluster } from 'sideloop/cluster';
       const cluster = await startCluster({ redis: ${JSON.stringify(REDIS)}, prefix: ${JSON.stringify(prefix)}, node: 'short-lived' });
@@ -145,6 +145,8 @@ describe('sideloop/cluster across processes', () => {
     await runner.line(new RegExp(`^done ${task.id} cancelled$`));
     const found = await cluster.job(task.id);
     await assert.rejects(found!.result(), CancelledError);
-    assert.deepEqual((await cluster.stats()).queues.map((q) => q.failed), [1]);
+    // The runner stores the job's end right after it reported it: wait for the counts to show it.
+    await eventually(async () => (await cluster.stats()).queues[0]!.failed === 1, 'the cancelled job to be stored as failed');
+    assert.deepEqual((await cluster.stats()).queues.map(({ failed, completed }) => ({ failed, completed })), [{ failed: 1, completed: 0 }]);
   });
 });
