@@ -39,6 +39,7 @@ export class NodeRegistry {
   #timer: NodeJS.Timeout | undefined;
   /** loop -> the functions some node ever said it serves (null: not told), as last read. */
   #catalogue = new Map<string, Set<string> | null>();
+  #refreshing: Promise<void> | undefined;
 
   constructor(commands: Redis, prefix: string, node: string, serves: Record<string, string[] | null>, interval: number) {
     this.#commands = commands;
@@ -99,6 +100,17 @@ export class NodeRegistry {
   /** Throws what a local call would when no node ever served `loop`, or none of its nodes exports `fn`. */
   async check(loop: string, fn: string): Promise<void> {
     if (this.#known(loop, fn)) return;
+    // Submissions that miss at once share one read.
+    this.#refreshing ??= this.#refresh().finally(() => {
+      this.#refreshing = undefined;
+    });
+    await this.#refreshing;
+    if (this.#known(loop, fn)) return;
+    if (!this.#catalogue.has(loop)) throw new RequestError('UNKNOWN_LOOP', `No node of the cluster serves a loop named "${loop}"`);
+    throw new UnknownFunctionError(`Loop "${loop}" has no exported function \`${fn}\` on the nodes that serve it`, fn);
+  }
+
+  async #refresh(): Promise<void> {
     const catalogue = new Map<string, Set<string> | null>();
     for (const name of await this.loops()) catalogue.set(name, null);
     for (const { beat } of await this.#read()) {
@@ -110,9 +122,6 @@ export class NodeRegistry {
       }
     }
     this.#catalogue = catalogue;
-    if (this.#known(loop, fn)) return;
-    if (!catalogue.has(loop)) throw new RequestError('UNKNOWN_LOOP', `No node of the cluster serves a loop named "${loop}"`);
-    throw new UnknownFunctionError(`Loop "${loop}" has no exported function \`${fn}\` on the nodes that serve it`, fn);
   }
 
   #known(loop: string, fn: string): boolean {

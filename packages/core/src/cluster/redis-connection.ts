@@ -29,6 +29,11 @@ export function commandConnection(redis: string | RedisOptions, name: string): R
 /** When each command connection last received a reply (performance.now()). */
 const lastReply = new WeakMap<Redis, number>();
 
+/** How many commands sent on `client` wait for their reply (ioredis's queue of sent commands). */
+function waiting(client: Redis): number {
+  return (client as unknown as { commandQueue?: { length: number } }).commandQueue?.length ?? 1;
+}
+
 /** A connection for subscriptions: it reconnects and subscribes again by itself. */
 export function subscriberConnection(redis: string | RedisOptions, name: string): Redis {
   const extra: RedisOptions = { lazyConnect: true, retryStrategy: reconnect, maxRetriesPerRequest: null, connectionName: name };
@@ -51,16 +56,24 @@ export function unavailable(error: unknown, what: string): Error {
 }
 
 /**
- * `promise`, or a `ClusterUnavailableError` once `client` has received nothing for `ms` ms: a silent Redis never
- * keeps a caller longer than that, a busy one that keeps answering is waited for.
+ * `promise`, or a `ClusterUnavailableError` once `client` has received nothing for `ms` ms while commands waited
+ * for Redis: a silent Redis never keeps a caller much longer than that, a busy one that keeps answering is waited
+ * for. When nothing was asked of Redis on `client` meanwhile (the caller waits on another connection), a PING asks.
  */
 export function withDeadline<T>(promise: Promise<T>, client: Redis, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     const check = (): void => {
       const quiet = performance.now() - (lastReply.get(client) ?? 0);
-      if (client.status === 'ready' && quiet < ms) timer = setTimeout(check, ms - quiet);
-      else reject(unavailable(new Error(`no answer for ${ms} ms`), what));
+      if (client.status === 'ready' && quiet < ms) {
+        timer = setTimeout(check, ms - quiet);
+      } else if (client.status === 'ready' && waiting(client) === 0) {
+        // Nothing asked of Redis on this connection (the caller waits on another one): ask, and judge by the answer.
+        client.ping().catch(() => {});
+        timer = setTimeout(check, ms);
+      } else {
+        reject(unavailable(new Error(`no answer for ${ms} ms`), what));
+      }
     };
     timer = setTimeout(check, ms);
   });
