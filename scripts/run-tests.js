@@ -25,9 +25,9 @@ console.log(`sideloop tests on Node ${process.version}: ${files.length} files`);
 // The workspace packages import each other by name ('sideloop', 'sideloop/worker'): the `sideloop-source` condition
 // makes those names lead to the TypeScript sources, in this process, its worker threads and the processes tests start.
 const NODE_OPTIONS = [process.env.NODE_OPTIONS, '--conditions=sideloop-source'].filter(Boolean).join(' ');
-// The broker suites (test/sources) keep both CPUs busy for seconds at a time, so they run after the other files, one
-// file at a time.
-const brokers = files.filter((file) => file.split(/[\\/]/).includes('sources'));
+// The broker suites (test/sources, and test/cluster on Redis) keep both CPUs busy for seconds at a time, so they run
+// after the other files, one file at a time.
+const brokers = files.filter((file) => file.split(/[\\/]/).some((part) => part === 'sources' || part === 'cluster'));
 const passes = [[files.filter((file) => !brokers.includes(file)), 2], [brokers, 1]].filter(([list]) => list.length > 0);
 let status = 0;
 for (const [list, concurrency] of passes) {

@@ -66,6 +66,9 @@ export class Pool<M = AnyModule> extends Handle<M, AllPoolEvents> {
   get initValue(): unknown { return this.core.initValue; }
   /** Threads that are ready now. */
   get threads(): number { return this.core.threads.filter((t) => t.state === 'ready').length; }
+
+  /** The most threads the pool runs (`maxThreads`). */
+  get maxThreads(): number { return this.core.options.maxThreads; }
   /** The exported functions callers may run. */
   get functions(): readonly string[] { return [...(this.core.carrier.exports ?? [])]; }
 

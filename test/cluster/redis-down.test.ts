@@ -1,0 +1,61 @@
+// sideloop/cluster when Redis goes away: a redis-server of the test's own (append-only file synced on every write) is
+// killed for about 5 s while tasks run. Calls fail at once with the coded error instead of hanging, local loops keep
+// working, and once Redis is back the cluster reconnects by itself and every task stored before the outage completes.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startPool, type Pool } from '../../packages/core/src/index.ts';
+import { startCluster, ClusterUnavailableError, type Cluster } from '../../packages/core/src/cluster/index.ts';
+import { eventually, fixture } from '../helpers.ts';
+import { startRedis, type OwnRedis } from './redis-server.ts';
+
+describe('sideloop/cluster with Redis down', () => {
+  let redis: OwnRedis;
+  let pool: Pool;
+  let cluster: Cluster;
+
+  before(async () => {
+    redis = await startRedis();
+    pool = await startPool(fixture('cluster-work.js'), { minThreads: 2, maxThreads: 2 });
+    cluster = await startCluster({ redis: redis.url, prefix: 'down', node: 'only', serve: { work: pool, other: pool }, stalledInterval: 2000 });
+  });
+  after(async () => {
+    await cluster.close({ timeout: 1000 });
+    await pool.close();
+    await redis.dispose();
+  });
+
+  it('fails calls fast with ClusterUnavailableError while Redis is down, then recovers and loses no stored task', async () => {
+    const stored = Array.from({ length: 30 }, (_, i) => cluster.submit<number>('work', 'slow', [60, i]));
+    // Every submission is in Redis (the append-only file has it) and some have run when Redis dies.
+    await eventually(async () => {
+      const { queues } = await cluster.stats();
+      const q = queues.find((queue) => queue.loop === 'work');
+      return q !== undefined && q.pending + q.running + q.completed === 30 && q.completed >= 3;
+    }, 'the 30 tasks to be stored and 3 to complete', 30_000);
+    await redis.stop('SIGKILL');
+    const down = performance.now();
+
+    const refused = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => cluster.submit('work', 'double', [i])));
+    // `other` is first used while Redis is down: its queue cannot set itself up, and is made again later.
+    const lookups = await Promise.allSettled([cluster.stats(), cluster.job(stored[0]!.id), stored[29]!.cancel(), cluster.submit('other', 'double', [1])]);
+    // All of these settled while Redis was still down: nothing waited for it to come back.
+    for (const outcome of [...refused, ...lookups]) {
+      assert.equal(outcome.status, 'rejected');
+      assert.ok(outcome.reason instanceof ClusterUnavailableError, String(outcome.reason));
+      assert.equal(outcome.reason.code, 'SIDELOOP_CLUSTER_UNAVAILABLE');
+    }
+    assert.equal(await pool.submit('double', 21), 42, 'local pools keep working');
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 5000 - (performance.now() - down))));
+    await redis.restart();
+
+    assert.deepEqual(await Promise.all(stored), Array.from({ length: 30 }, (_, i) => i));
+    assert.equal(await cluster.submit('work', 'double', [5]), 10);
+    assert.equal(await cluster.submit('other', 'double', [6]), 12);
+    const { queues } = await cluster.stats();
+    assert.deepEqual(queues, [
+      { loop: 'other', pending: 0, running: 0, completed: 1, failed: 0, delayed: 0 },
+      { loop: 'work', pending: 0, running: 0, completed: 31, failed: 0, delayed: 0 },
+    ]);
+  });
+});
