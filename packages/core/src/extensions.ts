@@ -9,7 +9,12 @@ export interface Extensions {
   callMeta: ((loop: string, fn: string) => Record<string, string> | undefined) | undefined;
   /** Module URLs every thread started from now on imports before its loop module. */
   threadModules: string[];
+  /**
+   * Runs `run` in the context that `meta` (made by `callMeta`, maybe on another machine) carries, so that the calls
+   * it makes carry it on: how a durable task's trace follows it from the submitting node to the one that runs it.
+   */
+  restoreMeta: (<T>(meta: Record<string, string>, run: () => T) => T) | undefined;
 }
 
 const KEY = Symbol.for('sideloop.extensions.v1');
-export const extensions: Extensions = ((globalThis as any)[KEY] ??= { callMeta: undefined, threadModules: [] });
+export const extensions: Extensions = ((globalThis as any)[KEY] ??= { callMeta: undefined, threadModules: [], restoreMeta: undefined });

@@ -21,6 +21,7 @@ import { JobRunner, type RunnerEvents } from './job-runner.ts';
 import { NodeRegistry, type ClusterNode } from './node-registry.ts';
 import { QueueWatch } from './queue-watch.ts';
 import { bullConnection, commandConnection, subscriberConnection, unavailable, withDeadline } from './redis-connection.ts';
+import { extensions } from '../extensions.ts';
 
 export interface QueueCounts {
   loop: string;
@@ -158,6 +159,8 @@ export class Cluster implements AsyncDisposable {
     const data: JobData = { a: encoded, n: this.node };
     if (o.retryDelay && o.maxAttempts > 1) data.r = o.retryDelay;
     if (o.timeout !== undefined) data.t = o.timeout;
+    const meta = extensions.callMeta?.(loop, fn);
+    if (meta) data.m = meta;
     void this.#store(watch, task as DurableTask<unknown>, data, o);
     return task;
   }

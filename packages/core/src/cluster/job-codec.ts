@@ -21,6 +21,8 @@ export interface JobData {
   t?: number;
   /** The node that submitted it. */
   n: string;
+  /** The submitter's call metadata (extensions.ts), such as its trace context. */
+  m?: Record<string, string>;
 }
 
 export function encodeValue(value: unknown): string {

@@ -13,6 +13,7 @@ import { retryDelayMs } from '../options.ts';
 import type { CancelMarks } from './cancel-marks.ts';
 import type { ResolvedClusterOptions, ServeTarget } from './cluster-options.ts';
 import { decodeValue, encodeFailure, encodeValue, type JobData } from './job-codec.ts';
+import { extensions } from '../extensions.ts';
 
 /** What the node reports of the jobs it runs: each task's progress and end, once, from here. */
 export interface RunnerEvents {
@@ -99,7 +100,10 @@ export class JobRunner {
       const args = decodeValue(job.data.a);
       if (!Array.isArray(args)) throw new TypeError(`Job ${id} of loop "${this.loop}" has no argument list`);
       const target = job.data.t === undefined ? this.#target : this.#target.with({ timeout: job.data.t });
-      const task = target.submit(job.name, ...args);
+      const meta = job.data.m;
+      const task = meta && extensions.restoreMeta
+        ? extensions.restoreMeta(meta, () => target.submit(job.name, ...args))
+        : target.submit(job.name, ...args);
       entry.task = task;
       void task.on('progress', (value) => this.#progress(entry, value));
       const value = await task;

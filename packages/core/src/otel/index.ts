@@ -1,6 +1,6 @@
 /**
  * `sideloop/otel`: OpenTelemetry across threads. After `instrument()`, the context active when a call is made
- * (`submit`, `callSync`, `stream`, `spawn`, on loops and pools) travels with it as W3C `traceparent`, `tracestate`
+ * (`submit`, `callSync`, `stream`, `spawn`, on loops and pools, and `cluster.submit` to whichever node runs it) travels with it as W3C `traceparent`, `tracestate`
  * and `baggage`, and every loop or pool thread started from then on runs each such call in a `sideloop.task` span,
  * child of the caller's span, with the spans the loop's code opens as its children. Those spans are finished in the
  * loop's thread and handed to `spanProcessor` here, on the main thread, so they reach the app's exporter in one trace.
@@ -10,7 +10,7 @@
  * check of the active context.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { extensions } from '../extensions.ts';
 import { checkObject, invalid } from '../options.ts';
@@ -48,6 +48,11 @@ function callMeta(): Record<string, string> | undefined {
   return carrier;
 }
 
+/** Runs `run` in the context a call's metadata carries (a durable task's, on the node that runs it). */
+function restoreMeta<T>(meta: Record<string, string>, run: () => T): T {
+  return context.with(propagation.extract(ROOT_CONTEXT, meta), run);
+}
+
 /**
  * Starts carrying trace context with every call made on this thread, and (with `spanProcessor`) recording spans in
  * every loop and pool thread started from now on. Call it once, after the app's OpenTelemetry SDK is set up and
@@ -62,12 +67,14 @@ export function instrument(options: InstrumentOptions = {}): () => void {
   if (active) throw new Error('sideloop/otel is already instrumenting this thread: call the function instrument() returned first');
   if (spanProcessor) checkSdk();
   extensions.callMeta = callMeta;
+  extensions.restoreMeta = restoreMeta;
   const stopSpans = spanProcessor ? receiveSpans(spanProcessor) : () => {};
   if (spanProcessor) extensions.threadModules.push(THREAD_MODULE);
   const stop = (): void => {
     if (active !== stop) return;
     active = undefined;
     extensions.callMeta = undefined;
+    extensions.restoreMeta = undefined;
     extensions.threadModules = extensions.threadModules.filter((url) => url !== THREAD_MODULE);
     stopSpans();
   };
