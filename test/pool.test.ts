@@ -1,6 +1,7 @@
 // Pools with real threads: calls, scheduling, the queue limit, scaling up and down, options.
 import assert from 'node:assert/strict';
 import { closeEveryLoopAfterEach, runChild, srcIndex } from './helpers.ts';
+import { PROMPT_FORCED_END, unsupportedOn } from './runtime.ts';
 import { describe, it } from 'node:test';
 import { DISPOSE_GRACE_MS } from '../packages/core/src/thread/spawn.ts';
 import { CancelledError, CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../packages/core/src/index.ts';
@@ -100,7 +101,7 @@ describe('pool calls', () => {
 });
 
 describe('pool close', () => {
-  it('a close({ timeout }) that has to force still runs dispose() in every thread', async () => {
+  it('a close({ timeout }) that has to force still runs dispose() in every thread', unsupportedOn(PROMPT_FORCED_END), async () => {
     const shared = new SharedArrayBuffer(12);
     const log = new Int32Array(shared);
     const pool = await startPool(new URL('./fixtures/lifecycle.js', import.meta.url), { minThreads: 2, maxThreads: 2, initArgs: [shared] });
