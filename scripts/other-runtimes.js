@@ -47,11 +47,21 @@ for (const runtime of new Set(jobs.map((job) => job.runtime))) {
   }
 }
 
+// Stopped (Ctrl-C, a CI timeout): the runs under way end with it.
+const running = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const child of running) child.kill('SIGKILL');
+    process.exit(1);
+  });
+}
+
 /** Runs one file on one runtime; resolves with its status and output (printed whole once it ends, never interleaved). */
 function run({ runtime, file }) {
   const [command, argv] = RUNTIMES[runtime](file);
   return new Promise((resolve) => {
     const child = spawn(command, argv, { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk) => (output += chunk));
@@ -61,6 +71,7 @@ function run({ runtime, file }) {
       child.kill('SIGKILL');
     }, FILE_LIMIT_MS);
     child.on('close', (code, signal) => {
+      running.delete(child);
       clearTimeout(timer);
       resolve({ runtime, file, ok: code === 0, output, why: killed ? `killed after ${FILE_LIMIT_MS / 1000} s` : signal ?? `exit ${code}` });
     });

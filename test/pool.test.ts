@@ -1,7 +1,7 @@
 // Pools with real threads: calls, scheduling, the queue limit, scaling up and down, options.
 import assert from 'node:assert/strict';
 import { closeEveryLoopAfterEach, runChild, srcIndex } from './helpers.ts';
-import { PROMPT_FORCED_END, unsupportedOn } from './runtime.ts';
+import { PROMPT_FORCED_END, unsteady, unsupportedOn } from './runtime.ts';
 import { describe, it } from 'node:test';
 import { DISPOSE_GRACE_MS } from '../packages/core/src/thread/spawn.ts';
 import { CancelledError, CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../packages/core/src/index.ts';
@@ -143,7 +143,7 @@ describe('pool scheduling', () => {
   const learnLongTasks = (pool: { submit(fn: string, ...args: unknown[]): Promise<unknown> }) =>
     Promise.all(Array.from({ length: 4 }, () => pool.submit('spin', 5)));
 
-  it('a thread that runs dry takes back a task waiting behind a long one elsewhere', async () => {
+  it('a thread that runs dry takes back a task waiting behind a long one elsewhere', unsupportedOn(unsteady('deno')), async () => {
     const pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
     await learnLongTasks(pool);
     const long = pool.submit('spin', 600);
@@ -185,7 +185,7 @@ describe('pool scheduling', () => {
     assert.deepEqual([...new Int32Array(counts)], new Array(waves * size).fill(1));
   });
 
-  it('a result is sent as soon as its task ends, not held for the tasks after it', async () => {
+  it('a result is sent as soon as its task ends, not held for the tasks after it', unsupportedOn(unsteady('bun')), async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     // Tiny tasks first: the thread is then sent many tasks at once, so both below go out in one batch.
     await Promise.all(Array.from({ length: 100 }, (_, i) => pool.submit('add', i, 1)));
@@ -227,7 +227,7 @@ describe('pool backpressure', () => {
 });
 
 describe('pool scaling', () => {
-  it('adds threads under load and retires them after idleTimeout', async () => {
+  it('adds threads under load and retires them after idleTimeout', unsupportedOn(unsteady('bun')), async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 3, idleTimeout: 100 });
     const events: string[] = [];
     pool.on('loop:thread-start', () => events.push('start'));

@@ -40,6 +40,14 @@ export const WAIT_ON_THREAD: Gap = {
   deno: '`deno test` ends a test with "Promise resolution is still pending but the event loop has already resolved" while a restarting loop is all that keeps it alive; no Deno issue found yet',
 };
 
+/**
+ * Tests that failed now and then on that runtime while both CPUs were busy with other suites, and pass when run again:
+ * skipped there until the cause is found (README.md, "Bun and Deno", lists them).
+ */
+export function unsteady(...on: Exclude<Runtime, 'node'>[]): Gap {
+  return Object.fromEntries(on.map((name) => [name, 'failed now and then under load on this runtime; the cause is not found yet']));
+}
+
 /** Returns test options that skip the test on the runtimes `gaps` name, with the reason; on Node, none. */
 export function unsupportedOn(...gaps: Gap[]): { skip?: string } {
   if (runtime === 'node') return {};
