@@ -85,8 +85,13 @@ function counts(runtime, raw) {
     const n = (word) => Number(output.match(new RegExp(`^\\s*(\\d+) ${word}$`, 'm'))?.[1] ?? 0);
     return { pass: n('pass'), fail: n('fail'), skip: n('skip') };
   }
-  const summary = output.match(/^(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed[^|]*(?:\| (\d+) ignored)?/m);
-  return { pass: Number(summary?.[1] ?? 0), fail: Number(summary?.[2] ?? 0), skip: Number(summary?.[3] ?? 0) };
+  // `ok | 5 passed (17 steps) | 1 failed (1 step) | 0 ignored (1 step)`: describe() blocks count as tests, it() as steps.
+  const summary = output.match(/^(?:ok|FAILED) \|.*$/m)?.[0] ?? '';
+  const n = (word) => {
+    const [, tests = '0', steps = '0'] = summary.match(new RegExp(`(\\d+) ${word}(?: \\((\\d+) steps?\\))?`)) ?? [];
+    return Number(tests) + Number(steps);
+  };
+  return { pass: n('passed'), fail: n('failed'), skip: n('ignored') };
 }
 
 const started = performance.now();
