@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, LoopCrashedError, LoopClosedError } from '../packages/core/src/index.ts';
 import { fixture } from './helpers.ts';
+import { RESOURCE_LIMITS, THREAD_ERROR_LISTENERS, unsupportedOn } from './runtime.ts';
 
 async function crashWith(fn: string, options = {}): Promise<{ pending: unknown; crash: unknown; later: unknown; state: string }> {
   const loop = await startLoop(fixture('crash.js'), options);
@@ -34,7 +35,7 @@ test('an uncaught exception in the loop rejects pending tasks with the error as 
   assert.equal((pending.cause as Error).message, '7');
 });
 
-test('an unhandled rejection crashes the loop by default, or is reported with unhandledRejections: report', async () => {
+test('an unhandled rejection crashes the loop by default, or is reported with unhandledRejections: report', unsupportedOn(THREAD_ERROR_LISTENERS), async () => {
   const { pending } = await crashWith('rejectUnhandled');
   assert.ok(pending instanceof LoopCrashedError);
   const loop = await startLoop(fixture('crash.js'), { unhandledRejections: 'report' });
@@ -46,13 +47,13 @@ test('an unhandled rejection crashes the loop by default, or is reported with un
   await loop.close({ cancelPending: true, timeout: 100 });
 });
 
-test('running out of memory rejects pending tasks with LoopCrashedError', async () => {
+test('running out of memory rejects pending tasks with LoopCrashedError', unsupportedOn(RESOURCE_LIMITS), async () => {
   const { pending } = await crashWith('exhaustMemory', { resourceLimits: { maxOldGenerationSizeMb: 24 } });
   assert.ok(pending instanceof LoopCrashedError);
   assert.equal((pending.cause as { code?: string }).code, 'ERR_WORKER_OUT_OF_MEMORY');
 });
 
-test('a crash wakes a blocked caller with LoopCrashedError', async () => {
+test('a crash wakes a blocked caller with LoopCrashedError', unsupportedOn(RESOURCE_LIMITS), async () => {
   for (const [fn, options] of [['exitNow', {}], ['exhaustMemory', { resourceLimits: { maxOldGenerationSizeMb: 24 } }]] as const) {
     const loop = await startLoop(fixture('crash.js'), options);
     loop.on('crash', () => {});

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach } from 'node:test';
 import { closeAllLoops } from '../packages/core/src/index.ts';
+import { evalArgs } from './runtime.ts';
 
 export const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
 export const srcIndex = new URL('../packages/core/src/index.ts', import.meta.url).href;
@@ -14,12 +15,12 @@ export interface ChildResult {
   ms: number;
 }
 
-/** Runs `code` (an ES module body) in a fresh Node process; resolves when it exits, or kills it after `limit` ms. */
+/** Runs `code` (an ES module body) in a fresh process of this runtime; resolves when it exits, or kills it after `limit` ms. */
 export function runChild(code: string, { limit = 20_000, env = {}, args = [] as string[], onStdout }: {
   limit?: number; env?: Record<string, string>; args?: string[]; onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void;
 } = {}): Promise<ChildResult> {
   const started = performance.now();
-  const child = spawn(process.execPath, [...args, '--input-type=module', '-e', code], {
+  const child = spawn(process.execPath, evalArgs(code, args), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

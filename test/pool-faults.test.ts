@@ -2,6 +2,7 @@
 // cooperative, and only a task that ignores its signal past cancelGrace costs its thread; resourceLimits hold.
 import assert from 'node:assert/strict';
 import { closeEveryLoopAfterEach } from './helpers.ts';
+import { RESOURCE_LIMITS, unsupportedOn } from './runtime.ts';
 import { describe, it, test } from 'node:test';
 import { CancelledError, LoopClosedError, LoopCrashedError, startPool } from '../packages/core/src/index.ts';
 
@@ -91,7 +92,7 @@ describe('pool faults', () => {
     assert.equal(await pool.submit('add', 1, 2), 3);
   });
 
-  it('respects resourceLimits: a thread out of memory is replaced', async () => {
+  it('respects resourceLimits: a thread out of memory is replaced', unsupportedOn(RESOURCE_LIMITS), async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
     const error = await pool.submit('hog').catch((e: unknown) => e);
     assert.ok(error instanceof LoopCrashedError);

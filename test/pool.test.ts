@@ -1,6 +1,7 @@
 // Pools with real threads: calls, scheduling, the queue limit, scaling up and down, options.
 import assert from 'node:assert/strict';
 import { closeEveryLoopAfterEach, runChild, srcIndex } from './helpers.ts';
+import { PROMPT_FORCED_END, unsteady, unsupportedOn } from './runtime.ts';
 import { describe, it } from 'node:test';
 import { DISPOSE_GRACE_MS } from '../packages/core/src/thread/spawn.ts';
 import { CancelledError, CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../packages/core/src/index.ts';
@@ -100,7 +101,7 @@ describe('pool calls', () => {
 });
 
 describe('pool close', () => {
-  it('a close({ timeout }) that has to force still runs dispose() in every thread', async () => {
+  it('a close({ timeout }) that has to force still runs dispose() in every thread', unsupportedOn(PROMPT_FORCED_END), async () => {
     const shared = new SharedArrayBuffer(12);
     const log = new Int32Array(shared);
     const pool = await startPool(new URL('./fixtures/lifecycle.js', import.meta.url), { minThreads: 2, maxThreads: 2, initArgs: [shared] });
@@ -142,7 +143,7 @@ describe('pool scheduling', () => {
   const learnLongTasks = (pool: { submit(fn: string, ...args: unknown[]): Promise<unknown> }) =>
     Promise.all(Array.from({ length: 4 }, () => pool.submit('spin', 5)));
 
-  it('a thread that runs dry takes back a task waiting behind a long one elsewhere', async () => {
+  it('a thread that runs dry takes back a task waiting behind a long one elsewhere', unsupportedOn(unsteady('deno')), async () => {
     const pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
     await learnLongTasks(pool);
     const long = pool.submit('spin', 600);
@@ -154,7 +155,7 @@ describe('pool scheduling', () => {
     assert.notEqual(await long, nextThread);
   });
 
-  it('a task cancelled while it waits ahead never runs', async () => {
+  it('a task cancelled while it waits ahead never runs', unsupportedOn(unsteady('deno')), async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     await learnLongTasks(pool);
     const counts = new SharedArrayBuffer(8);
@@ -184,7 +185,7 @@ describe('pool scheduling', () => {
     assert.deepEqual([...new Int32Array(counts)], new Array(waves * size).fill(1));
   });
 
-  it('a result is sent as soon as its task ends, not held for the tasks after it', async () => {
+  it('a result is sent as soon as its task ends, not held for the tasks after it', unsupportedOn(unsteady('bun')), async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     // Tiny tasks first: the thread is then sent many tasks at once, so both below go out in one batch.
     await Promise.all(Array.from({ length: 100 }, (_, i) => pool.submit('add', i, 1)));
@@ -226,7 +227,7 @@ describe('pool backpressure', () => {
 });
 
 describe('pool scaling', () => {
-  it('adds threads under load and retires them after idleTimeout', async () => {
+  it('adds threads under load and retires them after idleTimeout', unsupportedOn(unsteady('bun')), async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 3, idleTimeout: 100 });
     const events: string[] = [];
     // The tasks wait until the pool has grown to three threads, however slowly threads start on a busy machine.

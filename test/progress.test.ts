@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, type Loop } from '../packages/core/src/index.ts';
+import { IMMEDIATE_PER_TURN, unsteady, unsupportedOn } from './runtime.ts';
 
 async function open(t: { after: (fn: () => Promise<void>) => void }): Promise<Loop> {
   const loop = await startLoop(new URL('./fixtures/progress-reporter.js', import.meta.url));
@@ -16,7 +17,7 @@ function blockFor(ms: number): void {
   }
 }
 
-test('a slow producer: every progress value arrives, in order, before the task settles', async (t) => {
+test('a slow producer: every progress value arrives, in order, before the task settles', unsupportedOn(IMMEDIATE_PER_TURN, unsteady('bun')), async (t) => {
   const loop = await open(t);
   const task = loop.submit('steps', 10, 15);
   const values: unknown[] = [];
@@ -44,7 +45,7 @@ test('a fast producer and a slower caller: values coalesce (latest wins), stay i
   assert.equal(seenAtSettle.at(-1), total, 'the latest value always arrives before the task settles');
 });
 
-test('several listeners see the same values; off() stops one', async (t) => {
+test('several listeners see the same values; off() stops one', unsupportedOn(IMMEDIATE_PER_TURN, unsteady('bun')), async (t) => {
   const loop = await open(t);
   const task = loop.submit('steps', 4, 10);
   const a: unknown[] = [];

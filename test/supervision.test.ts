@@ -5,6 +5,7 @@ import {
   HealthCheckError, LoopClosedError, LoopCrashedError, LoopInitError, startLoop, TimeoutError,
 } from '../packages/core/src/index.ts';
 import { fixture } from './helpers.ts';
+import { WAIT_ON_THREAD, unsupportedOn } from './runtime.ts';
 
 const supervised = fixture('supervised.js');
 const counter = (): SharedArrayBuffer => new SharedArrayBuffer(4);
@@ -149,7 +150,7 @@ test('loop.health() runs the module\'s health(): healthy, false, or thrown', asy
   assert.throws(() => (loop.submit as (fn: string) => unknown)('health'), /no exported function `health`/, 'health is not callable');
 });
 
-test('blocked health checks in a row make the loop unhealthy and, with a policy, restart it', async (t) => {
+test('blocked health checks in a row make the loop unhealthy and, with a policy, restart it', unsupportedOn(WAIT_ON_THREAD), async (t) => {
   const shared = counter();
   const loop = await startLoop(supervised, {
     initArgs: [{ counter: shared, health: 'block' }], restart: 'on-failure', backoff: { initial: 10 },

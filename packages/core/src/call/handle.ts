@@ -13,6 +13,12 @@ import { STREAM_WINDOW, TaskStream } from './stream.ts';
 import type { Task } from './task.ts';
 import { extensions } from '../extensions.ts';
 
+/**
+ * Bun's JavaScriptCore makes proper tail calls, so `return this.call(…)` in `submit` leaves no `submit` frame to cut
+ * the captured stack at (a marker not on the stack leaves it empty): there the stack is cut at `call` itself.
+ */
+const TAIL_CALLS = process.versions.bun !== undefined;
+
 /** Any loop module, when no type is given. */
 export type AnyModule = Record<string, any>;
 type Callable<M> = { [K in keyof M]: K extends 'init' | 'dispose' | 'health' ? never : M[K] extends (...args: any[]) => any ? K : never }[keyof M] & string;
@@ -56,7 +62,7 @@ export abstract class Handle<M, Events> implements AsyncDisposable {
   /** @internal */
   protected call<T>(kind: CallKind, fn: unknown, args: unknown[], extra: Partial<CallSetup>, caller: (...a: any[]) => unknown): Task<T> {
     const site: { stack?: string } = {};
-    if (this.core.captureCallSites) Error.captureStackTrace(site, caller);
+    if (this.core.captureCallSites) Error.captureStackTrace(site, TAIL_CALLS ? this.call : caller);
     const { signal, timeout, maxAttempts = 1 } = this.options;
     const setup: CallSetup = { signal, timeout: kind === 'service' ? undefined : timeout, site, ...extra };
     if (extensions.callMeta !== undefined && typeof fn === 'string') setup.meta = extensions.callMeta(this.core.name, fn);

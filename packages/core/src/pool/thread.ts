@@ -127,7 +127,7 @@ export class PoolThread {
       this.state = 'crashed';
       throw error;
     }
-    this.#elu = this.worker.performance.eventLoopUtilization();
+    this.#elu = this.#thread.eventLoopUtilization();
     this.setActive(this.inFlight > 0);
   }
 
@@ -276,6 +276,7 @@ export class PoolThread {
 
   stats(): PoolThreadStats {
     let utilization = 0;
+    // #elu is unset where the runtime cannot read a thread's utilization (thread/spawn.ts): it stays 0 there.
     if (this.state !== 'closed' && this.state !== 'crashed' && this.#elu) {
       const now = this.worker.performance.eventLoopUtilization();
       utilization = this.worker.performance.eventLoopUtilization(now, this.#elu).utilization;

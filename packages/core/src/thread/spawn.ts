@@ -3,12 +3,21 @@
  * its control block and bell, the ready handshake (ready, init failed, exited, or `readyTimeout` passed), the error
  * a crash becomes, and the forced close.
  */
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { LoopCrashedError, LoopInitError, TimeoutError } from '../errors.ts';
 import { decodeThrown } from '../error-codec.ts';
 import { extensions } from '../extensions.ts';
 import type { ResolvedLoopOptions } from '../options.ts';
 import { BELL_SLOTS, CONTROL_BYTES, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, controlViews, type FromLoop, type LoopBootData, type ToLoop } from './protocol.ts';
+
+/**
+ * Whether a worker's event-loop utilization can be read here. Node reads it; Deno's Worker has no `performance`
+ * (https://github.com/denoland/deno/issues/35150) and Bun's warns that it is not implemented and reads zeros
+ * (https://github.com/oven-sh/bun/issues/32609): there a pool thread's `utilization` stays 0 and a blocked caller
+ * learns of a thread's death from the control block alone.
+ */
+const READS_UTILIZATION = process.versions.bun === undefined && process.versions.deno === undefined;
 
 const ENTRY = new URL(`../worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
@@ -170,7 +179,12 @@ export class SpawnedThread {
 
   /** A synchronous check that the thread has died (its event loop utilization can no longer be read). */
   probeDead(): boolean {
-    return this.worker.performance.eventLoopUtilization().idle < 0;
+    return READS_UTILIZATION && this.worker.performance.eventLoopUtilization().idle < 0;
+  }
+
+  /** The thread's event-loop utilization so far (`worker.performance.eventLoopUtilization()`), where readable. */
+  eventLoopUtilization(): EventLoopUtilization | undefined {
+    return READS_UTILIZATION ? this.worker.performance.eventLoopUtilization() : undefined;
   }
 
   /** The thread has ended (it marked its control block on the way out, or can no longer be probed). */
