@@ -61,13 +61,20 @@ const provider = new NodeTracerProvider({ spanProcessors: [new ToMainThread()] }
 provider.register();
 const tracer = trace.getTracer('sideloop');
 
+/**
+ * Ends the task span after the call's answer went out: the end time is taken now, the SDK's work (and the span's
+ * trip to the main thread) waits for the next microtask, so it is off the caller's round trip.
+ */
 function end(span: Span, outcome: 'fulfilled' | 'rejected' | 'cancelled', error?: unknown): void {
-  span.setAttribute('sideloop.outcome', outcome);
-  if (outcome === 'rejected') {
-    span.recordException(error instanceof Error ? error : String(error));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-  }
-  span.end();
+  const endTime = performance.timeOrigin + performance.now();
+  queueMicrotask(() => {
+    span.setAttribute('sideloop.outcome', outcome);
+    if (outcome === 'rejected') {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    }
+    span.end(endTime);
+  });
 }
 
 function outcomeOf(error: unknown): 'rejected' | 'cancelled' {
