@@ -9,24 +9,16 @@ import {
   startCluster, ClusterClosedError, JobIdConflictError, RequestError, type Cluster, type ClusterOptions,
 } from '../../packages/core/src/cluster/index.ts';
 import { eventually, fixture } from '../helpers.ts';
+import { dropPrefix } from './drop-prefix.ts';
 
 const REDIS = 'redis://127.0.0.1:6379';
 const admin = new Redis(REDIS);
 const opened: Array<{ close(): Promise<unknown> }> = [];
 const prefixes: string[] = [];
 
-async function dropPrefix(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await admin.del(...keys);
-  } while (cursor !== '0');
-}
-
 afterEach(async () => {
   for (const item of opened.splice(0).reverse()) await item.close();
-  for (const prefix of prefixes.splice(0)) await dropPrefix(prefix);
+  for (const prefix of prefixes.splice(0)) await dropPrefix(admin, prefix);
 });
 after(() => admin.disconnect());
 

@@ -10,6 +10,7 @@ import { startLoop } from '../../packages/core/src/index.ts';
 import { startCluster } from '../../packages/core/src/cluster/index.ts';
 import { instrument } from '../../packages/core/src/otel/index.ts';
 import { eventually, fixture } from '../helpers.ts';
+import { dropPrefix } from './drop-prefix.ts';
 
 const exporter = new InMemorySpanExporter();
 const processor = new SimpleSpanProcessor(exporter);
@@ -29,8 +30,7 @@ test('a durable task runs in the trace of the span that submitted it', async (t)
   t.after(async () => {
     await cluster.close();
     const admin = new Redis('redis://127.0.0.1:6379');
-    const keys = await admin.keys(`${prefix}:*`);
-    if (keys.length > 0) await admin.del(...keys);
+    await dropPrefix(admin, prefix);
     admin.disconnect();
   });
   const tracer = trace.getTracer('test');

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { CancelledError } from '../../packages/core/src/index.ts';
 import { startCluster, type Cluster } from '../../packages/core/src/cluster/index.ts';
 import { eventually, fixture, runChild } from '../helpers.ts';
+import { dropPrefix } from './drop-prefix.ts';
 
 const REDIS = 'redis://127.0.0.1:6379';
 const admin = new Redis(REDIS);
@@ -19,14 +20,7 @@ afterEach(async () => {
   for (const child of children) child.kill('SIGKILL');
   children.clear();
   for (const cluster of clusters.splice(0)) await cluster.close();
-  for (const prefix of prefixes.splice(0)) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await admin.del(...keys);
-    } while (cursor !== '0');
-  }
+  for (const prefix of prefixes.splice(0)) await dropPrefix(admin, prefix);
 });
 after(() => admin.disconnect());
 
