@@ -115,12 +115,16 @@ test('a loop\'s shutdown signal closes the app first: requests in flight still r
     console.log('port ' + app.server.address().port);
   `;
   let answer: Promise<[number, unknown]> | undefined;
+  let signalled = false;
   const result = await runChild(code, {
     limit: 30_000,
     onStdout(chunk, child) {
       const match = /port (\d+)/.exec(chunk);
       if (match) answer = fetch(`http://127.0.0.1:${match[1]}/two-step`).then(async (response) => [response.status, await response.json()]);
-      if (chunk.includes('got two-step')) child.kill('SIGTERM');
+      if (chunk.includes('got two-step') && !signalled) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
     },
   });
   assert.equal(result.signal, 'SIGTERM', result.stderr);

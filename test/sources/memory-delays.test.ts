@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memorySource } from '../../packages/core/src/sources/index.ts';
 
-test('two messages released with different delays are both received again, the later one too', async () => {
+test('two messages released with different delays are both received again, the later one too', async (t) => {
+  // The source's timers do not hold the process (outside a loop nothing should be kept alive by them): this does.
+  const hold = setInterval(() => {}, 1 << 30);
+  t.after(() => clearInterval(hold));
   const source = memorySource({ name: `delays-${process.pid}` });
   await source.connect({ lease: 30_000 } as never);
   await source.publish('a');
@@ -16,10 +19,11 @@ test('two messages released with different delays are both received again, the l
   const first = await source.receive(1, signal);
   assert.equal(new TextDecoder().decode(first[0]!.body), 'a');
   // Before the fix, the only wake-up timer was the one for `a`: this receive waited for ever.
+  let limit: NodeJS.Timeout | undefined;
   const second = await Promise.race([
     source.receive(1, signal),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the later message was never delivered')), 10_000).unref()),
-  ]);
+    new Promise<never>((_, reject) => (limit = setTimeout(() => reject(new Error('the later message was never delivered')), 10_000))),
+  ]).finally(() => clearTimeout(limit));
   assert.equal(new TextDecoder().decode(second[0]!.body), 'b');
   assert.equal(second[0]!.attempt, 2);
   await source.close();
