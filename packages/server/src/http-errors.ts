@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
-import { httpErrorOf, RequestError, retryAfterOf } from 'sideloop/remote';
+import { httpAnswerOf, httpErrorOf, RequestError } from 'sideloop/remote';
 
 export function toRequestError(error: unknown): RequestError {
   const mapped = httpErrorOf(error);
@@ -28,9 +28,8 @@ export function toRequestError(error: unknown): RequestError {
 }
 
 function send(reply: FastifyReply, error: RequestError): FastifyReply {
-  const retryAfter = retryAfterOf(error);
-  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-  return reply.status(error.status).send({ error: { code: error.code, message: error.message } });
+  const { status, headers, body } = httpAnswerOf(error);
+  return reply.status(status).headers(headers).send(body);
 }
 
 /** Fastify's `frameworkErrors`: errors met before routing (a bad URL, a parameter over `maxParamLength`). */
@@ -49,7 +48,7 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     : error.code === 'HPE_HEADER_OVERFLOW'
       ? new RequestError('HEADERS_TOO_LARGE', 'The request headers are too large')
       : new RequestError('BAD_REQUEST', 'The request is not valid HTTP');
-  const body = JSON.stringify({ error: { code: mapped.code, message: mapped.message } });
+  const body = JSON.stringify(httpAnswerOf(mapped).body);
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${mapped.status} ${STATUS_CODES[mapped.status]}\r\nContent-Type: application/json\r\n`
       + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);

@@ -8,12 +8,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { drainBeforeShutdown } from '../lifecycle.ts';
 import { closeServer } from './drain.ts';
-import { httpErrorOf, retryAfterOf } from '../remote/http-error.ts';
+import { httpAnswerOf, httpErrorOf, type HttpAnswer } from '../remote/http-error.ts';
 
 /** The body every mapped error answers: `{ error: { code, message } }`, as `sideloop serve` does. */
-export interface HttpErrorBody {
-  error: { code: string; message: string };
-}
+export type HttpErrorBody = HttpAnswer['body'];
 
 type ErrorMiddleware = (error: unknown, request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
 
@@ -26,11 +24,8 @@ export function sideloopErrors(): ErrorMiddleware {
   return (error, _request, response, next) => {
     const mapped = httpErrorOf(error);
     if (!mapped || response.headersSent) return next(error);
-    const retryAfter = retryAfterOf(mapped);
-    const body: HttpErrorBody = { error: { code: mapped.code, message: mapped.message } };
-    response.statusCode = mapped.status;
-    response.setHeader('content-type', 'application/json; charset=utf-8');
-    if (retryAfter !== undefined) response.setHeader('retry-after', String(retryAfter));
+    const { status, headers, body } = httpAnswerOf(mapped);
+    response.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
     response.end(JSON.stringify(body));
   };
 }

@@ -12,7 +12,7 @@ import type { Loop } from '../loop/loop.ts';
 import { checkObject, invalid, type LoopOptions } from '../options.ts';
 import { startPool, type Pool } from '../pool/pool.ts';
 import type { PoolOptions } from '../pool/options.ts';
-import { httpErrorOf, retryAfterOf } from '../remote/http-error.ts';
+import { httpAnswerOf, httpErrorOf } from '../remote/http-error.ts';
 
 export interface SideloopPluginOptions {
   /** Loops by name: `{ mcp: { module: './loops/mcp.js', restart: 'on-failure' } }`; the name is the loop's `name`. */
@@ -87,9 +87,8 @@ function answerLoopErrors(fastify: FastifyInstance): void {
   fastify.setErrorHandler(function (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const mapped = httpErrorOf(error);
     if (!mapped) return previous.call(this, error, request, reply);
-    const retryAfter = retryAfterOf(mapped);
-    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
-    return reply.status(mapped.status).send({ error: { code: mapped.code, message: mapped.message } });
+    const { status, headers, body } = httpAnswerOf(mapped);
+    return reply.status(status).headers(headers).send(body);
   });
 }
 

@@ -34,3 +34,19 @@ export function httpErrorOf(error: unknown): RequestError | undefined {
 export function retryAfterOf(error: RequestError): number | undefined {
   return error.code === 'QUEUE_FULL' || error.code === 'NOT_READY' || error.code === 'CANCELLED' ? RETRY_AFTER_SECONDS : undefined;
 }
+
+/** What every front end answers for `error`: its status, `Retry-After` where it clears by itself, `{ error: { code, message } }`. */
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: { code: string; message: string } };
+}
+
+export function httpAnswerOf(error: RequestError): HttpAnswer {
+  const retryAfter = retryAfterOf(error);
+  return {
+    status: error.status,
+    headers: retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
+    body: { error: { code: error.code, message: error.message } },
+  };
+}

@@ -8,7 +8,7 @@ export { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } fr
 export { loopInfo, readStats, targetHealth, type RelayTarget, type RelayTask, type TaskListener } from './target.ts';
 export { boundedValue, jsonSafe, jsonStringBytes, MAX_VALUE_BYTES } from './json-value.ts';
 export { withPublicId } from './public-id.ts';
-export { httpErrorOf, retryAfterOf, RETRY_AFTER_SECONDS } from './http-error.ts';
+export { httpAnswerOf, httpErrorOf, retryAfterOf, RETRY_AFTER_SECONDS, type HttpAnswer } from './http-error.ts';
 export { checkInteger, checkMs, checkObject, invalid, show } from '../options.ts';
 export { registerSideloopErrorClass } from '../error-codec.ts';
 export { mainDelay } from '../thread/health.ts';
