@@ -2,25 +2,16 @@
 // `sideloop.task` span recorded in the loop thread of the node that runs the task, and of the loop code's spans.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { Redis } from 'ioredis';
 import { startLoop } from '../../packages/core/src/index.ts';
 import { startCluster } from '../../packages/core/src/cluster/index.ts';
-import { instrument } from '../../packages/core/src/otel/index.ts';
+import { traceToMemory } from '../tracing.ts';
 import { eventually, fixture } from '../helpers.ts';
 import { dropPrefix } from './drop-prefix.ts';
 
-const exporter = new InMemorySpanExporter();
-const processor = new SimpleSpanProcessor(exporter);
-const provider = new NodeTracerProvider({ spanProcessors: [processor] });
-provider.register();
-const stop = instrument({ spanProcessor: processor });
-after(async () => {
-  stop();
-  await provider.shutdown();
-});
+const { exporter } = traceToMemory();
 
 test('a durable task runs in the trace of the span that submitted it', async (t) => {
   const prefix = `test-otel-${randomUUID()}`;

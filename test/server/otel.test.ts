@@ -2,22 +2,13 @@
 // HTTP API is a server span, the task it runs a `sideloop.task` span in the loop's thread, and the loop code's span
 // their child: one trace, continued from the caller's `traceparent`.
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
-import { instrument } from '../../packages/core/src/otel/index.ts';
+import { traceToMemory } from '../tracing.ts';
 import { startServer } from '../../packages/server/src/index.ts';
 import { eventually } from '../helpers.ts';
 
-const exporter = new InMemorySpanExporter();
-const processor = new SimpleSpanProcessor(exporter);
-const provider = new NodeTracerProvider({ spanProcessors: [processor] });
-provider.register();
-const stop = instrument({ spanProcessor: processor });
-after(async () => {
-  stop();
-  await provider.shutdown();
-});
+const { exporter } = traceToMemory();
 
 test('HTTP request span -> task span -> loop code span, one trace continued from the caller', async (t) => {
   const server = await startServer({ config: new URL('./fixtures/otel.config.ts', import.meta.url).pathname, port: 0 });
