@@ -8,7 +8,7 @@ import type { EventMeta, LoopEmitter } from '../events.ts';
 import { resolveCallOptions, resolveRetryDelay, type CallOptions, type CloseOptions } from '../options.ts';
 import { RetryingCall } from './retry.ts';
 import type { CallKind } from '../thread/protocol.ts';
-import { timeoutError, type CallSetup, type Carrier } from './record.ts';
+import { captureSite, timeoutError, type CallSetup, type Carrier } from './record.ts';
 import { STREAM_WINDOW, TaskStream } from './stream.ts';
 import type { Task } from './task.ts';
 import { extensions } from '../extensions.ts';
@@ -61,15 +61,19 @@ export abstract class Handle<M, Events> implements AsyncDisposable {
 
   /** @internal */
   protected call<T>(kind: CallKind, fn: unknown, args: unknown[], extra: Partial<CallSetup>, caller: (...a: any[]) => unknown): Task<T> {
-    const site: { stack?: string } = {};
-    if (this.core.captureCallSites) Error.captureStackTrace(site, TAIL_CALLS ? this.call : caller);
     const { signal, timeout, maxAttempts = 1 } = this.options;
-    const setup: CallSetup = { signal, timeout: kind === 'service' ? undefined : timeout, site, ...extra };
+    const setup: CallSetup = { signal, timeout: kind === 'service' ? undefined : timeout, site: {}, ...extra };
+    // The stack is captured as late as it can be: a carrier that posts at once captures it right after posting.
+    if (this.core.captureCallSites) setup.siteCut = TAIL_CALLS ? this.call : caller;
     if (extensions.callMeta !== undefined && typeof fn === 'string') setup.meta = extensions.callMeta(this.core.name, fn);
     if (kind === 'task' && maxAttempts > 1 && typeof fn === 'string' && !signal?.aborted) {
+      captureSite(setup);
       return new RetryingCall(this.core.carrier, kind, fn, args, setup, maxAttempts, resolveRetryDelay(this.options.retryDelay)).task as Task<T>;
     }
-    return this.core.carrier.call<T>(kind, fn, args, setup);
+    // Not a tail call: on Bun the capture inside the carrier needs this frame on the stack to cut at.
+    const task = this.core.carrier.call<T>(kind, fn, args, setup);
+    captureSite(setup);
+    return task;
   }
 
   /** Runs `fn(...args)`; the task settles with its result. */

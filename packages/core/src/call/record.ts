@@ -19,6 +19,12 @@ export interface CallSetup {
   onItem?: (value: unknown) => void;
   onReady?: (value: unknown) => void;
   site: { stack?: string };
+  /**
+   * Set while `site` waits for its stack: the frame to cut it at (the handle's method the user called). The carrier
+   * captures it with {@link captureSite} right after the call went out, so that the capture (tens of µs on a cold
+   * path) runs while the loop's thread wakes up instead of before.
+   */
+  siteCut?: ((...args: any[]) => unknown) | undefined;
   /** Opaque metadata that travels with the call (extensions.ts), such as trace context. */
   meta?: Record<string, string> | undefined;
 }
@@ -41,6 +47,14 @@ export interface CallRecord {
   timer?: NodeJS.Timeout | undefined;
   unlisten?: (() => void) | undefined;
   progress?: { value: unknown; scheduled: boolean };
+}
+
+/** Fills `setup.site` with the caller's stack, once; a no-op when it was captured or call sites are off. */
+export function captureSite(setup: CallSetup): void {
+  const cut = setup.siteCut;
+  if (cut === undefined) return;
+  setup.siteCut = undefined;
+  Error.captureStackTrace(setup.site, cut);
 }
 
 /** The function names a target accepts, once it told them (a loop's or pool's ready message). */

@@ -17,7 +17,7 @@ import { claimTaken, offerClaim, takeClaim } from '../thread/claims.ts';
 import { Task } from '../call/task.ts';
 import { Delivery } from '../call/delivery.ts';
 import {
-  checkFunction, flushProgress, noteProgress, settleFromReply, unwatchCall, watchCall,
+  captureSite, checkFunction, flushProgress, noteProgress, settleFromReply, unwatchCall, watchCall,
   type CallRecord, type CallSetup, type Carrier, type Exports,
 } from '../call/record.ts';
 import { debug, publishTaskEnd, publishTaskStart } from '../diagnostics.ts';
@@ -141,17 +141,24 @@ export class Connection implements Carrier {
     ringWake(this.#ctrl);
   }
 
-  /** Sends a call and returns its task. Throws synchronously for a closed loop, an unknown function or a bad argument. */
+  /**
+   * Sends a call and returns its task. Throws synchronously for a closed loop, an unknown function or a bad argument.
+   * The message goes out first and the caller's bookkeeping (the task, its record, its stack) is done while the
+   * loop's thread wakes up: after an idle gap that wake-up is most of a call's round trip.
+   */
   call<T>(kind: CallKind, fn: unknown, args: unknown[], setup: CallSetup): Task<T> {
     if (this.closed) throw this.closed;
     checkFunction('Loop', this.loopName, this.#names, kind, fn);
     const seq = this.#seqs.next();
-    const task = new Task<T>(this, taskIdOf(this.loopName, this.id, seq), seq, setup.site);
     if (setup.signal?.aborted) {
+      const task = new Task<T>(this, taskIdOf(this.loopName, this.id, seq), seq, setup.site);
       task.settleCancelled(new CancelledError(setup.signal.reason));
       return task;
     }
-    this.#post(task as Task<unknown>, kind, fn, args, setup);
+    const transfers = transfersOfArgs(args);
+    const claim = this.#send(seq, kind, fn, args, transfers, setup, false);
+    const task = new Task<T>(this, taskIdOf(this.loopName, this.id, seq), seq, setup.site);
+    this.#track(task as Task<unknown>, kind, fn, args, transfers, setup, claim);
     return task;
   }
 
@@ -178,26 +185,42 @@ export class Connection implements Carrier {
   }
 
   #post(task: Task<unknown>, kind: CallKind, fn: string, args: unknown[], setup: CallSetup, internal = false): void {
-    const seq = task.seq;
     const transfers = transfersOfArgs(args);
-    const { timeout } = setup;
-    const record: LoopCall = {
-      task, kind, fn, setup, claim: offerClaim(this.#bell, seq), args: transfers === undefined ? args : undefined,
-      expiresAt: timeout === undefined || timeout === Infinity ? undefined : performance.now() + timeout,
-    };
+    const claim = this.#send(task.seq, kind, fn, args, transfers, setup, internal);
+    this.#track(task, kind, fn, args, transfers, setup, claim);
+  }
+
+  /** Posts call `seq` to the loop; returns whether it carries a claim. Throws (a CloneError) when it cannot be sent. */
+  #send(
+    seq: number, kind: CallKind, fn: string, args: unknown[], transfers: unknown[] | undefined, setup: CallSetup, internal: boolean,
+  ): boolean {
+    const claim = offerClaim(this.#bell, seq);
     const message: ToLoop = { type: 'call', seq, fn, args, kind };
     if (internal) message.internal = true;
-    if (record.claim) message.claim = true;
+    if (claim) message.claim = true;
     if (setup.credit !== undefined) message.credit = setup.credit;
     if (setup.policy) message.policy = setup.policy;
     if (setup.meta) message.meta = setup.meta;
     try {
       this.send(message, transfers);
     } catch (error) {
-      if (record.claim) takeClaim(this.#bell, seq);
+      if (claim) takeClaim(this.#bell, seq);
       throw isDataCloneError(error) ? toCloneError(error, args, 'args') : error;
     }
-    this.#calls.set(seq, record);
+    return claim;
+  }
+
+  /** Keeps the record of a call that went out: its task, its timeout and signal watch, its stack. */
+  #track(
+    task: Task<unknown>, kind: CallKind, fn: string, args: unknown[], transfers: unknown[] | undefined, setup: CallSetup, claim: boolean,
+  ): void {
+    const { timeout } = setup;
+    const record: LoopCall = {
+      task, kind, fn, setup, claim, args: transfers === undefined ? args : undefined,
+      expiresAt: timeout === undefined || timeout === Infinity ? undefined : performance.now() + timeout,
+    };
+    captureSite(setup);
+    this.#calls.set(task.seq, record);
     this.#updateActive();
     watchCall(record, this);
     publishTaskStart(this.loopName, task.id, fn);
