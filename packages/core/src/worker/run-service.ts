@@ -6,24 +6,20 @@
 import { ServiceStartError } from '../errors.ts';
 import { backoffDelay } from '../options.ts';
 import type { ServicePolicy } from '../thread/protocol.ts';
-import { globals, type TaskContext } from './context.ts';
+import { globals } from './context.ts';
+import { CallContext, signalOf } from './call-context.ts';
 import type { Running, RuntimeApi } from './running.ts';
 
 export async function runService(
-  runtime: RuntimeApi, running: Running, context: TaskContext, fn: (...args: unknown[]) => unknown, args: unknown[], policy: ServicePolicy,
+  runtime: RuntimeApi, running: Running, fn: (...args: unknown[]) => unknown, args: unknown[], policy: ServicePolicy,
 ): Promise<unknown> {
-  const { signal } = running.controller;
+  const signal = signalOf(running);
   let everReady = false;
   let restarts = 0;
-  const serviceContext: TaskContext = {
-    ...context,
-    id: context.id,
-    signal,
-    ready: (value?: unknown) => {
-      everReady = true;
-      runtime.post(running.conn, { type: 'service-ready', seq: running.seq, value });
-    },
-  };
+  const serviceContext = new CallContext(runtime, running, (value) => {
+    everReady = true;
+    runtime.post(running.conn, { type: 'service-ready', seq: running.seq, value });
+  });
   for (;;) {
     let failure: unknown;
     let value: unknown;

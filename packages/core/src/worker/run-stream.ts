@@ -4,12 +4,13 @@
  */
 import { isDataCloneError, toCloneError, transfersOf } from '../clone.ts';
 import { globals, type TaskContext } from './context.ts';
+import { signalOf } from './call-context.ts';
 import type { Running, RuntimeApi } from './running.ts';
 
 export async function runStream(
   runtime: RuntimeApi, running: Running, context: TaskContext, fn: (...args: unknown[]) => AsyncGenerator | Generator, args: unknown[],
 ): Promise<unknown> {
-  const { signal } = running.controller;
+  const signal = signalOf(running);
   const generator = globals.storage.run(context, () => fn(...args));
   if (typeof generator?.next !== 'function') throw new TypeError(`\`${running.fn}\` did not return a generator: stream() needs an async generator function`);
   let finished = false;

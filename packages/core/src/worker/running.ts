@@ -33,7 +33,8 @@ export interface Running {
   id: string;
   fn: string;
   kind: CallKind;
-  controller: AbortController;
+  /** Made on first use (call-context.ts's signalOf and abortRunning): most calls never look at their signal. */
+  controller: AbortController | undefined;
   /** Stream credit: how many more items the caller will take. */
   credit: number;
   wake: (() => void) | undefined;

@@ -8,13 +8,13 @@ import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'n
 import { CancelledError, LoopClosedError, ReservedEventError, UnknownFunctionError } from '../errors.ts';
 import { decodeThrown, encodeThrown } from '../error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOf } from '../clone.ts';
-import { isMarkedCancelled } from '../thread/cancel-marks.ts';
 import { takeClaim } from '../thread/claims.ts';
 import {
   BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_STATE, STATE_CLOSING, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_CURRENT_TASK, CTRL_FAILED, CTRL_RUNNING,
   isReservedEvent, isSubpathEvent, taskIdOf, type CallMessage, type FromLoop, type ToLoop,
 } from '../thread/protocol.ts';
-import { globals, type TaskContext } from './context.ts';
+import { globals } from './context.ts';
+import { abortRunning, CallContext, isAborted } from './call-context.ts';
 import { linger, type Lingering } from './linger.ts';
 import { RESERVED_EXPORTS } from './load-module.ts';
 import type { Conn, Running, RuntimeApi } from './running.ts';
@@ -160,7 +160,7 @@ export class Runtime implements RuntimeApi {
           return;
         }
         if (message.stop) running.stopping = true;
-        running.controller.abort(decodeThrown(message.reason));
+        abortRunning(running, decodeThrown(message.reason));
         running.wake?.();
         return;
       }
@@ -182,7 +182,7 @@ export class Runtime implements RuntimeApi {
         return;
       case 'disconnect':
         for (const running of this.#running.values()) {
-          if (running.conn === conn) running.controller.abort(new CancelledError('The caller disconnected'));
+          if (running.conn === conn) abortRunning(running, new CancelledError('The caller disconnected'));
         }
         this.#conns.delete(conn.id);
         conn.port.close();
@@ -208,13 +208,12 @@ export class Runtime implements RuntimeApi {
   #run(conn: Conn, message: CallMessage): Promise<void> | undefined {
     const { seq, fn: name, kind } = message;
     const running: Running = {
-      conn, seq, id: taskIdOf(this.name, conn.id, seq), fn: name, kind, controller: new AbortController(),
+      conn, seq, id: taskIdOf(this.name, conn.id, seq), fn: name, kind, controller: undefined,
       credit: message.credit ?? 0, wake: undefined, stopping: false, startedAt: performance.now(),
     };
     this.#running.set(`${conn.id}:${seq}`, running);
     Atomics.add(this.#ctrl, CTRL_RUNNING, 1);
     Atomics.store(this.#ctrl, CTRL_CURRENT_TASK, seq);
-    const context = this.#contextFor(running, kind === 'service');
     try {
       if (this.#closing && conn.id !== 0) throw new LoopClosedError(`Loop "${this.name}" is closing`);
       const fn = this.#mod[name] as ((...a: unknown[]) => unknown) | undefined;
@@ -222,8 +221,8 @@ export class Runtime implements RuntimeApi {
         throw new UnknownFunctionError(`Loop "${this.name}" has no exported function \`${name}\``, name);
       }
       const pending = message.meta !== undefined && globals.around !== undefined
-        ? globals.around(message.meta, { loop: this.name, fn: name, id: running.id, kind }, () => this.#invoke(running, context, fn, message))
-        : this.#invoke(running, context, fn, message);
+        ? globals.around(message.meta, { loop: this.name, fn: name, id: running.id, kind }, () => this.#invoke(running, fn, message))
+        : this.#invoke(running, fn, message);
       if (typeof (pending as PromiseLike<unknown> | undefined)?.then !== 'function') {
         this.#finish(running, true, pending);
         return undefined;
@@ -238,17 +237,17 @@ export class Runtime implements RuntimeApi {
     }
   }
 
-  #invoke(running: Running, context: TaskContext, fn: (...a: unknown[]) => unknown, message: CallMessage): unknown {
+  #invoke(running: Running, fn: (...a: unknown[]) => unknown, message: CallMessage): unknown {
     const { kind, args } = message;
-    return kind === 'task' ? globals.storage.run(context, () => fn(...args))
-      : kind === 'stream' ? runStream(this, running, context, fn as (...a: unknown[]) => AsyncGenerator, args)
-      : runService(this, running, context, fn, args, message.policy!);
+    return kind === 'task' ? globals.storage.run(new CallContext(this, running), () => fn(...args))
+      : kind === 'stream' ? runStream(this, running, new CallContext(this, running), fn as (...a: unknown[]) => AsyncGenerator, args)
+      : runService(this, running, fn, args, message.policy!);
   }
 
   #finish(running: Running, ok: boolean, result: unknown): void {
     const { conn, seq } = running;
     const ms = performance.now() - running.startedAt;
-    const aborted = running.controller.signal.aborted && !running.stopping;
+    const aborted = isAborted(running) && !running.stopping;
     let outcome: FromLoop;
     if (ok) {
       outcome = { type: 'result', seq, ok: true, value: result, ms };
@@ -275,32 +274,6 @@ export class Runtime implements RuntimeApi {
     }
   }
 
-  #contextFor(running: Running, service: boolean): TaskContext {
-    const { conn, seq, id, controller } = running;
-    const { signal } = controller;
-    const cancelled = (): boolean => signal.aborted || isMarkedCancelled(conn.bell, seq);
-    return {
-      id,
-      signal,
-      cancelled,
-      throwIfCancelled: () => {
-        if (!cancelled()) return;
-        throw signal.aborted ? signal.reason : new CancelledError('The task was cancelled');
-      },
-      emit: (event, payload) => this.emit(event, payload, id),
-      progress: (value) => {
-        try {
-          this.post(conn, { type: 'progress', seq, value });
-        } catch (error) {
-          throw isDataCloneError(error) ? toCloneError(error, [value], 'progress', true) : error;
-        }
-      },
-      ready: () => {
-        if (!service) throw new TypeError('ready() is for services started with loop.spawn(); this is a plain task');
-      },
-    };
-  }
-
   /**
    * Drains: refuses new calls, stops services, cancels tasks when asked, waits, then runs `dispose()`. A forced close
    * (the caller's close timed out; it may come on top of a drain under way) cancels what runs and runs `dispose()`
@@ -324,7 +297,7 @@ export class Runtime implements RuntimeApi {
         for (const running of this.#running.values()) {
           if (running.kind === 'task') continue;
           running.stopping = true;
-          running.controller.abort(new LoopClosedError(`Loop "${this.name}" is closing`));
+          abortRunning(running, new LoopClosedError(`Loop "${this.name}" is closing`));
           running.wake?.();
         }
       }
@@ -346,7 +319,7 @@ export class Runtime implements RuntimeApi {
   #cancelRunning(): void {
     for (const conn of this.#conns.values()) conn.lane?.dropAll();
     for (const running of this.#running.values()) {
-      running.controller.abort(new CancelledError('The loop is closing'));
+      abortRunning(running, new CancelledError('The loop is closing'));
       running.wake?.();
     }
   }
