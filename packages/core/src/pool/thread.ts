@@ -10,7 +10,7 @@ import { offerClaim, takeClaim } from '../thread/claims.ts';
 import { loopDelay, type DelayStats } from '../thread/health.ts';
 import { crashError, SpawnedThread } from '../thread/spawn.ts';
 import {
-  BELL_SEQ, BELL_STARTED, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_EXIT_CODE, CTRL_FAILED, CTRL_RUNNING, CTRL_STATE,
+  BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_CANCELLED, CTRL_COMPLETED, CTRL_EXIT_CODE, CTRL_FAILED, CTRL_RUNNING, CTRL_STATE,
   STATE_DEAD, ringWake, flatCall, type FromLoop, type ToLoop,
 } from '../thread/protocol.ts';
 import type { ResolvedLoopOptions } from '../options.ts';
@@ -189,6 +189,8 @@ export class PoolThread {
   /**
    * Adds a plain task to the batch that goes out at the end of this tick, in one message. A task sent `ahead` (to wait
    * behind a running one) can be taken back with `takeBack` until the thread starts it; false if it cannot be.
+   * The first task for a thread back in its event loop goes out at once: waking that thread is most of an idle call's
+   * round trip, so it starts now, and the tasks after it in this tick follow in one batch.
    */
   queueTask(seq: number, fn: string, args: unknown[], transferList: readonly TransferListItem[] | undefined, ahead = false): boolean {
     ahead &&= offerClaim(this.bell, seq);
@@ -198,6 +200,7 @@ export class PoolThread {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#flushLater);
+      if (Atomics.load(this.ctrl, CTRL_AWAKE) === 0) this.flushCalls();
     }
     return ahead;
   }
