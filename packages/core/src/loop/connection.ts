@@ -374,6 +374,9 @@ export class Connection implements Carrier {
     }
     const deadline = timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout;
     this.#delivery.blocking++;
+    // The thread is probed (a call into it) only once a wait went by without a word from it, not on the way to the
+    // first wait, where the loop is waking up to answer.
+    let silent = false;
     try {
       for (;;) {
         const seen = Atomics.load(this.#bell, BELL_SEQ);
@@ -382,12 +385,12 @@ export class Connection implements Carrier {
           this.#dispatch(received.message);
         }
         if (task.done()) return true;
-        if (this.#deadNow()) return true;
+        if (this.#deadNow(silent)) return true;
         const remaining = deadline - performance.now();
         if (remaining <= 0) return false;
         // Spin only for a loop that is awake: one that must first be woken takes tens of microseconds anyway.
         if (Atomics.load(this.#ctrl, CTRL_AWAKE) === 1 && spin(this.#bell, seen, Math.min(remaining, SPIN_MS))) continue;
-        Atomics.wait(this.#bell, BELL_SEQ, seen, Math.min(remaining, 50));
+        silent = Atomics.wait(this.#bell, BELL_SEQ, seen, Math.min(remaining, 50)) === 'timed-out';
       }
     } finally {
       this.#delivery.blocking--;
@@ -403,10 +406,10 @@ export class Connection implements Carrier {
     }
   }
 
-  /** While blocked no 'exit' event can arrive: look at the control block and the probe instead. */
-  #deadNow(): boolean {
+  /** While blocked no 'exit' event can arrive: look at the control block, and with `probe` probe the thread. */
+  #deadNow(probe: boolean): boolean {
     if (this.#gone) return true;
-    if (Atomics.load(this.#ctrl, CTRL_STATE) !== STATE_DEAD && !this.#hooks.probeDead?.()) return false;
+    if (Atomics.load(this.#ctrl, CTRL_STATE) !== STATE_DEAD && !(probe && this.#hooks.probeDead?.())) return false;
     const code = Atomics.load(this.#ctrl, CTRL_STATE) === STATE_DEAD ? Atomics.load(this.#ctrl, CTRL_EXIT_CODE) : 1;
     const error = new LoopCrashedError(`Loop "${this.loopName}" crashed (exit code ${code}) with work pending`, { exitCode: code });
     this.#hooks.onDead?.(error);
