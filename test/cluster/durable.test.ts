@@ -50,11 +50,13 @@ describe('sideloop/cluster', () => {
     const { cluster } = await node();
     const named: unknown[] & { extra?: string } = [1, 2];
     named.extra = 'kept';
+    const holed: unknown[] = [];
+    holed[1] = 1;
     const bare = Object.create(null) as Record<string, number>;
     bare.a = 1;
     const values: unknown[] = [
       7, 'text', '\ud800 lone surrogate', true, null, [1, 'a', null], { b: 1, a: [2, { c: 'd' }], 2: 'x', 1: 'y' }, { ['__proto__']: 1 },
-      -0, NaN, Infinity, undefined, { u: undefined }, [, 1], named, bare, Array.from({ length: 40 }, (_, i) => i),
+      -0, NaN, Infinity, undefined, { u: undefined }, holed, named, bare, Array.from({ length: 40 }, (_, i) => i),
       [[[[[['deep']]]]]], { at: new Date(0) }, 2n ** 70n, new Uint8Array([1, 2]),
     ];
     // Submitted as arguments and returned as results: both ways through Redis.
