@@ -13,7 +13,7 @@
 // Redis: a redis-server of its own on a free port (no persistence, as the shared one runs), or `--redis <url>`.
 // Target: sideloop at least 0.8 x BullMQ alone in tasks/s. Writes bench/results/cluster.json with the machine noted.
 //
-//   npm run build && node bench/cluster.js [--tasks 1000] [--rounds 9] [--concurrency 8] [--window 256] [--samples 300]
+//   npm run build && node bench/cluster.js [--tasks 1000] [--rounds 15] [--concurrency 8] [--window 256] [--samples 300]
 //     [--redis redis://127.0.0.1:6379] [--no-save]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,7 @@ const { startRedis } = await import('../test/cluster/redis-server.ts');
 
 const { values } = parseArgs({
   options: {
-    tasks: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '9' }, concurrency: { type: 'string', default: '8' },
+    tasks: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '15' }, concurrency: { type: 'string', default: '8' },
     window: { type: 'string', default: '256' }, samples: { type: 'string', default: '300' }, redis: { type: 'string' },
     'no-save': { type: 'boolean', default: false },
   },
