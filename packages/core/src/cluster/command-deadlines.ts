@@ -79,7 +79,11 @@ export class CommandDeadlines {
     }
   };
 
+  /**
+   * Unreferenced: a waiting call always waits on an open connection, which holds the process; once the last call is
+   * answered, a timer still armed for it must not keep a process that is done from exiting.
+   */
   #arm(ms: number): void {
-    this.#timer = setTimeout(this.#check, Math.max(1, ms));
+    this.#timer = setTimeout(this.#check, Math.max(1, ms)).unref();
   }
 }
