@@ -46,6 +46,24 @@ describe('sideloop/cluster', () => {
     assert.equal(task.state, 'fulfilled');
   });
 
+  it('gives back what the structured clone gives back, for the small values stored as JSON and those JSON would alter', async () => {
+    const { cluster } = await node();
+    const named: unknown[] & { extra?: string } = [1, 2];
+    named.extra = 'kept';
+    const holed: unknown[] = [];
+    holed[1] = 1;
+    const bare = Object.create(null) as Record<string, number>;
+    bare.a = 1;
+    const values: unknown[] = [
+      7, 'text', '\ud800 lone surrogate', true, null, [1, 'a', null], { b: 1, a: [2, { c: 'd' }], 2: 'x', 1: 'y' }, { ['__proto__']: 1 },
+      -0, NaN, Infinity, undefined, { u: undefined }, holed, named, bare, Array.from({ length: 40 }, (_, i) => i),
+      [[[[[['deep']]]]]], { at: new Date(0) }, 2n ** 70n, new Uint8Array([1, 2]),
+    ];
+    // Submitted as arguments and returned as results: both ways through Redis.
+    const back = await Promise.all(values.map((value) => cluster.submit('work', 'echo', [value])));
+    for (const [i, value] of values.entries()) assert.deepStrictEqual(back[i], structuredClone(value), `value ${i}`);
+  });
+
   it('reports progress from the node that runs the task, in order, and emits task:progress and task:done there once', async () => {
     const { cluster } = await node();
     const seen: unknown[] = [];

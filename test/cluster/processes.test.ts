@@ -124,6 +124,24 @@ describe('sideloop/cluster across processes', () => {
     assert.deepEqual(values, ids.map((_, i) => i * 2));
   });
 
+  it('lets a process that closed its cluster exit, without waiting out the deadline of the calls it made', async () => {
+    const prefix = `test-${randomUUID()}`;
+    prefixes.push(prefix);
+    // With a 10-minute commandTimeout, a deadline still armed after close would hold the process far past the limit.
+    const child = await runChild(`
+      import { startPool } from 'sideloop';
+      import { startCluster } from 'sideloop/cluster';
+      const pool = await startPool(new URL(${JSON.stringify(fixture('cluster-work.js').href)}), { minThreads: 1, maxThreads: 1 });
+      const cluster = await startCluster({ redis: ${JSON.stringify(REDIS)}, prefix: ${JSON.stringify(prefix)}, node: 'brief', serve: { work: pool }, commandTimeout: 600000 });
+      console.log(await cluster.submit('work', 'double', [21]), (await cluster.stats()).queues.length);
+      await cluster.close();
+      await pool.close();
+    `);
+    assert.equal(child.signal, null, 'the process was still running at the limit');
+    assert.equal(child.code, 0, child.stderr);
+    assert.equal(child.stdout.trim(), '42 1');
+  });
+
   it('cancels from this process a task running in another: its signal is aborted there and it ends cancelled', async () => {
     const prefix = `test-${randomUUID()}`;
     prefixes.push(prefix);

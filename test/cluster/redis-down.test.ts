@@ -1,6 +1,7 @@
 // sideloop/cluster when Redis goes away: a redis-server of the test's own (append-only file synced on every write) is
 // killed for about 5 s while tasks run. Calls fail at once with the coded error instead of hanging, local loops keep
 // working, and once Redis is back the cluster reconnects by itself and every task stored before the outage completes.
+// A Redis that answers nothing (frozen) fails calls after `commandTimeout` the same way.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startPool, type Pool } from '../../packages/core/src/index.ts';
@@ -57,5 +58,23 @@ describe('sideloop/cluster with Redis down', () => {
       { loop: 'other', pending: 0, running: 0, completed: 1, failed: 0, delayed: 0 },
       { loop: 'work', pending: 0, running: 0, completed: 31, failed: 0, delayed: 0 },
     ]);
+  });
+
+  it('fails calls with ClusterUnavailableError when Redis answers nothing, and works again once it answers', async () => {
+    redis.pause();
+    let outcomes: Array<PromiseSettledResult<unknown>>;
+    try {
+      // The connections stay open: the calls are sent and wait for an answer that does not come, up to commandTimeout.
+      outcomes = await Promise.allSettled([cluster.submit('work', 'double', [1]), cluster.stats(), cluster.job('not-stored'), cluster.submit('other', 'double', [2])]);
+    } finally {
+      redis.resume();
+    }
+    for (const outcome of outcomes) {
+      assert.equal(outcome.status, 'rejected');
+      assert.ok(outcome.reason instanceof ClusterUnavailableError, String(outcome.reason));
+      assert.match(outcome.reason.message, /no answer for 1000 ms/);
+    }
+    assert.equal(await cluster.submit('work', 'double', [7]), 14);
+    assert.equal(await cluster.job('not-stored'), undefined);
   });
 });

@@ -19,20 +19,27 @@ export interface OwnRedis {
   port: number;
   /** Stops it with `signal` and waits for its exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open and nothing is answered, until `resume()`. */
+  pause(): void;
+  resume(): void;
   /** Starts it again on the same port with the same data directory (the append-only file is read back). */
   restart(): Promise<void>;
   /** Stops it and removes its data directory. */
   dispose(): Promise<void>;
 }
 
-/** Starts a redis-server with an append-only file synced on every write, so that what it acknowledged survives a kill. */
-export async function startRedis(): Promise<OwnRedis> {
+/**
+ * Starts a redis-server with an append-only file synced on every write, so that what it acknowledged survives a kill;
+ * with `durable: false`, without persistence (as the shared one runs), for measures.
+ */
+export async function startRedis({ durable = true }: { durable?: boolean } = {}): Promise<OwnRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sideloop-redis-'));
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes',
-      '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+    const persistence = durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence,
+      '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
     const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0, enableOfflineQueue: false });
     probe.on('error', () => {});
     try {
@@ -62,6 +69,8 @@ export async function startRedis(): Promise<OwnRedis> {
     url: `redis://127.0.0.1:${port}`,
     port,
     stop,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     restart: start,
     async dispose() {
       await stop();

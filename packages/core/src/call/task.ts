@@ -4,6 +4,7 @@
  */
 import { CancelledError, TimeoutError } from '../errors.ts';
 import { checkMs } from '../options.ts';
+import { TaskListeners } from './task-listeners.ts';
 
 export type TaskState = 'pending' | 'running' | 'fulfilled' | 'rejected' | 'cancelled';
 
@@ -40,8 +41,7 @@ export class Task<T> extends Promise<T> {
   #value: unknown;
   #resolve!: (value: T) => void;
   #reject!: (error: unknown) => void;
-  #doneCallbacks: Array<(task: Task<T>) => void> | undefined;
-  #progressListeners: Array<(value: unknown) => void> | undefined;
+  #listeners: TaskListeners<Task<T>> | undefined;
   /** @internal Where the call was made, for error stacks. */ readonly site: { stack?: string };
 
   /** @internal Tasks are made by loops and pools, never by users. */
@@ -132,24 +132,22 @@ export class Task<T> extends Promise<T> {
 
   /** Calls `callback(task)` on this thread once the task settles; never synchronously. */
   onDone(callback: (task: Task<T>) => void): void {
-    if (typeof callback !== 'function') throw new TypeError(`Expected \`callback\` to be a function, got \`${String(callback)}\``);
-    if (this.#state !== 'open') queueMicrotask(() => this.#runCallback(callback));
-    else (this.#doneCallbacks ??= []).push(callback);
+    this.#listen().onDone(callback, this.#state !== 'open');
   }
 
   /** Listens to this task's progress events, in order (coalesced to the latest when the listener is slower). */
   on(event: 'progress', listener: (value: unknown) => void): this {
-    if (event !== 'progress') throw new TypeError(`Expected \`event\` to be 'progress', got \`${String(event)}\``);
-    if (typeof listener !== 'function') throw new TypeError(`Expected \`listener\` to be a function, got \`${String(listener)}\``);
-    (this.#progressListeners ??= []).push(listener);
+    this.#listen().on(event, listener);
     return this;
   }
 
   off(event: 'progress', listener: (value: unknown) => void): this {
-    const list = this.#progressListeners;
-    const at = event === 'progress' && list ? list.indexOf(listener) : -1;
-    if (at >= 0) list!.splice(at, 1);
+    this.#listeners?.off(event, listener);
     return this;
+  }
+
+  #listen(): TaskListeners<Task<T>> {
+    return (this.#listeners ??= new TaskListeners<Task<T>>(this, (error) => this.#carrier.callbackError(error, this as Task<unknown>)));
   }
 
   /** The caller saw the failure through result()/exception(): it is not an unhandled rejection. */
@@ -165,33 +163,16 @@ export class Task<T> extends Promise<T> {
     }
   }
 
-  #runCallback(callback: (task: Task<T>) => void): void {
-    try {
-      callback(this);
-    } catch (error) {
-      this.#carrier.callbackError(error, this as Task<unknown>);
-    }
-  }
-
   #finish(): void {
-    const callbacks = this.#doneCallbacks;
-    this.#doneCallbacks = undefined;
-    this.#progressListeners = undefined;
-    if (callbacks) queueMicrotask(() => callbacks.forEach((cb) => this.#runCallback(cb)));
+    this.#listeners?.finish();
   }
 
   /** @internal */ hasProgressListeners(): boolean {
-    return this.#progressListeners !== undefined && this.#progressListeners.length > 0;
+    return this.#listeners?.hasProgressListeners() ?? false;
   }
 
   /** @internal */ emitProgress(value: unknown): void {
-    for (const listener of this.#progressListeners ?? []) {
-      try {
-        listener(value);
-      } catch (error) {
-        this.#carrier.callbackError(error, this as Task<unknown>);
-      }
-    }
+    this.#listeners?.emitProgress(value);
   }
 
   /** @internal */ settleFulfilled(value: T): boolean {

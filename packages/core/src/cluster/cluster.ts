@@ -20,7 +20,8 @@ import { decodeValue, encodeValue, type JobData } from './job-codec.ts';
 import { JobRunner, type RunnerEvents } from './job-runner.ts';
 import { NodeRegistry, type ClusterNode } from './node-registry.ts';
 import { QueueWatch } from './queue-watch.ts';
-import { bullConnection, commandConnection, subscriberConnection, unavailable, withDeadline } from './redis-connection.ts';
+import { CommandDeadlines } from './command-deadlines.ts';
+import { bullConnection, commandConnection, subscriberConnection, unavailable } from './redis-connection.ts';
 import { extensions } from '../extensions.ts';
 
 export interface QueueCounts {
@@ -57,14 +58,13 @@ export class Cluster implements AsyncDisposable {
   readonly prefix: string;
   readonly #options: ResolvedClusterOptions;
   readonly #commands: Redis;
+  readonly #deadlines: CommandDeadlines;
   readonly #subscriber: Redis;
   readonly #marks: CancelMarks;
   readonly #registry: NodeRegistry;
   readonly #runners = new Map<string, JobRunner>();
   readonly #watches = new Map<string, QueueWatch>();
   readonly #emitter = new EventEmitter();
-  /** The encoded arguments of the tasks this node submitted with a `jobId`, for the idempotency check. */
-  readonly #argsOf = new WeakMap<DurableTask<unknown>, string>();
   readonly #carrier: DurableCarrier;
   #sweeper: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -75,6 +75,7 @@ export class Cluster implements AsyncDisposable {
     this.node = options.node;
     this.prefix = options.prefix;
     this.#commands = commandConnection(options.redis, `${options.node}:commands`);
+    this.#deadlines = new CommandDeadlines(this.#commands, options.commandTimeout);
     this.#subscriber = subscriberConnection(options.redis, `${options.node}:cancels`);
     const served = new Set(options.serve.map((s) => s.loop));
     this.#marks = new CancelMarks(this.#commands, this.#subscriber, options.prefix, served, options.keep.age);
@@ -92,8 +93,13 @@ export class Cluster implements AsyncDisposable {
     await waitReady(this.#commands, connectTimeout);
     await this.#registry.start();
     const events: RunnerEvents = {
-      progress: (loop, id, fn, value) => this.#emit('task:progress', { id, loop, fn, value }),
-      done: (loop, id, fn, outcome) => this.#emit('task:done', { id, loop, fn, ...outcome }),
+      // The payloads are made only for listeners: most nodes have none (the server's relay listens).
+      progress: (loop, id, fn, value) => {
+        if (this.#listened('task:progress')) this.#emit('task:progress', { id, loop, fn, value });
+      },
+      done: (loop, id, fn, outcome) => {
+        if (this.#listened('task:done')) this.#emit('task:done', { id, loop, fn, ...outcome });
+      },
     };
     const connection = bullConnection(this.#options.redis);
     for (const { loop, target, concurrency } of this.#options.serve) {
@@ -146,7 +152,7 @@ export class Cluster implements AsyncDisposable {
     const watch = this.#watch(loop);
     const id = o.jobId ?? randomUUID();
     const held = o.jobId === undefined ? undefined : watch.tracked(id);
-    if (held && held.fn === fn && this.#argsOf.get(held) === encoded) return held as DurableTask<T>;
+    if (held && held.fn === fn && watch.argsOf(id) === encoded) return held as DurableTask<T>;
     const task = new DurableTask<T>(this.#carrier, id, loop, fn, site);
     if (held) {
       const error = conflict(loop, id);
@@ -154,40 +160,52 @@ export class Cluster implements AsyncDisposable {
       task.settleRejected(error);
       return task;
     }
-    this.#argsOf.set(task as DurableTask<unknown>, encoded);
-    watch.track(task as DurableTask<unknown>);
+    watch.track(task as DurableTask<unknown>, encoded);
     const data: JobData = { a: encoded, n: this.node };
     if (o.retryDelay && o.maxAttempts > 1) data.r = o.retryDelay;
     if (o.timeout !== undefined) data.t = o.timeout;
     const meta = extensions.callMeta?.(loop, fn);
     if (meta) data.m = meta;
-    void this.#store(watch, task as DurableTask<unknown>, data, o);
+    this.#store(watch, task as DurableTask<unknown>, data, o);
     return task;
   }
 
-  async #store(watch: QueueWatch, task: DurableTask<unknown>, data: JobData, o: ResolvedSubmitOptions): Promise<void> {
-    const { loop, fn, id } = task;
+  /** Writes the job; the task learns whether Redis has it, within the command deadline. */
+  #store(watch: QueueWatch, task: DurableTask<unknown>, data: JobData, o: ResolvedSubmitOptions): void {
     // What to keep of finished jobs is the workers' option (every node sets it), not stored with each job.
-    const opts: JobsOptions = { jobId: id };
+    const opts: JobsOptions = { jobId: task.id };
     if (o.maxAttempts > 1) Object.assign(opts, { attempts: o.maxAttempts, backoff: { type: 'sideloop' } });
     if (o.delay) opts.delay = o.delay;
-    try {
-      await withDeadline((async () => {
-        await this.#registry.check(loop, fn);
-        await watch.listen();
-        await watch.queue.add(fn, data, opts);
-        if (o.jobId === undefined) return;
-        // The same id may name a task stored before: it is this task only with the same function and arguments.
-        const stored = await Job.fromId<JobData, string>(watch.queue, id);
-        if (stored && (stored.name !== fn || stored.data.a !== data.a)) throw conflict(loop, id);
-        await watch.refresh(task);
-      })(), this.#commands, this.#options.commandTimeout, `Submitting ${fn} to loop "${loop}"`);
-      task.setStored();
-    } catch (error) {
+    const failed = (error: unknown): void => {
       watch.untrack(task);
-      task.setStored({ error });
-      task.settleRejected(error);
-    }
+      const reason = unavailable(error, `Submitting ${task.fn} to loop "${task.loop}"`);
+      task.setStored({ error: reason });
+      task.settleRejected(reason);
+    };
+    const call = this.#deadlines.start(failed);
+    // Most submissions name a loop and a function already seen, on a queue whose events are already read, without a
+    // jobId: then storing is one write, with no step to wait for before it.
+    const write = o.jobId === undefined && watch.listening && this.#registry.known(task.loop, task.fn)
+      ? watch.queue.add(task.fn, data, opts)
+      : this.#storeChecked(watch, task, data, opts, o.jobId !== undefined);
+    write.then(() => {
+      if (this.#deadlines.settle(call)) task.setStored();
+    }, (error: unknown) => {
+      if (this.#deadlines.settle(call)) failed(error);
+    });
+  }
+
+  /** Stores a task whose loop, function, queue events or `jobId` must be checked first. */
+  async #storeChecked(watch: QueueWatch, task: DurableTask<unknown>, data: JobData, opts: JobsOptions, idempotent: boolean): Promise<void> {
+    const { loop, fn, id } = task;
+    await this.#registry.check(loop, fn);
+    await watch.listen();
+    await watch.queue.add(fn, data, opts);
+    if (!idempotent) return;
+    // The same id may name a task stored before: it is this task only with the same function and arguments.
+    const stored = await Job.fromId<JobData, string>(watch.queue, id);
+    if (stored && (stored.name !== fn || stored.data.a !== data.a)) throw conflict(loop, id);
+    await watch.refresh(task);
   }
 
   /**
@@ -199,8 +217,7 @@ export class Cluster implements AsyncDisposable {
     if (typeof id !== 'string' || id.length === 0) throw invalid('id', 'a non-empty string', id);
     if (loop !== undefined) checkLoopName('loop', loop);
     this.#open();
-    const { commandTimeout } = this.#options;
-    return withDeadline((async () => {
+    return this.#deadlines.guard((async () => {
       const loops = loop === undefined ? await this.#registry.loops() : [loop];
       for (const name of loops) {
         const held = this.#watches.get(name)?.tracked(id);
@@ -219,7 +236,7 @@ export class Cluster implements AsyncDisposable {
       watch.track(task as DurableTask<unknown>);
       await watch.refresh(task as DurableTask<unknown>);
       return found;
-    })(), this.#commands, commandTimeout, `Looking up task ${id}`);
+    })(), `Looking up task ${id}`);
   }
 
   /** A task this node holds, as `job()` gives it: a follower of the same task, not thenable. */
@@ -246,7 +263,7 @@ export class Cluster implements AsyncDisposable {
     } catch {
       encoded = encodeValue(String(reason));
     }
-    return withDeadline((async () => {
+    return this.#deadlines.guard((async () => {
       await this.#marks.mark(task.loop, task.id, encoded);
       await watch.ready();
       const state = await watch.queue.getJobState(task.id);
@@ -259,13 +276,13 @@ export class Cluster implements AsyncDisposable {
       watch.untrack(task);
       task.settleRejected(reason instanceof CancelledError ? reason : new CancelledError(reason));
       return true;
-    })(), this.#commands, this.#options.commandTimeout, `Cancelling task ${task.id}`);
+    })(), `Cancelling task ${task.id}`);
   }
 
   /** The nodes (alive or not, with their heartbeats) and each loop's queue counts. */
   async stats(): Promise<ClusterStats> {
     this.#open();
-    return withDeadline((async () => {
+    return this.#deadlines.guard((async () => {
       const [nodes, loops] = await Promise.all([this.#registry.nodes(), this.#registry.loops()]);
       const queues = await Promise.all(loops.map(async (loop): Promise<QueueCounts> => {
         const watch = this.#watch(loop);
@@ -277,7 +294,7 @@ export class Cluster implements AsyncDisposable {
         };
       }));
       return { node: this.node, nodes, queues };
-    })(), this.#commands, this.#options.commandTimeout, 'Reading the cluster stats');
+    })(), 'Reading the cluster stats');
   }
 
   /** Listens to the tasks this node runs (`task:progress`, `task:done`): each event is emitted by one node only. */
@@ -289,6 +306,10 @@ export class Cluster implements AsyncDisposable {
   off<E extends keyof ClusterEvents>(event: E, listener: (payload: ClusterEvents[E]) => void): this {
     this.#emitter.off(event, listener);
     return this;
+  }
+
+  #listened(event: keyof ClusterEvents): boolean {
+    return this.#emitter.listenerCount(event) > 0;
   }
 
   #emit<E extends keyof ClusterEvents>(event: E, payload: ClusterEvents[E]): void {

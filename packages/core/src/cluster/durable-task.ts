@@ -6,6 +6,7 @@
 import { CancelledError, TimeoutError } from '../errors.ts';
 import { checkMs } from '../options.ts';
 import type { TaskState } from '../call/task.ts';
+import { TaskListeners } from '../call/task-listeners.ts';
 
 /** What a durable task needs from the cluster that tracks it. */
 export interface DurableCarrier {
@@ -39,11 +40,10 @@ export class DurableTask<T = unknown> extends Promise<T> {
   #progress: unknown;
   #resolve!: (value: T) => void;
   #reject!: (error: unknown) => void;
-  #doneCallbacks: Array<(task: DurableTask<T>) => void> | undefined;
+  #listeners: TaskListeners<DurableTask<T>> | undefined;
   /** Whether Redis has the task: true, the error of the write, or undefined while it is under way. */
   #stored: true | { error: unknown } | undefined;
   #storedWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> | undefined;
-  #progressListeners: Array<(value: unknown) => void> | undefined;
   /** @internal Where the task was submitted, for error stacks. */ readonly site: { stack?: string };
 
   /** @internal Made by the cluster, never by users. */
@@ -137,42 +137,29 @@ export class DurableTask<T = unknown> extends Promise<T> {
 
   /** Calls `callback(task)` once the task settles; never synchronously. */
   onDone(callback: (task: DurableTask<T>) => void): void {
-    if (typeof callback !== 'function') throw new TypeError(`Expected \`callback\` to be a function, got \`${String(callback)}\``);
-    if (this.done()) queueMicrotask(() => this.#runCallback(callback));
-    else (this.#doneCallbacks ??= []).push(callback);
+    this.#listen().onDone(callback, this.done());
   }
 
   /** Listens to the task's progress, from whichever node runs it (coalesced to the latest when updates come fast). */
   on(event: 'progress', listener: (value: unknown) => void): this {
-    if (event !== 'progress') throw new TypeError(`Expected \`event\` to be 'progress', got \`${String(event)}\``);
-    if (typeof listener !== 'function') throw new TypeError(`Expected \`listener\` to be a function, got \`${String(listener)}\``);
-    (this.#progressListeners ??= []).push(listener);
+    this.#listen().on(event, listener);
     return this;
   }
 
   off(event: 'progress', listener: (value: unknown) => void): this {
-    const list = this.#progressListeners;
-    const at = event === 'progress' && list ? list.indexOf(listener) : -1;
-    if (at >= 0) list!.splice(at, 1);
+    this.#listeners?.off(event, listener);
     return this;
   }
 
-  #runCallback(callback: (task: DurableTask<T>) => void): void {
-    try {
-      callback(this);
-    } catch (error) {
-      this.#carrier.callbackError(error);
-    }
+  #listen(): TaskListeners<DurableTask<T>> {
+    return (this.#listeners ??= new TaskListeners<DurableTask<T>>(this, (error) => this.#carrier.callbackError(error)));
   }
 
   #finish(state: 'fulfilled' | 'rejected' | 'cancelled', value: unknown): boolean {
     if (this.done()) return false;
     this.#state = state;
     this.#value = value;
-    const callbacks = this.#doneCallbacks;
-    this.#doneCallbacks = undefined;
-    this.#progressListeners = undefined;
-    if (callbacks) queueMicrotask(() => callbacks.forEach((cb) => this.#runCallback(cb)));
+    this.#listeners?.finish();
     return true;
   }
 
@@ -184,13 +171,7 @@ export class DurableTask<T = unknown> extends Promise<T> {
   /** @internal */ emitProgress(value: unknown): void {
     if (this.done()) return;
     this.#progress = value;
-    for (const listener of this.#progressListeners ?? []) {
-      try {
-        listener(value);
-      } catch (error) {
-        this.#carrier.callbackError(error);
-      }
-    }
+    this.#listeners?.emitProgress(value);
   }
 
   /** @internal */ settleFulfilled(value: T): boolean {

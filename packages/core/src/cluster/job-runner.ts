@@ -85,14 +85,17 @@ export class JobRunner {
     const entry: Running = { job, token, task: undefined, cancel: undefined, handedBack: false, latest: undefined, sending: undefined };
     this.#running.set(id, entry);
     try {
-      let mark: string | undefined;
-      try {
-        mark = await this.#marks.check(this.loop, id);
-      } catch {
-        // Whether it was cancelled cannot be read now: the job goes back to the queue, no try counted.
-        entry.handedBack = true;
-        await job.moveToWait(token).catch(() => {});
-        throw new DelayedError();
+      // From memory while the cancel subscription is live (no wait), else read from Redis.
+      let mark = this.#marks.check(this.loop, id);
+      if (typeof mark === 'object') {
+        try {
+          mark = await mark;
+        } catch {
+          // Whether it was cancelled cannot be read now: the job goes back to the queue, no try counted.
+          entry.handedBack = true;
+          await job.moveToWait(token).catch(() => {});
+          throw new DelayedError();
+        }
       }
       if (mark !== undefined) entry.cancel ??= { reason: decodeValue(mark) };
       if (entry.handedBack) throw new DelayedError();
@@ -107,7 +110,7 @@ export class JobRunner {
       entry.task = task;
       void task.on('progress', (value) => this.#progress(entry, value));
       const value = await task;
-      await entry.sending;
+      if (entry.sending) await entry.sending;
       const encoded = encodeValue(value);
       this.#events.done(this.loop, id, job.name, { state: 'fulfilled', value });
       return encoded;
@@ -119,7 +122,7 @@ export class JobRunner {
         await job.moveToWait(token).catch(() => {});
         throw new DelayedError();
       }
-      await entry.sending;
+      if (entry.sending) await entry.sending;
       const final = !retryable(error) || error instanceof UnknownFunctionError;
       if (final || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
         this.#events.done(this.loop, id, job.name, { state: error instanceof CancelledError ? 'cancelled' : 'rejected', error });

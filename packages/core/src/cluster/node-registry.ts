@@ -99,13 +99,13 @@ export class NodeRegistry {
 
   /** Throws what a local call would when no node ever served `loop`, or none of its nodes exports `fn`. */
   async check(loop: string, fn: string): Promise<void> {
-    if (this.#known(loop, fn)) return;
+    if (this.known(loop, fn)) return;
     // Submissions that miss at once share one read.
     this.#refreshing ??= this.#refresh().finally(() => {
       this.#refreshing = undefined;
     });
     await this.#refreshing;
-    if (this.#known(loop, fn)) return;
+    if (this.known(loop, fn)) return;
     if (!this.#catalogue.has(loop)) throw new RequestError('UNKNOWN_LOOP', `No node of the cluster serves a loop named "${loop}"`);
     throw new UnknownFunctionError(`Loop "${loop}" has no exported function \`${fn}\` on the nodes that serve it`, fn);
   }
@@ -124,7 +124,8 @@ export class NodeRegistry {
     this.#catalogue = catalogue;
   }
 
-  #known(loop: string, fn: string): boolean {
+  /** Whether `loop` and `fn` are known to be served, as last read (without asking Redis). */
+  known(loop: string, fn: string): boolean {
     if (!this.#catalogue.has(loop)) return false;
     const fns = this.#catalogue.get(loop);
     return fns === null || fns === undefined || fns.has(fn);

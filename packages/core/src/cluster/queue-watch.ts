@@ -21,9 +21,11 @@ export class QueueWatch {
   readonly #connection: ConnectionOptions;
   readonly #prefix: string;
   readonly #marks: CancelMarks;
-  readonly #tasks = new Map<string, { task: DurableTask<unknown>; heard: number }>();
+  /** The tasks followed, with when they last heard from the queue and the encoded arguments of those submitted here. */
+  readonly #tasks = new Map<string, { task: DurableTask<unknown>; heard: number; args: string | undefined }>();
   #events: QueueEvents | undefined;
   #ready: Promise<void> | undefined;
+  #listening = false;
 
   constructor(loop: string, commands: Redis, connection: ConnectionOptions, prefix: string, marks: CancelMarks) {
     this.loop = loop;
@@ -76,6 +78,12 @@ export class QueueWatch {
     });
     this.#events = events;
     await events.waitUntilReady();
+    this.#listening = true;
+  }
+
+  /** Whether the queue's events are read (`listen()` resolved). */
+  get listening(): boolean {
+    return this.#listening;
   }
 
   #heard(id: string): DurableTask<unknown> | undefined {
@@ -95,8 +103,14 @@ export class QueueWatch {
     return this.#tasks.get(id)?.task;
   }
 
-  track(task: DurableTask<unknown>): void {
-    this.#tasks.set(task.id, { task, heard: Date.now() });
+  /** Follows `task`; `args`, its encoded arguments when this node submitted it, for the `jobId` check. */
+  track(task: DurableTask<unknown>, args?: string): void {
+    this.#tasks.set(task.id, { task, heard: Date.now(), args });
+  }
+
+  /** The encoded arguments of the tracked task `id`, when this node submitted it. */
+  argsOf(id: string): string | undefined {
+    return this.#tasks.get(id)?.args;
   }
 
   untrack(task: DurableTask<unknown>): void {

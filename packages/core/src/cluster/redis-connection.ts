@@ -2,7 +2,8 @@
  * The Redis connections of a node. sideloop's own commands (submissions, lookups, cancel marks, heartbeats) share
  * one connection that never queues a command while Redis is away, so a caller learns at once that Redis is
  * unreachable (`ClusterUnavailableError`) instead of waiting; a caller also stops waiting after `commandTimeout` ms
- * in which Redis answered nothing at all (a Redis that is busy with a burst still answers, and is waited for).
+ * in which Redis answered nothing at all (command-deadlines.ts: a Redis busy with a burst still answers, and is
+ * waited for).
  * BullMQ's workers and event readers get connection options and open (and reconnect) their own connections.
  */
 import type { ConnectionOptions } from 'bullmq';
@@ -27,10 +28,10 @@ export function commandConnection(redis: string | RedisOptions, name: string): R
 }
 
 /** When each command connection last received a reply (performance.now()). */
-const lastReply = new WeakMap<Redis, number>();
+export const lastReply = new WeakMap<Redis, number>();
 
 /** How many commands sent on `client` wait for their reply (ioredis's queue of sent commands). */
-function waiting(client: Redis): number {
+export function waiting(client: Redis): number {
   return (client as unknown as { commandQueue?: { length: number } }).commandQueue?.length ?? 1;
 }
 
@@ -53,31 +54,4 @@ export function unavailable(error: unknown, what: string): Error {
   if (error instanceof SideloopError || error instanceof TypeError || error instanceof RangeError) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new ClusterUnavailableError(`${what}: Redis is unreachable (${reason})`, { cause: error });
-}
-
-/**
- * `promise`, or a `ClusterUnavailableError` once `client` has received nothing for `ms` ms while commands waited
- * for Redis: a silent Redis never keeps a caller much longer than that, a busy one that keeps answering is waited
- * for. When nothing was asked of Redis on `client` meanwhile (the caller waits on another connection), a PING asks.
- */
-export function withDeadline<T>(promise: Promise<T>, client: Redis, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    const check = (): void => {
-      const quiet = performance.now() - (lastReply.get(client) ?? 0);
-      if (client.status === 'ready' && quiet < ms) {
-        timer = setTimeout(check, ms - quiet);
-      } else if (client.status === 'ready' && waiting(client) === 0) {
-        // Nothing asked of Redis on this connection (the caller waits on another one): ask, and judge by the answer.
-        client.ping().catch(() => {});
-        timer = setTimeout(check, ms);
-      } else {
-        reject(unavailable(new Error(`no answer for ${ms} ms`), what));
-      }
-    };
-    timer = setTimeout(check, ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer)).catch((error: unknown) => {
-    throw unavailable(error, what);
-  });
 }
