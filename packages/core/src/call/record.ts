@@ -20,7 +20,7 @@ export interface CallSetup {
   onReady?: (value: unknown) => void;
   site: { stack?: string };
   /** Opaque metadata that travels with the call (extensions.ts), such as trace context. */
-  meta?: Record<string, string> | undefined;
+  meta?: string | undefined;
 }
 
 /** What a loop or a pool carries calls with: the handles' one interface to either. */

@@ -21,8 +21,8 @@ export interface JobData {
   t?: number;
   /** The node that submitted it. */
   n: string;
-  /** The submitter's call metadata (extensions.ts), such as its trace context. */
-  m?: Record<string, string>;
+  /** The submitter's call metadata (extensions.ts), such as its trace context (an object of headers in jobs stored by earlier builds). */
+  m?: string | Record<string, string>;
 }
 
 export function encodeValue(value: unknown): string {
