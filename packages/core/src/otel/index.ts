@@ -10,7 +10,7 @@
  * check of the active context.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, INVALID_TRACEID, propagation, trace } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { extensions } from '../extensions.ts';
 import { checkObject, invalid } from '../options.ts';
@@ -28,6 +28,8 @@ export interface InstrumentOptions {
 const THREAD_MODULE = new URL(`./thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 
 let active: (() => void) | undefined;
+/** This thread's `performance.timeOrigin` (a getter that costs a call each time). */
+const ORIGIN = performance.timeOrigin;
 
 /**
  * The call metadata (meta.ts): the active span's `traceparent`, built directly, the time sent, and `tracestate` and
@@ -35,9 +37,11 @@ let active: (() => void) | undefined;
  */
 function callMeta(): string | undefined {
   const current = context.active();
-  const span = trace.getSpan(current);
+  let span = trace.getSpan(current);
   const baggage = propagation.getBaggage(current);
   if (span === undefined && baggage === undefined) return undefined;
+  // A span with an invalid context (a no-op tracer's) carries nothing.
+  if (span?.spanContext().traceId === INVALID_TRACEID) span = undefined;
   let traceparent: string | undefined;
   let more = '';
   if (span !== undefined) {
@@ -51,7 +55,8 @@ function callMeta(): string | undefined {
     propagation.inject(current, carrier);
     for (const [key, value] of Object.entries(carrier)) if (key !== 'traceparent' && key !== 'tracestate') more += `\n${key}=${value}`;
   }
-  return writeMeta(traceparent, Math.round((performance.timeOrigin + performance.now()) * 1000), more);
+  if (traceparent === undefined && more === '') return undefined;
+  return writeMeta(traceparent, Math.round((ORIGIN + performance.now()) * 1000), more);
 }
 
 /** Runs `run` in the context a call's metadata carries (a durable task's, on the node that runs it). */

@@ -11,6 +11,8 @@ import { SpanStatusCode, trace, type Attributes, type AttributeValue, type Excep
 import type { CallInfo } from '../worker/context.ts';
 import { linkToWire, type TaskExtras } from './wire.ts';
 
+/** This thread's `performance.timeOrigin` (a getter that costs a call each time). */
+const ORIGIN = performance.timeOrigin;
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 const pool = new Uint8Array(4096);
 let used = pool.length;
@@ -33,13 +35,13 @@ export function randomId(bytes: number): string {
 }
 
 /** The current time in ms since the epoch. */
-export const nowMs = (): number => performance.timeOrigin + performance.now();
+export const nowMs = (): number => ORIGIN + performance.now();
 
 /** A `TimeInput` in ms since the epoch (a number not after `performance.now()` is read as one of its values). */
 function msOf(time: TimeInput): number {
   if (Array.isArray(time)) return time[0] * 1000 + time[1] / 1e6;
   if (time instanceof Date) return time.getTime();
-  return time <= performance.now() ? performance.timeOrigin + time : time;
+  return time <= performance.now() ? ORIGIN + time : time;
 }
 
 function isTimeInput(value: unknown): value is TimeInput {
@@ -54,13 +56,18 @@ function isAttributeValue(value: unknown): value is AttributeValue {
 
 export type Outcome = 'fulfilled' | 'rejected' | 'cancelled';
 
+/**
+ * The work that is not needed before the call's answer goes out (the span id, unless the loop's code asks for the
+ * span's context, the start and wait in ms since the epoch) waits until the span is packed for the main thread.
+ */
 export class TaskSpan implements Span {
-  readonly context: SpanContext;
-  /** The start, in ms since the epoch (`startNow` is the same instant on `performance.now()`). */
-  readonly startMs: number;
+  readonly #traceId: string;
+  readonly #traceState: TraceState | undefined;
+  #context: SpanContext | undefined;
+  /** The start on `performance.now()`. */
   readonly startNow: number;
-  /** The queue wait in ms, -1 when unknown. */
-  readonly waitMs: number;
+  /** When the caller sent the call, in ms since the epoch (NaN unknown). */
+  readonly #sentMs: number;
   outcome: Outcome = 'fulfilled';
   durationMs = 0;
   /** What the loop's code (or a failure) added; undefined in the common case. */
@@ -75,10 +82,24 @@ export class TaskSpan implements Span {
     this.call = call;
     this.parentSpanId = parentSpanId;
     this.#finished = finished;
-    this.context = { traceId, spanId: randomId(8), traceFlags: 1, traceState };
+    this.#traceId = traceId;
+    this.#traceState = traceState;
+    this.#sentMs = sentMs;
     this.startNow = performance.now();
-    this.startMs = performance.timeOrigin + this.startNow;
-    this.waitMs = Number.isFinite(sentMs) ? Math.max(0, this.startMs - sentMs) : -1;
+  }
+
+  get context(): SpanContext {
+    return (this.#context ??= { traceId: this.#traceId, spanId: randomId(8), traceFlags: 1, traceState: this.#traceState });
+  }
+
+  /** The start, in ms since the epoch. */
+  get startMs(): number {
+    return ORIGIN + this.startNow;
+  }
+
+  /** The queue wait in ms, -1 when unknown. */
+  get waitMs(): number {
+    return Number.isFinite(this.#sentMs) ? Math.max(0, ORIGIN + this.startNow - this.#sentMs) : -1;
   }
 
   /** A span for a caller that is not sampled: records nothing, carries the context on. */

@@ -12,7 +12,7 @@ import { NodeTracerProvider, type ReadableSpan, type SpanProcessor } from '@open
 import { globals, type CallInfo } from '../worker/context.ts';
 import { extractMeta, plainMeta, sentOf } from './meta.ts';
 import { randomId, TaskSpan, type Outcome } from './task-span.ts';
-import { CHANNEL, TASK_FIELDS, toWire, type WireBatch } from './wire.ts';
+import { CHANNEL, TaskPacker, toWire, type WireBatch } from './wire.ts';
 
 /** How long finished spans wait to be sent together, in ms, unless SEND_AT of them are waiting. */
 const SEND_EVERY_MS = 20;
@@ -24,7 +24,9 @@ const SEND_AT = 512;
  * held one open would also receive, and decode, every other loop thread's batches.
  */
 class ToMainThread implements SpanProcessor {
-  #tasks: WireBatch['tasks'] = [];
+  readonly #tasks = new TaskPacker();
+  /** Task spans ended since the last batch, packed when it goes (after the answers did). */
+  #ended: TaskSpan[] = [];
   #spans: WireBatch['spans'] = [];
   #timer: NodeJS.Timeout | undefined;
 
@@ -40,18 +42,14 @@ class ToMainThread implements SpanProcessor {
     this.#added();
   }
 
-  /** A `sideloop.task` span, flat (wire.ts's TaskRecord). */
+  /** A `sideloop.task` span. */
   task = (span: TaskSpan): void => {
-    const { context: { traceId, spanId, traceFlags, traceState }, call } = span;
-    this.#tasks.push(
-      traceId, spanId, span.parentSpanId, traceFlags, traceState?.serialize() ?? '', span.startMs, span.durationMs,
-      call.loop, call.fn, call.id, call.kind, span.waitMs, span.outcome, span.extras ?? 0,
-    );
+    this.#ended.push(span);
     this.#added();
   };
 
   #added(): void {
-    const waiting = this.#tasks.length / TASK_FIELDS + this.#spans.length;
+    const waiting = this.#ended.length + this.#spans.length;
     if (waiting >= SEND_AT) this.#send();
     else if (this.#timer === undefined) (this.#timer = setTimeout(() => this.#send(), SEND_EVERY_MS)).unref();
   }
@@ -59,9 +57,10 @@ class ToMainThread implements SpanProcessor {
   #send(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#tasks.length === 0 && this.#spans.length === 0) return;
-    const batch: WireBatch = { resource: resource.attributes, tasks: this.#tasks, spans: this.#spans };
-    this.#tasks = [];
+    if (this.#ended.length === 0 && this.#spans.length === 0) return;
+    for (const span of this.#ended) this.#tasks.add(span);
+    this.#ended = [];
+    const batch: WireBatch = { resource: resource.attributes, tasks: this.#tasks.take(), spans: this.#spans };
     this.#spans = [];
     const channel = new BroadcastChannel(CHANNEL);
     channel.postMessage(batch);
@@ -91,14 +90,16 @@ function start(meta: string, call: CallInfo): { span: Span; context: Context } {
   let sentUs: number;
   if (plain) {
     const { traceparent } = plain;
-    parent = { traceId: traceparent.slice(3, 35), spanId: traceparent.slice(36, 52), traceFlags: Number.parseInt(traceparent.slice(53, 55), 16) };
+    const flags = traceparent.endsWith('01') ? 1 : Number.parseInt(traceparent.slice(53, 55), 16);
+    parent = { traceId: traceparent.slice(3, 35), spanId: traceparent.slice(36, 52), traceFlags: flags };
     sentUs = plain.sentUs;
   } else {
     base = extractMeta(meta);
     parent = trace.getSpanContext(base);
     sentUs = sentOf(meta);
   }
-  const traceId = parent && trace.isSpanContextValid(parent) ? parent.traceId : undefined;
+  // A plain meta's traceparent is valid: the caller sends none for an invalid span context.
+  const traceId = parent && (plain || trace.isSpanContextValid(parent)) ? parent.traceId : undefined;
   const span = traceId !== undefined && (parent!.traceFlags & 1) === 0
     ? TaskSpan.unsampled(traceId, parent!.traceState)
     : new TaskSpan(call, traceId === undefined ? '' : parent!.spanId, traceId ?? randomId(16), parent?.traceState, sentUs / 1000, toMainThread.task);

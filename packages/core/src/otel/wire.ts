@@ -1,9 +1,8 @@
 /**
  * How finished spans cross from a loop thread to the main thread: batches posted on one BroadcastChannel (every
  * worker thread of the process can post to it, and the main thread's `instrument()` listens). A batch names its
- * thread's resource once; the `sideloop.task` spans travel as flat runs of primitives in `tasks` (a structured
- * clone walks no object for them), the spans the loop's code opens as plain objects. The main thread rebuilds each
- * as a `ReadableSpan`, converting times to `HrTime` there, once.
+ * thread's resource once; the `sideloop.task` spans travel packed (`WireTasks`), the spans the loop's code opens as
+ * plain objects. The main thread rebuilds each as a `ReadableSpan`, converting times to `HrTime` there, once.
  */
 import { createTraceState, SpanKind, SpanStatusCode, type Attributes, type HrTime, type Link, type SpanContext, type SpanStatus } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-node';
@@ -50,19 +49,118 @@ export interface TaskExtras {
   links?: WireLink[];
   status?: SpanStatus;
   droppedAttributes?: number;
+  /** The task id, when it holds a line break. */
+  id?: string;
 }
 
 /**
- * A task span's fields, in this order, TASK_FIELDS per span in `WireBatch.tasks`: trace id, span id, parent span id
- * ('' for none), trace flags, trace state ('' for none), start (ms since the epoch), duration (ms), loop, fn, task
- * id, kind, queue wait (ms, -1 unknown), outcome, extras (0 for none).
+ * The task spans of a batch, packed so that a structured clone copies a few flat blocks (cloning a few hundred
+ * small arrays or objects costs it microseconds a span): their ids in one hex string, their numbers in one
+ * `Float64Array`, their strings once each.
  */
-export const TASK_FIELDS = 14;
-export type TaskRecord = [string, string, string, number, string, number, number, string, string, string, string, number, string, TaskExtras | 0];
+export interface WireTasks {
+  count: number;
+  /** Per span: trace id, span id, parent span id (zeros for none): 64 hex characters. */
+  ids: string;
+  /** The task ids, each ended by a line break (one that holds a line break itself is in its extras). */
+  taskIds: string;
+  /**
+   * Per span, TASK_NUMBERS values: start (ms since the epoch), duration (ms), queue wait (ms, -1 unknown), trace
+   * flags, then indexes into `strings` of the loop, fn, kind, outcome and trace state ('' for none).
+   */
+  numbers: Float64Array;
+  strings: string[];
+  /** [index of the span, what it holds more] for the few that hold more. */
+  extras: [number, TaskExtras][];
+}
+
+const TASK_NUMBERS = 9;
+const NO_PARENT = '0000000000000000';
+
+/** A finished task span as the loop thread hands it over (task-span.ts's `TaskSpan`). */
+export interface FinishedTask {
+  readonly context: SpanContext;
+  /** '' for none. */
+  readonly parentSpanId: string;
+  readonly startMs: number;
+  readonly durationMs: number;
+  readonly waitMs: number;
+  readonly call: { readonly loop: string; readonly fn: string; readonly id: string; readonly kind: string };
+  readonly outcome: string;
+  readonly extras: TaskExtras | undefined;
+}
+
+/** Packs task spans into `WireTasks` (in the loop thread). */
+export class TaskPacker {
+  #count = 0;
+  #ids = '';
+  #taskIds = '';
+  #numbers = new Float64Array(TASK_NUMBERS * 64);
+  #strings: string[] = [];
+  #indexes = new Map<string, number>();
+  /** The last string and index of each field: most calls repeat their loop, fn, kind and outcome. */
+  readonly #last: (string | undefined)[] = [];
+  readonly #lastIndex: number[] = [];
+  #extras: [number, TaskExtras][] = [];
+
+  get count(): number {
+    return this.#count;
+  }
+
+  add(task: FinishedTask): void {
+    if ((this.#count + 1) * TASK_NUMBERS > this.#numbers.length) {
+      const numbers = new Float64Array(this.#numbers.length * 2);
+      numbers.set(this.#numbers);
+      this.#numbers = numbers;
+    }
+    const { context, call } = task;
+    this.#ids += context.traceId + context.spanId + (task.parentSpanId || NO_PARENT);
+    const numbers = this.#numbers;
+    const at = this.#count * TASK_NUMBERS;
+    numbers[at] = task.startMs;
+    numbers[at + 1] = task.durationMs;
+    numbers[at + 2] = task.waitMs;
+    numbers[at + 3] = context.traceFlags;
+    numbers[at + 4] = this.#index(4, call.loop);
+    numbers[at + 5] = this.#index(5, call.fn);
+    numbers[at + 6] = this.#index(6, call.kind);
+    numbers[at + 7] = this.#index(7, task.outcome);
+    numbers[at + 8] = this.#index(8, context.traceState?.serialize() ?? '');
+    let { extras } = task;
+    if (call.id.includes('\n')) extras = { ...extras, id: call.id };
+    else this.#taskIds += call.id;
+    this.#taskIds += '\n';
+    if (extras) this.#extras.push([this.#count, extras]);
+    this.#count++;
+  }
+
+  #index(field: number, text: string): number {
+    if (this.#last[field] === text) return this.#lastIndex[field]!;
+    let index = this.#indexes.get(text);
+    if (index === undefined) this.#indexes.set(text, (index = this.#strings.push(text) - 1));
+    this.#last[field] = text;
+    this.#lastIndex[field] = index;
+    return index;
+  }
+
+  /** The packed spans; the packer starts over. */
+  take(): WireTasks {
+    const tasks: WireTasks = { count: this.#count, ids: this.#ids, taskIds: this.#taskIds, numbers: this.#numbers.slice(0, this.#count * TASK_NUMBERS), strings: this.#strings, extras: this.#extras };
+    this.#count = 0;
+    this.#ids = '';
+    this.#taskIds = '';
+    this.#strings = [];
+    this.#indexes = new Map();
+    this.#last.length = 0;
+    this.#lastIndex.length = 0;
+    this.#extras = [];
+    return tasks;
+  }
+}
 
 export interface WireBatch {
   resource: Attributes;
-  tasks: (TaskRecord[number])[];
+  tasks: WireTasks;
   spans: WireSpan[];
 }
 
@@ -129,8 +227,17 @@ function received({ context, endTime, ...fields }: Fields): ReadableSpan {
 
 /** Calls `onSpan` with each span of `batch`, as a `ReadableSpan` with `resource` (made by the main thread's SDK). */
 export function readBatch(batch: WireBatch, resource: ReadableSpan['resource'], onSpan: (span: ReadableSpan) => void): void {
-  const { tasks } = batch;
-  for (let i = 0; i + TASK_FIELDS <= tasks.length; i += TASK_FIELDS) onSpan(taskFromWire(tasks.slice(i, i + TASK_FIELDS) as TaskRecord, resource));
+  const { count, extras, taskIds } = batch.tasks;
+  let next = 0;
+  let idAt = 0;
+  for (let i = 0; i < count; i++) {
+    let more: TaskExtras | undefined;
+    if (next < extras.length && extras[next]![0] === i) more = extras[next++]![1];
+    const idEnd = taskIds.indexOf('\n', idAt);
+    const id = more?.id ?? taskIds.slice(idAt, idEnd);
+    idAt = idEnd + 1;
+    onSpan(taskFromWire(batch.tasks, i, id, more, resource));
+  }
   for (const wire of batch.spans) {
     const { spanContext, parentSpanContext, links, scope, dropped, ...rest } = wire;
     onSpan(received({
@@ -141,28 +248,40 @@ export function readBatch(batch: WireBatch, resource: ReadableSpan['resource'], 
   }
 }
 
-function taskFromWire(record: TaskRecord, resource: ReadableSpan['resource']): ReadableSpan {
-  const [traceId, spanId, parentId, traceFlags, state, startMs, durationMs, loop, fn, id, kind, waitMs, outcome, extras] = record;
+function taskFromWire({ ids, numbers, strings }: WireTasks, i: number, id: string, extras: TaskExtras | undefined, resource: ReadableSpan['resource']): ReadableSpan {
+  const traceId = ids.slice(i * 64, i * 64 + 32);
+  const parentId = ids.slice(i * 64 + 48, i * 64 + 64);
+  const at = i * TASK_NUMBERS;
+  const waitMs = numbers[at + 2]!;
+  const traceFlags = numbers[at + 3]!;
+  const state = strings[numbers[at + 8]!]!;
   const traceState = state === '' ? undefined : createTraceState(state);
-  const attributes: Attributes = { 'sideloop.loop': loop, 'sideloop.fn': fn, 'sideloop.task.id': id, 'sideloop.kind': kind };
+  const context: SpanContext = { traceId, spanId: ids.slice(i * 64 + 32, i * 64 + 48), traceFlags, traceState };
+  const attributes: Attributes = {
+    'sideloop.loop': strings[numbers[at + 4]!], 'sideloop.fn': strings[numbers[at + 5]!], 'sideloop.task.id': id, 'sideloop.kind': strings[numbers[at + 6]!],
+  };
   if (waitMs >= 0) attributes['sideloop.queue_wait_ms'] = waitMs;
-  if (extras !== 0 && extras.attributes) Object.assign(attributes, extras.attributes);
-  attributes['sideloop.outcome'] = outcome;
-  return received({
-    name: extras === 0 ? 'sideloop.task' : extras.name ?? 'sideloop.task',
+  if (extras?.attributes) Object.assign(attributes, extras.attributes);
+  attributes['sideloop.outcome'] = strings[numbers[at + 7]!];
+  const startTime = hrTimeOf(numbers[at]!);
+  const duration = hrTimeOf(numbers[at + 1]!);
+  return {
+    name: extras?.name ?? 'sideloop.task',
     kind: SpanKind.INTERNAL,
-    context: { traceId, spanId, traceFlags, traceState },
-    parentSpanContext: parentId === '' ? undefined : { traceId, spanId: parentId, traceFlags, isRemote: true, traceState },
-    startTime: hrTimeOf(startMs),
-    duration: hrTimeOf(durationMs),
-    status: extras === 0 ? UNSET : extras.status ?? UNSET,
+    spanContext: () => context,
+    parentSpanContext: parentId === NO_PARENT ? undefined : { traceId, spanId: parentId, traceFlags, isRemote: true, traceState },
+    startTime,
+    endTime: addHrTimes(startTime, duration),
+    duration,
+    ended: true,
+    status: extras?.status ?? UNSET,
     attributes,
-    links: extras === 0 ? [] : extras.links?.map(linkFromWire) ?? [],
-    events: extras === 0 ? [] : extras.events?.map(({ name, timeMs, attributes: at }) => ({ name, time: hrTimeOf(timeMs), attributes: at })) ?? [],
+    links: extras?.links?.map(linkFromWire) ?? [],
+    events: extras?.events?.map(({ name, timeMs, attributes: at }) => ({ name, time: hrTimeOf(timeMs), attributes: at })) ?? [],
     resource,
     instrumentationScope: TASK_SCOPE,
-    droppedAttributesCount: extras === 0 ? 0 : extras.droppedAttributes ?? 0,
+    droppedAttributesCount: extras?.droppedAttributes ?? 0,
     droppedEventsCount: 0,
     droppedLinksCount: 0,
-  });
+  };
 }
