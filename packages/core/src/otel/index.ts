@@ -28,8 +28,6 @@ export interface InstrumentOptions {
 const THREAD_MODULE = new URL(`./thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 
 let active: (() => void) | undefined;
-/** This thread's `performance.timeOrigin` (a getter that costs a call each time). */
-const ORIGIN = performance.timeOrigin;
 
 /**
  * The call metadata (meta.ts): the active span's `traceparent`, built directly, the time sent, and `tracestate` and
@@ -56,7 +54,7 @@ function callMeta(): string | undefined {
     for (const [key, value] of Object.entries(carrier)) if (key !== 'traceparent' && key !== 'tracestate') more += `\n${key}=${value}`;
   }
   if (traceparent === undefined && more === '') return undefined;
-  return writeMeta(traceparent, Math.round((ORIGIN + performance.now()) * 1000), more);
+  return writeMeta(traceparent, more);
 }
 
 /** Runs `run` in the context a call's metadata carries (a durable task's, on the node that runs it). */

@@ -3,7 +3,8 @@
  * is walked key by key), of `name=value` lines, W3C headers and when the caller sent the call:
  *
  *     traceparent=00-<trace id>-<span id>-<flags>     the active span's, when there is one (always the first line)
- *     sideloop-sent=<µs since the epoch>               for the task span's queue wait
+ *     sideloop-sent=<process.hrtime.bigint()>          for the task span's queue wait (ns on the one monotonic
+ *                                                      clock all the process's threads read)
  *     tracestate=…  baggage=…  (other fields the app's propagator injects)   only when there are any
  *
  * Header values hold no line breaks, so a line ends at the next `\n`.
@@ -46,24 +47,25 @@ export function extractMeta(meta: string | Record<string, string>, base: Context
 }
 
 /**
- * The meta of a call: `traceparent` (may be undefined: baggage alone), the time sent (µs since the epoch) and the
- * other fields, already `\n`-prefixed lines (or '').
+ * The meta of a call: `traceparent` (may be undefined: baggage alone), the time sent and the other fields, already
+ * `\n`-prefixed lines (or '').
  */
-export function writeMeta(traceparent: string | undefined, sentUs: number, more: string): string {
-  return traceparent === undefined ? `${SENT}${sentUs}${more}` : `${TRACEPARENT}${traceparent}\n${SENT}${sentUs}${more}`;
+export function writeMeta(traceparent: string | undefined, more: string): string {
+  const sent = process.hrtime.bigint();
+  return traceparent === undefined ? `${SENT}${sent}${more}` : `${TRACEPARENT}${traceparent}\n${SENT}${sent}${more}`;
 }
 
 /**
  * The common case read by position: a version 00 `traceparent` and the time sent, nothing else. Undefined when
  * the meta holds anything more (then the propagator reads it, `extractMeta`).
  */
-export function plainMeta(meta: string): { traceparent: string; sentUs: number } | undefined {
+export function plainMeta(meta: string): { traceparent: string; sent: string } | undefined {
   if (!meta.startsWith(`${TRACEPARENT}00-`) || meta.charCodeAt(AFTER_TRACEPARENT) !== 10 /* \n */) return undefined;
   if (!meta.startsWith(SENT, AFTER_TRACEPARENT + 1) || meta.includes('\n', AFTER_TRACEPARENT + 1)) return undefined;
-  return { traceparent: meta.slice(TRACEPARENT.length, AFTER_TRACEPARENT), sentUs: Number(meta.slice(AFTER_TRACEPARENT + 1 + SENT.length)) };
+  return { traceparent: meta.slice(TRACEPARENT.length, AFTER_TRACEPARENT), sent: meta.slice(AFTER_TRACEPARENT + 1 + SENT.length) };
 }
 
-/** The time a call was sent, in µs since the epoch, or NaN. */
-export function sentOf(meta: string): number {
-  return Number(metaField(meta, 'sideloop-sent') ?? Number.NaN);
+/** When the call was sent (`process.hrtime.bigint()`, as written), or ''. */
+export function sentOf(meta: string): string {
+  return metaField(meta, 'sideloop-sent') ?? '';
 }

@@ -13,6 +13,8 @@ import { linkToWire, type TaskExtras } from './wire.ts';
 
 /** This thread's `performance.timeOrigin` (a getter that costs a call each time). */
 const ORIGIN = performance.timeOrigin;
+/** Where `performance.now()` is on `process.hrtime` (ms): both read one monotonic clock. */
+const HRTIME_ORIGIN = Number(process.hrtime.bigint()) / 1e6 - performance.now();
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 const pool = new Uint8Array(4096);
 let used = pool.length;
@@ -66,8 +68,8 @@ export class TaskSpan implements Span {
   #context: SpanContext | undefined;
   /** The start on `performance.now()`. */
   readonly startNow: number;
-  /** When the caller sent the call, in ms since the epoch (NaN unknown). */
-  readonly #sentMs: number;
+  /** When the caller sent the call: `process.hrtime.bigint()` in ns as a string ('' unknown). */
+  readonly #sent: string;
   outcome: Outcome = 'fulfilled';
   durationMs = 0;
   /** What the loop's code (or a failure) added; undefined in the common case. */
@@ -78,13 +80,13 @@ export class TaskSpan implements Span {
   readonly #finished: (span: TaskSpan) => void;
   #ended = false;
 
-  constructor(call: CallInfo, parentSpanId: string, traceId: string, traceState: TraceState | undefined, sentMs: number, finished: (span: TaskSpan) => void) {
+  constructor(call: CallInfo, parentSpanId: string, traceId: string, traceState: TraceState | undefined, sent: string, finished: (span: TaskSpan) => void) {
     this.call = call;
     this.parentSpanId = parentSpanId;
     this.#finished = finished;
     this.#traceId = traceId;
     this.#traceState = traceState;
-    this.#sentMs = sentMs;
+    this.#sent = sent;
     this.startNow = performance.now();
   }
 
@@ -99,7 +101,8 @@ export class TaskSpan implements Span {
 
   /** The queue wait in ms, -1 when unknown. */
   get waitMs(): number {
-    return Number.isFinite(this.#sentMs) ? Math.max(0, ORIGIN + this.startNow - this.#sentMs) : -1;
+    const sentMs = Number(this.#sent || Number.NaN) / 1e6;
+    return Number.isFinite(sentMs) ? Math.max(0, HRTIME_ORIGIN + this.startNow - sentMs) : -1;
   }
 
   /** A span for a caller that is not sampled: records nothing, carries the context on. */

@@ -87,22 +87,22 @@ function start(meta: string, call: CallInfo): { span: Span; context: Context } {
   const plain = plainMeta(meta);
   let parent: SpanContext | undefined;
   let base = ROOT_CONTEXT;
-  let sentUs: number;
+  let sent: string;
   if (plain) {
     const { traceparent } = plain;
     const flags = traceparent.endsWith('01') ? 1 : Number.parseInt(traceparent.slice(53, 55), 16);
     parent = { traceId: traceparent.slice(3, 35), spanId: traceparent.slice(36, 52), traceFlags: flags };
-    sentUs = plain.sentUs;
+    sent = plain.sent;
   } else {
     base = extractMeta(meta);
     parent = trace.getSpanContext(base);
-    sentUs = sentOf(meta);
+    sent = sentOf(meta);
   }
   // A plain meta's traceparent is valid: the caller sends none for an invalid span context.
   const traceId = parent && (plain || trace.isSpanContextValid(parent)) ? parent.traceId : undefined;
   const span = traceId !== undefined && (parent!.traceFlags & 1) === 0
     ? TaskSpan.unsampled(traceId, parent!.traceState)
-    : new TaskSpan(call, traceId === undefined ? '' : parent!.spanId, traceId ?? randomId(16), parent?.traceState, sentUs / 1000, toMainThread.task);
+    : new TaskSpan(call, traceId === undefined ? '' : parent!.spanId, traceId ?? randomId(16), parent?.traceState, sent, toMainThread.task);
   return { span, context: trace.setSpan(base, span) };
 }
 
