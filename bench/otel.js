@@ -19,9 +19,9 @@ import { describeMachine } from './lib/machine.js';
 
 const TARGET_API_NS = 100;
 const TARGET_SDK_US = 2;
-const ROUNDS = 20;
-const CALLS = 2000;
-const WARMUP = 100;
+const ROUNDS = 60;
+const CALLS = 600;
+const WARMUP = 50;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 const round2 = (n) => Math.round(n * 100) / 100;
