@@ -14,7 +14,7 @@ import { extractMeta, plainMeta, sentOf } from './meta.ts';
 import { randomId, TaskSpan, type Outcome } from './task-span.ts';
 import { CHANNEL, TaskPacker, toWire, type WireBatch } from './wire.ts';
 
-/** How long finished spans wait to be sent together, in ms, unless SEND_AT of them are waiting. */
+/** How long finished spans wait to be sent together, in ms, unless SEND_AT of them are waiting (then they go next). */
 const SEND_EVERY_MS = 20;
 const SEND_AT = 512;
 
@@ -29,6 +29,8 @@ class ToMainThread implements SpanProcessor {
   #ended: TaskSpan[] = [];
   #spans: WireBatch['spans'] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** SEND_AT spans are waiting: the batch goes once this turn ends, not on the answer's way out. */
+  #soon: NodeJS.Immediate | undefined;
 
   constructor() {
     process.on('exit', () => this.#send());
@@ -49,14 +51,16 @@ class ToMainThread implements SpanProcessor {
   };
 
   #added(): void {
-    const waiting = this.#ended.length + this.#spans.length;
-    if (waiting >= SEND_AT) this.#send();
+    if (this.#soon !== undefined) return;
+    if (this.#ended.length + this.#spans.length >= SEND_AT) (this.#soon = setImmediate(() => this.#send())).unref();
     else if (this.#timer === undefined) (this.#timer = setTimeout(() => this.#send(), SEND_EVERY_MS)).unref();
   }
 
   #send(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearImmediate(this.#soon);
+    this.#soon = undefined;
     if (this.#ended.length === 0 && this.#spans.length === 0) return;
     for (const span of this.#ended) this.#tasks.add(span);
     this.#ended = [];
