@@ -35,26 +35,22 @@ let active: (() => void) | undefined;
  */
 function callMeta(): string | undefined {
   const current = context.active();
-  let span = trace.getSpan(current);
+  const span = trace.getSpan(current);
   const baggage = propagation.getBaggage(current);
   if (span === undefined && baggage === undefined) return undefined;
+  let spanContext = span?.spanContext();
   // A span with an invalid context (a no-op tracer's) carries nothing.
-  if (span?.spanContext().traceId === INVALID_TRACEID) span = undefined;
-  let traceparent: string | undefined;
+  if (spanContext?.traceId === INVALID_TRACEID) spanContext = undefined;
   let more = '';
-  if (span !== undefined) {
-    const { traceId, spanId, traceFlags, traceState } = span.spanContext();
-    traceparent = `00-${traceId}-${spanId}-${traceFlags < 16 ? '0' : ''}${traceFlags.toString(16)}`;
-    const state = traceState?.serialize();
-    if (state) more = `\ntracestate=${state}`;
-  }
+  const state = spanContext?.traceState?.serialize();
+  if (state) more = `\ntracestate=${state}`;
   if (baggage !== undefined) {
     const carrier: Record<string, string> = {};
     propagation.inject(current, carrier);
     for (const [key, value] of Object.entries(carrier)) if (key !== 'traceparent' && key !== 'tracestate') more += `\n${key}=${value}`;
   }
-  if (traceparent === undefined && more === '') return undefined;
-  return writeMeta(traceparent, more);
+  if (spanContext === undefined && more === '') return undefined;
+  return writeMeta(spanContext, more);
 }
 
 /** Runs `run` in the context a call's metadata carries (a durable task's, on the node that runs it). */

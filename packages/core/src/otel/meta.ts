@@ -9,7 +9,7 @@
  *
  * Header values hold no line breaks, so a line ends at the next `\n`.
  */
-import type { Context, TextMapGetter } from '@opentelemetry/api';
+import type { Context, SpanContext, TextMapGetter } from '@opentelemetry/api';
 import { propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 
 const TRACEPARENT = 'traceparent=';
@@ -46,13 +46,16 @@ export function extractMeta(meta: string | Record<string, string>, base: Context
   return propagation.extract(base, meta, getter);
 }
 
+const FLAGS = Array.from({ length: 256 }, (_, flags) => flags.toString(16).padStart(2, '0'));
+
 /**
- * The meta of a call: `traceparent` (may be undefined: baggage alone), the time sent and the other fields, already
- * `\n`-prefixed lines (or '').
+ * The meta of a call: the `traceparent` of `span` (may be undefined: baggage alone), the time sent and the other
+ * fields, already `\n`-prefixed lines (or '').
  */
-export function writeMeta(traceparent: string | undefined, more: string): string {
+export function writeMeta(span: SpanContext | undefined, more: string): string {
   const sent = process.hrtime.bigint();
-  return traceparent === undefined ? `${SENT}${sent}${more}` : `${TRACEPARENT}${traceparent}\n${SENT}${sent}${more}`;
+  if (span === undefined) return `${SENT}${sent}${more}`;
+  return `${TRACEPARENT}00-${span.traceId}-${span.spanId}-${FLAGS[span.traceFlags & 0xff]!}\n${SENT}${sent}${more}`;
 }
 
 /**
