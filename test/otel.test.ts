@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
-import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, createTraceState, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { closeAllLoops, startLoop, startPool } from '../packages/core/src/index.ts';
+import { extensions } from '../packages/core/src/extensions.ts';
 import { instrument } from '../packages/core/src/otel/index.ts';
 import { eventually, fixture } from './helpers.ts';
 
@@ -82,7 +83,9 @@ test('pools, blocking calls and streams carry the context too; a failed call is 
     ['otel-kinds.add', 'otel-kinds.count', 'otel-kinds.fail', 'otel-pool.add']);
   const failed = tasks.find((s) => s.attributes['sideloop.fn'] === 'fail')!;
   assert.equal(failed.status.code, SpanStatusCode.ERROR);
+  assert.equal(failed.status.message, 'broken');
   assert.equal(failed.attributes['sideloop.outcome'], 'rejected');
+  assert.equal(failed.events.find((event) => event.name === 'exception')?.attributes?.['exception.message'], 'broken');
   const poolAdd = tasks.find((s) => s.attributes['sideloop.loop'] === 'otel-pool')!;
   await eventually(() => spanNamed('loop.add', (s) => parentOf(s) === poolAdd.spanContext().spanId) !== undefined, 'the pool code span');
 });
@@ -109,6 +112,71 @@ test('baggage travels with the call and the loop code reads it, with or without 
     span.end();
   });
   assert.equal(await loop.submit('baggageEntry', 'tenant'), null);
+});
+
+test('the loop code adds to the task span: attributes, events and its name, kept beside sideloop\'s own', async () => {
+  const loop = await startLoop(fixture('otel-loop.js'), { name: 'otel-annotate' });
+  const traceId = await tracer.startActiveSpan('caller', async (span) => {
+    const result = await loop.submit('annotate', 'x1');
+    span.end();
+    return result;
+  });
+  await eventually(() => spanNamed('annotated x1') !== undefined, 'the annotated task span');
+  const task = spanNamed('annotated x1')!;
+  assert.equal(task.spanContext().traceId, traceId);
+  assert.equal(task.attributes.label, 'x1');
+  assert.equal(task.attributes['sideloop.fn'], 'annotate');
+  assert.equal(task.attributes['sideloop.outcome'], 'fulfilled');
+  const [event] = task.events;
+  assert.equal(event?.name, 'halfway');
+  assert.deepEqual(event.attributes, { step: 1 });
+  const ns = (time: [number, number]): bigint => BigInt(time[0]) * 1_000_000_000n + BigInt(time[1]);
+  assert.ok(ns(task.startTime) <= ns(event.time) && ns(event.time) <= ns(task.endTime), 'the event lies within the span');
+  assert.equal(ns(task.endTime) - ns(task.startTime), ns(task.duration));
+});
+
+test('the task span follows the caller\'s sampling: an unsampled caller carries its trace on, and nothing is recorded', async () => {
+  const loop = await startLoop(fixture('otel-loop.js'), { name: 'otel-unsampled' });
+  const traceId = '5bf92f3577b34da6a3ce929d0e0e4736';
+  const unsampled = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: '10f067aa0ba902b7', traceFlags: 0, isRemote: true });
+  assert.equal(await context.with(unsampled, () => loop.submit('annotate', 'unsampled')), traceId);
+  assert.equal(await context.with(unsampled, () => loop.submit('add', 1, 2)), 3);
+  await tracer.startActiveSpan('marker', async (span) => {
+    await loop.submit('add', 2, 2);
+    span.end();
+  });
+  await eventually(() => spanNamed('sideloop.task', attribute('sideloop.loop', 'otel-unsampled')) !== undefined, 'the sampled call span');
+  assert.deepEqual(exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId), []);
+});
+
+test('tracestate and baggage travel with the span context; the task span keeps the trace state', async () => {
+  const loop = await startLoop(fixture('otel-loop.js'), { name: 'otel-state' });
+  const traceId = '6bf92f3577b34da6a3ce929d0e0e4736';
+  const caller = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: '20f067aa0ba902b7', traceFlags: 1, isRemote: true, traceState: createTraceState('vendor=value') });
+  const withBaggage = propagation.setBaggage(caller, propagation.createBaggage({ tenant: { value: 'initech' } }));
+  assert.equal(await context.with(withBaggage, () => loop.submit('baggageEntry', 'tenant')), 'initech');
+  await eventually(() => spanNamed('sideloop.task', attribute('sideloop.loop', 'otel-state')) !== undefined, 'the task span');
+  const task = spanNamed('sideloop.task', attribute('sideloop.loop', 'otel-state'))!;
+  assert.equal(task.spanContext().traceId, traceId);
+  assert.equal(task.spanContext().traceState?.serialize(), 'vendor=value');
+  assert.equal(task.parentSpanContext?.spanId, '20f067aa0ba902b7');
+  assert.equal(task.parentSpanContext?.traceState?.get('vendor'), 'value');
+});
+
+test('a call\'s metadata is one string: traceparent and time sent, tracestate and baggage only when present', async () => {
+  const callMeta = (ctx: ReturnType<typeof context.active>): string | undefined => context.with(ctx, () => extensions.callMeta!('loop', 'fn'));
+  const spanContext = { traceId: '7bf92f3577b34da6a3ce929d0e0e4736', spanId: '30f067aa0ba902b7', traceFlags: 1 };
+  const plain = trace.setSpanContext(ROOT_CONTEXT, spanContext);
+  assert.match(callMeta(plain)!, /^traceparent=00-7bf92f3577b34da6a3ce929d0e0e4736-30f067aa0ba902b7-01\nsideloop-sent=\d+$/);
+  const full = propagation.setBaggage(trace.setSpanContext(ROOT_CONTEXT, { ...spanContext, traceState: createTraceState('a=b') }),
+    propagation.createBaggage({ tenant: { value: 'acme' } }));
+  assert.match(callMeta(full)!, /^traceparent=00-\S+\nsideloop-sent=\d+\ntracestate=a=b\nbaggage=tenant=acme$/);
+  assert.equal(callMeta(ROOT_CONTEXT), undefined);
+  assert.equal(callMeta(trace.setSpanContext(ROOT_CONTEXT, trace.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 }).spanContext())), undefined);
+  // What a durable task stored before the metadata was a string: an object of headers, restored the same.
+  const restored = (meta: string | Record<string, string>) => extensions.restoreMeta!(meta, () => trace.getSpanContext(context.active())?.spanId);
+  assert.equal(restored({ traceparent: '00-7bf92f3577b34da6a3ce929d0e0e4736-30f067aa0ba902b7-01' }), '30f067aa0ba902b7');
+  assert.equal(restored(callMeta(full)!), '30f067aa0ba902b7');
 });
 
 test('instrument() checks its options and refuses to run twice', () => {

@@ -26,7 +26,7 @@ export interface CallSetup {
    */
   siteCut?: ((...args: any[]) => unknown) | undefined;
   /** Opaque metadata that travels with the call (extensions.ts), such as trace context. */
-  meta?: Record<string, string> | undefined;
+  meta?: string | undefined;
 }
 
 /** What a loop or a pool carries calls with: the handles' one interface to either. */

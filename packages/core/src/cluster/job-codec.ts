@@ -23,8 +23,8 @@ export interface JobData {
   t?: number;
   /** The node that submitted it. */
   n: string;
-  /** The submitter's call metadata (extensions.ts), such as its trace context. */
-  m?: Record<string, string>;
+  /** The submitter's call metadata (extensions.ts), such as its trace context (an object of headers in jobs stored by earlier builds). */
+  m?: string | Record<string, string>;
 }
 
 /** The largest array or object, and the deepest nesting, stored as JSON: past them V8's format costs no more. */

@@ -10,11 +10,12 @@
  * check of the active context.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { context, INVALID_TRACEID, propagation, trace } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { extensions } from '../extensions.ts';
 import { checkObject, invalid } from '../options.ts';
-import { CHANNEL, fromWire, SENT_KEY, type WireSpan } from './wire.ts';
+import { extractMeta, writeMeta } from './meta.ts';
+import { CHANNEL, readBatch, type WireBatch } from './wire.ts';
 
 export interface InstrumentOptions {
   /**
@@ -29,28 +30,32 @@ const THREAD_MODULE = new URL(`./thread${import.meta.url.endsWith('.ts') ? '.ts'
 let active: (() => void) | undefined;
 
 /**
- * The call metadata: the active span's W3C `traceparent` (and `tracestate`), built directly, and `baggage` through
- * the registered propagator when there is any; undefined when there is neither span nor baggage.
+ * The call metadata (meta.ts): the active span's `traceparent`, built directly, the time sent, and `tracestate` and
+ * `baggage` only when there are any; undefined when there is neither span nor baggage (nothing is sent).
  */
-function callMeta(): Record<string, string> | undefined {
+function callMeta(): string | undefined {
   const current = context.active();
   const span = trace.getSpan(current);
   const baggage = propagation.getBaggage(current);
   if (span === undefined && baggage === undefined) return undefined;
-  const carrier: Record<string, string> = {};
-  if (baggage !== undefined) propagation.inject(current, carrier);
-  if (span !== undefined) {
-    const { traceId, spanId, traceFlags, traceState } = span.spanContext();
-    carrier.traceparent = `00-${traceId}-${spanId}-${traceFlags < 16 ? '0' : ''}${traceFlags.toString(16)}`;
-    if (traceState) carrier.tracestate = traceState.serialize();
+  let spanContext = span?.spanContext();
+  // A span with an invalid context (a no-op tracer's) carries nothing.
+  if (spanContext?.traceId === INVALID_TRACEID) spanContext = undefined;
+  let more = '';
+  const state = spanContext?.traceState?.serialize();
+  if (state) more = `\ntracestate=${state}`;
+  if (baggage !== undefined) {
+    const carrier: Record<string, string> = {};
+    propagation.inject(current, carrier);
+    for (const [key, value] of Object.entries(carrier)) if (key !== 'traceparent' && key !== 'tracestate') more += `\n${key}=${value}`;
   }
-  carrier[SENT_KEY] = String(performance.timeOrigin + performance.now());
-  return carrier;
+  if (spanContext === undefined && more === '') return undefined;
+  return writeMeta(spanContext, more);
 }
 
 /** Runs `run` in the context a call's metadata carries (a durable task's, on the node that runs it). */
-function restoreMeta<T>(meta: Record<string, string>, run: () => T): T {
-  return context.with(propagation.extract(ROOT_CONTEXT, meta), run);
+function restoreMeta<T>(meta: string | Record<string, string>, run: () => T): T {
+  return context.with(extractMeta(meta), run);
 }
 
 /**
@@ -98,14 +103,12 @@ function receiveSpans(processor: Pick<SpanProcessor, 'onEnd'>): () => void {
   const resources = new Map<string, ReadableSpan['resource']>();
   let sdk: Promise<typeof import('@opentelemetry/resources')> | undefined;
   channel.onmessage = (event) => {
-    const batch = (event as { data: WireSpan[] }).data;
+    const batch = (event as { data: WireBatch }).data;
     void (sdk ??= import('@opentelemetry/resources')).then(({ resourceFromAttributes }) => {
-      for (const wire of batch) {
-        const key = JSON.stringify(wire.resource);
-        let resource = resources.get(key);
-        if (!resource) resources.set(key, (resource = resourceFromAttributes(wire.resource)));
-        processor.onEnd(fromWire(wire, resource));
-      }
+      const key = JSON.stringify(batch.resource);
+      let resource = resources.get(key);
+      if (!resource) resources.set(key, (resource = resourceFromAttributes(batch.resource)));
+      readBatch(batch, resource, (span) => processor.onEnd(span));
     });
   };
   return () => channel.close();

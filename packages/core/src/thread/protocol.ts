@@ -28,7 +28,7 @@ export interface CallMessage {
    */
   claim?: boolean;
   /** Opaque metadata from the caller (extensions.ts): trace context, for one. */
-  meta?: Record<string, string>;
+  meta?: string;
 }
 
 /**

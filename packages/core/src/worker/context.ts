@@ -39,7 +39,7 @@ interface WorkerGlobals {
    * Set by an extension's thread module (extensions.ts): runs each call that carries metadata, by calling `run`
    * (within a trace context, for one) and returning what it returns, a value or a promise.
    */
-  around?: (meta: Record<string, string>, call: CallInfo, run: () => unknown) => unknown;
+  around?: (meta: string, call: CallInfo, run: () => unknown) => unknown;
 }
 
 /** The call `around` wraps. */
