@@ -77,7 +77,15 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   let pull: Pull | undefined;
   let keepLeased: NodeJS.Timeout | undefined;
   const pulls = new PullWindow();
-  const acks = burst((message: JsMsg) => message.ack());
+  const acks = burst((messages: JsMsg[]) => {
+    for (const message of messages) {
+      try {
+        message.ack();
+      } catch {
+        // A lost connection: the broker redelivers what was not acknowledged.
+      }
+    }
+  });
 
   const open = async (): Promise<NatsConnection> => given ?? natsConnect({ servers, reconnect: false });
   const startPull = async (from: Consumer, max: number): Promise<Pull> => {
@@ -95,7 +103,7 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   };
   const drop = async (): Promise<void> => {
     if (nc && !nc.isClosed()) acks.flush();
-    acks.clear();
+    acks.clear(new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: the connection closed`));
     clearInterval(keepLeased);
     if (pull) {
       pull.stop();
@@ -172,7 +180,7 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       return handed.map((message) => toDelivery(message, generation));
     },
     async ack(delivery: Delivery): Promise<void> {
-      acks.add(live(delivery));
+      void acks.add(live(delivery));
       pulls.settled();
     },
     async release(delivery: Delivery, delay: number): Promise<void> {
