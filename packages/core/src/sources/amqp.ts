@@ -13,6 +13,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import amqplib, { type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import { checkBoolean, checkKeys, checkName, checkObject, checkOneOf } from './adapter-options.ts';
+import { burst, type Burst } from './burst.ts';
+import { DeliveryTags } from './delivery-tags.ts';
 import { Inbox } from './inbox.ts';
 import { SourceError } from './source-error.ts';
 import {
@@ -42,6 +44,13 @@ const RETRY_QUEUE_GRACE = 60_000;
 
 interface Handle { channel: ConfirmChannel; message: ConsumeMessage }
 
+/** A consuming channel, with its delivery tags and the acks of the current event-loop turn. */
+interface Consuming {
+  channel: ConfirmChannel;
+  tags: DeliveryTags;
+  acks: Burst<ConsumeMessage>;
+}
+
 export function amqp(options: AmqpSourceOptions): PublishingSource {
   const o = checkObject('options', options);
   checkKeys(o, KEYS);
@@ -55,6 +64,7 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
 
   let connection: ChannelModel | undefined;
   let channel: ConfirmChannel | undefined;
+  let consuming: Consuming | undefined;
   let lost: Error | undefined;
   let producer: Promise<{ connection: ChannelModel; channel: ConfirmChannel }> | undefined;
   let inbox = new Inbox<ConsumeMessage>();
@@ -63,18 +73,34 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
   const open = async (): Promise<ChannelModel> => given ?? amqplib.connect(url!);
   const drop = async (): Promise<void> => {
     const [c, ch] = [connection, channel];
+    // Acks still queued go out before the channel closes (a stop waits for them: the drain awaits each ack).
+    consuming?.acks.flush();
     connection = undefined;
     channel = undefined;
+    consuming = undefined;
     retryQueues.clear();
     await ch?.close().catch(() => {});
     if (c && c !== given) await c.close().catch(() => {});
   };
   const confirmed = (ch: ConfirmChannel, exchange: string, key: string, body: Buffer, publish: Options.Publish): Promise<void> =>
     new Promise((resolve, reject) => ch.publish(exchange, key, body, publish, (error: unknown) => (error ? reject(error) : resolve())));
-  const live = (delivery: Delivery): Handle => {
-    const handle = delivery.handle as Handle;
-    if (handle.channel !== channel || lost) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: the channel that received ${delivery.id} was lost`);
-    return handle;
+  /** The delivery's message and its channel's state; throws when that channel was lost. */
+  const live = (delivery: Delivery): { message: ConsumeMessage } & Consuming => {
+    const { channel: ch, message } = delivery.handle as Handle;
+    if (ch !== channel || !consuming || lost) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: the channel that received ${delivery.id} was lost`);
+    return { message, ...consuming };
+  };
+  /** Sends the acks of one turn: one multiple-ack where every earlier delivery is settled, single acks for the rest. */
+  const sendAcks = (ch: ConfirmChannel, tags: DeliveryTags, messages: ConsumeMessage[]): void => {
+    const { upTo, single } = tags.plan(messages.map((m) => m.fields.deliveryTag));
+    const byTag = new Map(messages.map((m) => [m.fields.deliveryTag, m]));
+    if (upTo !== undefined) ch.ack(byTag.get(upTo)!, true);
+    for (const tag of single) ch.ack(byTag.get(tag)!);
+  };
+  /** Settles one delivery with a frame of its own (a nack, or the ack after a retry's or dead letter's copy). */
+  const settle = (handle: { message: ConsumeMessage } & Consuming, send: (ch: ConfirmChannel, message: ConsumeMessage) => void): void => {
+    send(handle.channel, handle.message);
+    handle.tags.settled(handle.message.fields.deliveryTag);
   };
   /** Checks (or declares) a queue on a channel of its own: a failed check closes the channel it ran on. */
   const ensureQueue = async (c: ChannelModel, name: string): Promise<void> => {
@@ -113,8 +139,11 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
         ch.on('close', () => channel === ch && fail(new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: the channel closed`)));
         ch.on('error', () => {});
         await ch.prefetch(held);
+        const tags = new DeliveryTags();
+        consuming = { channel: ch, tags, acks: burst((acked: ConsumeMessage[]) => sendAcks(ch, tags, acked)) };
         await ch.consume(queue, (message) => {
           if (message === null) return fail(new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: the broker cancelled the consumer`));
+          tags.received(message.fields.deliveryTag);
           messages.push(message);
         }, { noAck: false });
       } catch (error) {
@@ -131,12 +160,17 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
       return taken.map((message) => toDelivery(message, ch, queue));
     },
     async ack(delivery: Delivery): Promise<void> {
-      const { channel: ch, message } = live(delivery);
-      ch.ack(message);
+      const { channel: ch, message } = delivery.handle as Handle;
+      if (ch !== channel || !consuming || lost) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `amqp:${queue}: the channel that received ${delivery.id} was lost`);
+      if (!consuming.tags.acking(message.fields.deliveryTag)) return;
+      return consuming.acks.add(message);
     },
     async release(delivery: Delivery, delay: number): Promise<void> {
-      const { channel: ch, message } = live(delivery);
-      if (delay === 0) return ch.nack(message, false, true);
+      const handle = live(delivery);
+      const { channel: ch, message } = handle;
+      // Being acked already (its handler succeeded just as a stop gave it up): the ack stands.
+      if (!handle.tags.isOpen(message.fields.deliveryTag)) return;
+      if (delay === 0) return settle(handle, (c, m) => c.nack(m, false, true));
       const ttl = roundUp(delay);
       const retryQueue = `${queue}.retry.${ttl}`;
       if (!retryQueues.has(ttl)) {
@@ -148,19 +182,20 @@ export function amqp(options: AmqpSourceOptions): PublishingSource {
       }
       const headers = { ...message.properties.headers, [RETRIES]: delivery.attempt };
       await confirmed(ch, '', retryQueue, message.content, { ...publishOptions(message), headers });
-      ch.ack(message);
+      settle(handle, (c, m) => c.ack(m));
     },
     async extend(): Promise<void> {
       // A delivery stays with its channel until acked or the channel closes: nothing to extend.
     },
     async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
-      const { channel: ch, message } = live(delivery);
+      const handle = live(delivery);
+      const { channel: ch, message } = handle;
       const headers = {
         ...message.properties.headers, 'x-error-code': reason.code ?? '', 'x-error-message': reason.message, 'x-attempt': reason.attempt,
         'x-original-queue': queue,
       };
       await confirmed(ch, deadLetterExchange, deadLetterQueue, message.content, { ...publishOptions(message), headers });
-      ch.ack(message);
+      settle(handle, (c, m) => c.ack(m));
     },
     async backlog() {
       if (!connection) return undefined;

@@ -87,16 +87,19 @@ export class Consumer {
   async #receiveLoop(connect: { lease: number; held: number }): Promise<void> {
     const stop = this.#stop.signal;
     const limit = this.#o.concurrency + this.#o.prefetch;
+    // Receives once half the room is free, so that a pull or read fetches a batch rather than one message per
+    // handler that finished; at once when no message waits, so that no handler slot stays idle meanwhile.
+    const batch = Math.ceil(limit / 2);
     while (!stop.aborted) {
       const room = limit - this.#waiting.length - this.#running.size;
-      if (room <= 0) {
+      if (room <= 0 || (room < batch && this.#waiting.length > 0)) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
         this.#wake = undefined;
         continue;
       }
-      let batch: Delivery[];
+      let received: Delivery[];
       try {
-        batch = await this.#source.receive(room, stop);
+        received = await this.#source.receive(room, stop);
       } catch (error) {
         if (stop.aborted) break;
         if (isFinal(error)) throw error;
@@ -104,10 +107,9 @@ export class Consumer {
         continue;
       }
       // Received after a stop, they wait too, and the drain gives them back (and waits for that) before closing.
-      for (const delivery of batch) {
-        this.stats.received++;
-        this.#waiting.push({ delivery, extendAt: performance.now() + this.#o.lease / 2, released: false });
-      }
+      const extendAt = performance.now() + this.#o.lease / 2;
+      for (const delivery of received) this.#waiting.push({ delivery, extendAt, released: false });
+      this.stats.received += received.length;
       this.#pump();
     }
   }
@@ -117,11 +119,18 @@ export class Consumer {
     while (this.#running.size < this.#o.concurrency && this.#waiting.length > 0 && !this.#stop.signal.aborted) {
       const held = this.#waiting.shift()!;
       this.#running.add(held);
-      held.done = this.#handle(held).finally(() => {
-        this.#running.delete(held);
-        this.#pump();
-        this.#wake?.();
-      });
+      held.done = this.#run(held);
+    }
+  }
+
+  /** Handles one message, then frees its slot: starts the next handler and wakes the receiving. */
+  async #run(held: Held): Promise<void> {
+    try {
+      await this.#handle(held);
+    } finally {
+      this.#running.delete(held);
+      this.#pump();
+      this.#wake?.();
     }
   }
 
@@ -143,8 +152,12 @@ export class Consumer {
     }
     if (held.released) return;
     if (ok) {
-      // A failed ack (a lost connection) leaves the message to the broker, which redelivers it.
-      await source.ack(delivery).then(() => void this.stats.acked++, () => {});
+      try {
+        await source.ack(delivery);
+        this.stats.acked++;
+      } catch {
+        // A failed ack (a lost connection) leaves the message to the broker, which redelivers it.
+      }
     } else if (failure instanceof DeadLetterError || delivery.attempt >= this.#o.maxAttempts) {
       await this.#deadLetter(delivery, failure);
     } else {

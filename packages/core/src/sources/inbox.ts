@@ -26,8 +26,16 @@ export class Inbox<T> {
     return this.#ended;
   }
 
+  /**
+   * Up to `max` items. When it had to wait, it lets the rest of the event-loop turn that brought the first one pass
+   * before it hands them over: a client that pushes what one socket read brought one microtask at a time (nats.js's
+   * iterators) then fills one batch instead of many of one or two.
+   */
   async take(max: number, signal: AbortSignal): Promise<T[]> {
-    while (this.items.length === 0 && !this.#ended && !signal.aborted) await untilWoken(this.#waiters, signal);
+    if (this.items.length === 0 && !this.#ended && !signal.aborted) {
+      while (this.items.length === 0 && !this.#ended && !signal.aborted) await untilWoken(this.#waiters, signal);
+      if (this.items.length < max && !this.#ended && !signal.aborted) await new Promise((resolve) => setImmediate(resolve));
+    }
     if (this.items.length === 0 && this.#error !== undefined) throw this.#error;
     return this.items.splice(0, max);
   }

@@ -26,24 +26,33 @@ export interface Message {
 
 const decoder = new TextDecoder();
 
-/** Methods on a prototype rather than closures per message: a consumer makes one of these for every delivery. */
+/**
+ * Methods on a prototype rather than closures per message: a consumer makes one of these for every delivery.
+ * `attributes` and `publishedAt` are read from the delivery when asked for, as an adapter may decode them lazily.
+ */
 class ReceivedMessage implements Message {
   readonly id: string;
   readonly body: Uint8Array;
-  readonly attributes: Attributes;
   readonly attempt: number;
   readonly source: string;
   readonly receivedAt: number;
-  readonly publishedAt: number | undefined;
+  readonly #delivery: Delivery;
 
   constructor(delivery: Delivery, source: string) {
     this.id = delivery.id;
     this.body = delivery.body;
-    this.attributes = delivery.attributes;
     this.attempt = delivery.attempt;
     this.source = source;
     this.receivedAt = Date.now();
-    this.publishedAt = delivery.publishedAt;
+    this.#delivery = delivery;
+  }
+
+  get attributes(): Attributes {
+    return this.#delivery.attributes;
+  }
+
+  get publishedAt(): number | undefined {
+    return this.#delivery.publishedAt;
   }
 
   text(): string {

@@ -3,13 +3,16 @@
  * `@nats-io/transport-node`.
  *
  * A pull (`fetch`) asks for the room left of `concurrency + prefetch`, once half of it is free, so nothing beyond
- * it is pulled; a receive hands over what has arrived at once instead of waiting for the whole pull. Messages that
- * arrived but wait for room get `working()` every half lease too, and what is left at close is nak()ed. The
+ * it is pulled; a receive hands over what one socket read brought instead of waiting for the whole pull. Messages
+ * that arrived but wait for room get `working()` every half lease too, and what is left at close is nak()ed. The
  * consumer's `ack_wait` is the lease, `working()` extends it, `nak(delay)` releases for a retry, and `attempt` is
- * the broker's delivery count; the acks of one event-loop turn go out together. Dead letters are published to `deadLetterSubject` (which a stream must
- * take: `create: true` makes the stream take both subjects) with their last error in headers, then `term()`ed.
+ * the broker's delivery count; the acks of one event-loop turn go out together, and headers are decoded only when
+ * a handler reads `attributes` or `publishedAt`. Dead letters are published to `deadLetterSubject` (which a stream
+ * must take: `create: true` makes the stream take both subjects) with their last error in headers, then `term()`ed.
  */
-import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type Consumer, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import {
+  jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type Consumer, type JetStreamClient, type JsMsg,
+} from '@nats-io/jetstream';
 import { connect as natsConnect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { invalid } from '../options.ts';
 import { checkBoolean, checkKeys, checkName, checkObject, checkOneOf, checkMs } from './adapter-options.ts';
@@ -44,7 +47,6 @@ export interface NatsSourceOptions {
 const KEYS = ['servers', 'connection', 'stream', 'consumer', 'subject', 'deadLetterSubject', 'pollTimeout', 'create'] as const;
 const NANOS_PER_MS = 1_000_000;
 
-interface Handle { message: JsMsg; generation: number }
 
 /** One pull under way: the messages it brought that were not handed over yet. */
 interface Pull {
@@ -77,25 +79,41 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   let pull: Pull | undefined;
   let keepLeased: NodeJS.Timeout | undefined;
   const pulls = new PullWindow();
-  const acks = burst((message: JsMsg) => message.ack());
+  const acks = burst((messages: JsMsg[]) => {
+    for (const message of messages) {
+      try {
+        message.ack();
+      } catch {
+        // A lost connection: the broker redelivers what was not acknowledged.
+      }
+    }
+  });
 
   const open = async (): Promise<NatsConnection> => given ?? natsConnect({ servers, reconnect: false });
   const startPull = async (from: Consumer, max: number): Promise<Pull> => {
-    const batch = await from.fetch({ max_messages: max, expires: pollTimeout });
     const arrived = new Inbox<JsMsg>();
-    void (async () => {
-      try {
-        for await (const message of batch) arrived.push(message);
-        arrived.end();
-      } catch (error) {
-        arrived.end(error);
-      }
-    })();
+    // A callback rather than the iterator: the client hands each message over as it parses it, with no promise per
+    // message, and the messages of one socket read reach the inbox in one turn. (fetch() takes the same `callback`
+    // as consume(), though its type leaves it out; a client that ignored it would leave the iterator to read.)
+    const options = { max_messages: max, expires: pollTimeout, callback: (message: JsMsg) => arrived.push(message) };
+    const batch = await from.fetch(options);
+    if ((batch as { noIterator?: unknown }).noIterator === true) {
+      void batch.closed().then((error) => arrived.end(error || undefined), (error: unknown) => arrived.end(error));
+    } else {
+      void (async () => {
+        try {
+          for await (const message of batch) arrived.push(message);
+          arrived.end();
+        } catch (error) {
+          arrived.end(error);
+        }
+      })();
+    }
     return { arrived, stop: () => batch.stop() };
   };
   const drop = async (): Promise<void> => {
     if (nc && !nc.isClosed()) acks.flush();
-    acks.clear();
+    acks.clear(new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: the connection closed`));
     clearInterval(keepLeased);
     if (pull) {
       pull.stop();
@@ -112,7 +130,7 @@ export function nats(options: NatsSourceOptions): PublishingSource {
     }
   };
   const live = (delivery: Delivery): JsMsg => {
-    const handle = delivery.handle as Handle;
+    const handle = delivery.handle as NatsDelivery;
     if (handle.generation !== generation || !nc || nc.isClosed()) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: the connection that received ${delivery.id} was lost`);
     return handle.message;
   };
@@ -169,10 +187,10 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       const handed = await pull.arrived.take(max, signal);
       if (c.isClosed()) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: the connection closed`);
       pulls.handed(handed.length);
-      return handed.map((message) => toDelivery(message, generation));
+      return handed.map((message) => new NatsDelivery(message, generation));
     },
     async ack(delivery: Delivery): Promise<void> {
-      acks.add(live(delivery));
+      void acks.add(live(delivery));
       pulls.settled();
     },
     async release(delivery: Delivery, delay: number): Promise<void> {
@@ -222,20 +240,51 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   };
 }
 
-function toDelivery(message: JsMsg, generation: number): Delivery {
-  const attributes: Attributes = {};
-  const h: MsgHdrs | undefined = message.headers;
-  let publishedAt: number | undefined;
-  if (h) {
-    for (const [key, values] of h) {
-      if (key === 'Sideloop-Published-At') publishedAt = Number(values[0]);
-      else if (!key.startsWith('Nats-')) attributes[key] = values[0] ?? '';
-    }
+/**
+ * A JetStream message as a delivery, its own handle. Its headers are decoded (into `attributes` and `publishedAt`)
+ * only when read: a handler that never looks at them does not pay for it.
+ */
+class NatsDelivery implements Delivery {
+  readonly id: string;
+  readonly body: Uint8Array;
+  readonly attempt: number;
+  readonly handle: this;
+  readonly message: JsMsg;
+  readonly generation: number;
+  #attributes: Attributes | undefined;
+  #publishedAt: number | undefined;
+
+  constructor(message: JsMsg, generation: number) {
+    const { info } = message;
+    this.id = String(info.streamSequence);
+    this.body = message.data;
+    this.attempt = info.deliveryCount;
+    this.message = message;
+    this.generation = generation;
+    this.handle = this;
   }
-  return {
-    id: String(message.seq), body: message.data, attributes, attempt: message.info.deliveryCount, publishedAt,
-    handle: { message, generation } satisfies Handle,
-  };
+
+  get attributes(): Attributes {
+    if (this.#attributes === undefined) this.#readHeaders();
+    return this.#attributes!;
+  }
+
+  get publishedAt(): number | undefined {
+    if (this.#attributes === undefined) this.#readHeaders();
+    return this.#publishedAt;
+  }
+
+  #readHeaders(): void {
+    const attributes: Attributes = {};
+    const h: MsgHdrs | undefined = this.message.headers;
+    if (h) {
+      for (const [key, values] of h) {
+        if (key === 'Sideloop-Published-At') this.#publishedAt = Number(values[0]);
+        else if (!key.startsWith('Nats-')) attributes[key] = values[0] ?? '';
+      }
+    }
+    this.#attributes = attributes;
+  }
 }
 
 /** A JetStream "not found" answer as undefined; any other error is thrown on. */

@@ -22,7 +22,7 @@ export class PullWindow {
 
   settled(): void {
     this.#held = Math.max(0, this.#held - 1);
-    for (const wake of [...this.#waiters]) wake();
+    if (this.#waiters.size > 0) for (const wake of [...this.#waiters]) wake();
   }
 
   /** Resolves with the room to pull for once half the window is free; with 0 when `signal` aborted first. */

@@ -10,6 +10,7 @@
  */
 import { Redis } from 'ioredis';
 import { checkBoolean, checkKeys, checkMs, checkName, checkObject, checkOneOf, consumerName } from './adapter-options.ts';
+import { burst, type Burst } from './burst.ts';
 import { SourceError } from './source-error.ts';
 import {
   encodeBody, type Attributes, type Body, type ConnectOptions, type Connected, type DeadLetterReason, type Delivery,
@@ -70,11 +71,16 @@ export function redis(options: RedisSourceOptions): RedisSource {
   let nextClaim = 0;
   let claimCursor = '0-0';
   let name = consumer;
+  // The acks of one event-loop turn go out as one XACK of their ids, on the connection they were received over.
+  let acks: Burst<string> | undefined;
   // Connections of our own fail fast and stay down: consume() reconnects (with its events and backoff), and their
   // errors reach it as rejected commands, so the 'error' event needs no listener of its own.
   const quiet = (client: Redis): Redis => client.on('error', () => {});
   const open = (): Redis => quiet(new Redis(url!, { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false, maxRetriesPerRequest: 0 }));
   const drop = (): void => {
+    // Acks still queued go out first: a stop waits for them (the drain awaits each ack), a lost connection fails them.
+    acks?.flush();
+    acks = undefined;
     if (reader) reader.disconnect();
     if (commands && commands !== given) commands.disconnect();
     reader = undefined;
@@ -108,6 +114,8 @@ export function redis(options: RedisSourceOptions): RedisSource {
         reader = quiet(commands.duplicate({ lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false, maxRetriesPerRequest: 0 }));
         await reader.connect();
         readerId = Number(await reader.call('CLIENT', 'ID'));
+        const client = commands;
+        acks = burst(async (ids: string[]) => void (await client.call('XACK', stream, group, ...ids)));
       } catch (error) {
         drop();
         throw classify(error);
@@ -146,7 +154,7 @@ export function redis(options: RedisSourceOptions): RedisSource {
     },
     async ack(delivery: Delivery): Promise<void> {
       if (!current(delivery)) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `redis:${stream}: the connection that received ${delivery.id} was lost`);
-      await commands!.call('XACK', stream, group!, delivery.id);
+      return acks!.add(delivery.id);
     },
     async release(delivery: Delivery, delay: number): Promise<void> {
       if (!current(delivery)) return;

@@ -4,17 +4,19 @@
  * Long polling (`waitTimeSeconds`) with the receive aborted at once on stop; room for more than 10 messages adds
  * short polls beside the long one. The visibility timeout is the lease
  * (whole seconds, rounded up): `ChangeMessageVisibility` extends it, and sets it to the retry delay to release a
- * message. `attempt` is `ApproximateReceiveCount`. Dead letters are sent to `deadLetterQueueUrl` (default: the queue
+ * message. `attempt` is `ApproximateReceiveCount`. The acks of one event-loop turn are deleted together
+ * (`DeleteMessageBatch`, 10 a call). Dead letters are sent to `deadLetterQueueUrl` (default: the queue
  * `<name>-dead`) with their last error as message attributes, then deleted. Bodies are text; bytes that are not
  * UTF-8 travel as base64 with a `Sideloop-Encoding` attribute.
  */
 import {
-  SQSClient, ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand,
+  SQSClient, ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageBatchCommand, DeleteMessageCommand, GetQueueAttributesCommand,
   GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, type Message as SqsMessage, type MessageAttributeValue,
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { invalid } from '../options.ts';
 import { checkBoolean, checkKeys, checkName, checkObject } from './adapter-options.ts';
+import { burst } from './burst.ts';
 import { SourceError } from './source-error.ts';
 import {
   encodeBody, type Attributes, type Body, type ConnectOptions, type Connected, type DeadLetterReason, type Delivery,
@@ -79,6 +81,17 @@ export function sqs(options: SqsSourceOptions): PublishingSource {
       return (await sdk().send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
     }
   };
+  // The acks of one turn: DeleteMessageBatch, 10 receipt handles a call. An entry the queue refuses (a receipt handle
+  // that expired) fails the acks of its turn: that message comes back after its visibility timeout.
+  const deletes = burst(async (handles: string[]) => {
+    const calls = [];
+    for (let i = 0; i < handles.length; i += 10) {
+      const Entries = handles.slice(i, i + 10).map((ReceiptHandle, n) => ({ Id: String(n), ReceiptHandle }));
+      calls.push(sdk().send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries })));
+    }
+    const failed = (await Promise.all(calls)).flatMap((reply) => reply.Failed ?? []);
+    if (failed.length > 0) throw new Error(`sqs: ${failed.length} of ${handles.length} deletes failed: ${failed[0]!.Code} ${failed[0]!.Message ?? ''}`);
+  });
   const resolveUrls = async (): Promise<string> => {
     queueUrl ??= await urlOf(queueName, queueName.endsWith('.fifo') ? { FifoQueue: 'true' } : undefined);
     return queueUrl;
@@ -121,7 +134,7 @@ export function sqs(options: SqsSourceOptions): PublishingSource {
       }
     },
     async ack(delivery: Delivery): Promise<void> {
-      await sdk().send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: delivery.handle as string }));
+      return deletes.add(delivery.handle as string);
     },
     async release(delivery: Delivery, delay: number): Promise<void> {
       const seconds = Math.min(43_200, Math.ceil(delay / 1000));
@@ -151,6 +164,7 @@ export function sqs(options: SqsSourceOptions): PublishingSource {
       };
     },
     async close(): Promise<void> {
+      deletes.flush();
       if (client && client !== given) client.destroy();
       client = undefined;
     },
