@@ -11,12 +11,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 
-// The core's behaviour, the parts that need no broker, server or browser. (The server, the framework glue, the MCP
-// session and the Vite test stay on Node: `@sideloop/server` and those integrations support Node only.)
+// The core's behaviour, the parts that need no broker, server or browser, and the integrations that run steadily on
+// both: the Fastify plugin, the MCP session, the in-memory source. (README.md, "Bun and Deno", says what else was
+// tried and how it went.)
 const CORE_FILES = [
   'loop', 'task', 'sync-call', 'pool', 'services', 'pool-faults', 'pool-placement', 'cooperative-cancel', 'crash',
   'errors', 'events', 'progress', 'retries', 'stream', 'supervision', 'lifecycle', 'health', 'diagnostics', 'transfer',
-  'internals', 'reuse',
+  'internals', 'reuse', 'fastify-plugin', 'mcp-session', 'sources/memory', 'sources/memory-delays',
 ].map((name) => `test/${name}.test.ts`);
 
 const bin = (name) => join('node_modules', '.bin', process.platform === 'win32' ? `${name}.exe` : name);

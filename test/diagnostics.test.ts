@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { startLoop, channels, type Loop } from '../packages/core/src/index.ts';
-import { evalArgs, unsteady, unsupportedOn } from './runtime.ts';
+import { evalArgs } from './runtime.ts';
 
 const fixtureUrl = new URL('./fixtures/diagnostics-tasks.js', import.meta.url);
 
@@ -94,7 +94,7 @@ function runChild(env: Record<string, string | undefined>): { status: number | n
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-test('NODE_DEBUG=sideloop logs task starts, ends and errors to stderr', unsupportedOn(unsteady('bun')), () => {
+test('NODE_DEBUG=sideloop logs task starts, ends and errors to stderr', () => {
   const { status, stdout, stderr } = runChild({ NODE_DEBUG: 'sideloop' });
   assert.equal(status, 0, stderr);
   assert.match(stdout, /child done/);

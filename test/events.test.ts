@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, CloneError, type Loop, type EventMeta, type LoopListener } from '../packages/core/src/index.ts';
 import { eventually } from './helpers.ts';
-import { unsteady, unsupportedOn } from './runtime.ts';
 
 declare module '../packages/core/src/events.ts' {
   interface LoopEvents {
@@ -100,7 +99,7 @@ test('init may emit, and work started by init keeps emitting (no task id)', asyn
   assert.equal(meta.taskId, undefined);
 });
 
-test('an event emitted synchronously inside init reaches a listener registered before the next turn', unsupportedOn(unsteady('deno')), async (t) => {
+test('an event emitted synchronously inside init reaches a listener registered before the next turn', async (t) => {
   // init runs before startLoop() resolves; its events must not vanish just because no task was running.
   const loop = await open(t);
   const got: unknown[] = [];

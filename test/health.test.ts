@@ -2,7 +2,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, TimeoutError, type Loop, type LoopOptions } from '../packages/core/src/index.ts';
-import { unsteady, unsupportedOn } from './runtime.ts';
 
 async function open(t: { after: (fn: () => Promise<void>) => void }, options: LoopOptions = {}): Promise<Loop> {
   const loop = await startLoop(new URL('./fixtures/blocker.js', import.meta.url), options);
@@ -57,7 +56,7 @@ test('a loop blocked by its very first task shows up in its event-loop delay too
   assert.ok(max >= 200, `loop delay max ${max} ms after a 400 ms block right after start`);
 });
 
-test('a blocked main thread shows up in the main delay', unsupportedOn(unsteady('deno')), async (t) => {
+test('a blocked main thread shows up in the main delay', async (t) => {
   const loop = await open(t);
   loop.stats();
   await sleep(100);

@@ -1,7 +1,7 @@
 // Pools with real threads: calls, scheduling, the queue limit, scaling up and down, options.
 import assert from 'node:assert/strict';
-import { closeEveryLoopAfterEach, runChild, srcIndex } from './helpers.ts';
-import { PROMPT_FORCED_END, unsteady, unsupportedOn } from './runtime.ts';
+import { closeEveryLoopAfterEach, eventually, runChild, srcIndex } from './helpers.ts';
+import { PROMPT_FORCED_END, unsupportedOn } from './runtime.ts';
 import { describe, it } from 'node:test';
 import { DISPOSE_GRACE_MS } from '../packages/core/src/thread/spawn.ts';
 import { CancelledError, CloneError, LoopClosedError, LoopInitError, QueueFullError, RemoteError, TimeoutError, UnknownFunctionError, startPool } from '../packages/core/src/index.ts';
@@ -142,31 +142,53 @@ describe('pool scheduling', () => {
   // one that has not started yet.
   const learnLongTasks = (pool: { submit(fn: string, ...args: unknown[]): Promise<unknown> }) =>
     Promise.all(Array.from({ length: 4 }, () => pool.submit('spin', 5)));
+  /** Lets a `blockUntil` task end. */
+  const release = (flag: SharedArrayBuffer): void => {
+    Atomics.store(new Int32Array(flag), 0, 1);
+    Atomics.notify(new Int32Array(flag), 0);
+  };
 
-  it('a thread that runs dry takes back a task waiting behind a long one elsewhere', unsupportedOn(unsteady('deno')), async () => {
+  // The long task blocks its thread until the test lets it go: a timed one (600 ms) could end first while the short
+  // one and the next waited for a busy machine's CPUs, and then the next task rightly ran where it was sent.
+  it('a thread that runs dry takes back a task waiting behind a long one elsewhere', async () => {
     const pool = await startPool(fixture, { minThreads: 2, maxThreads: 2 });
     await learnLongTasks(pool);
-    const long = pool.submit('spin', 600);
-    const short = pool.submit('spin', 30);
-    const next = pool.submit('whereAmI');
-    const [shortThread, nextThread] = await Promise.all([short, next]);
-    assert.equal(long.state, 'running', 'the next task did not wait for the long one');
-    assert.equal(nextThread, shortThread);
+    const flag = new SharedArrayBuffer(8);
+    const long = pool.submit('blockUntil', flag);
+    let nextThread: unknown;
+    try {
+      const short = pool.submit('spin', 30);
+      const next = pool.submit('whereAmI');
+      const [shortThread, thread] = await Promise.all([short, next]);
+      nextThread = thread;
+      // Not ended: its thread may not even have started it yet, on a busy machine.
+      assert.equal(long.done(), false, 'the next task did not wait for the long one');
+      assert.equal(nextThread, shortThread);
+    } finally {
+      release(flag);
+    }
     assert.notEqual(await long, nextThread);
   });
 
-  it('a task cancelled while it waits ahead never runs', unsupportedOn(unsteady('deno')), async () => {
+  // The first task holds the thread until the test has cancelled the second: with a timed one (150 ms) and a 50 ms
+  // pause, a busy machine could run both before the cancel.
+  it('a task cancelled while it waits ahead never runs', async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     await learnLongTasks(pool);
-    const counts = new SharedArrayBuffer(8);
-    const first = pool.submit('countRun', counts, 0, 150);
-    const second = pool.submit('countRun', counts, 1, 0);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(second.cancel(), true);
-    assert.equal(await first, 0);
+    const counts = new SharedArrayBuffer(4);
+    const flag = new SharedArrayBuffer(8);
+    const first = pool.submit('blockUntil', flag);
+    const second = pool.submit('countRun', counts, 0, 0);
+    try {
+      await eventually(() => Atomics.load(new Int32Array(flag), 1) === 1, 'the first task to start');
+      assert.equal(second.cancel(), true);
+    } finally {
+      release(flag);
+    }
+    assert.equal(typeof (await first), 'number');
     await assert.rejects(second, { name: 'CancelledError' });
     assert.equal(await pool.submit('add', 1, 1), 2);
-    assert.deepEqual([...new Int32Array(counts)], [1, 0]);
+    assert.deepEqual([...new Int32Array(counts)], [0]);
   });
 
   it('runs every task exactly once while threads take tasks back', async () => {
@@ -185,14 +207,21 @@ describe('pool scheduling', () => {
     assert.deepEqual([...new Int32Array(counts)], new Array(waves * size).fill(1));
   });
 
-  it('a result is sent as soon as its task ends, not held for the tasks after it', unsupportedOn(unsteady('bun')), async () => {
+  it('a result is sent as soon as its task ends, not held for the tasks after it', async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     // Tiny tasks first: the thread is then sent many tasks at once, so both below go out in one batch.
     await Promise.all(Array.from({ length: 100 }, (_, i) => pool.submit('add', i, 1)));
+    // The second task ends only once the test has seen the first result: two timed tasks would not do, as a caller
+    // held up longer than the second task's run (a busy machine) reads both results at once. Were the first result
+    // held for the second task, the first would never arrive (the flag is set after a minute, so the test fails).
+    const flag = new SharedArrayBuffer(4);
+    const release = (): void => void Atomics.store(new Int32Array(flag), 0, 1);
+    const failsafe = setTimeout(release, 60_000);
     const first = pool.submit('spin', 150);
-    const second = pool.submit('spin', 150);
-    await first;
+    const second = pool.submit('hold', flag);
+    await first.finally(() => clearTimeout(failsafe));
     assert.ok(second.state === 'pending' || second.state === 'running', `the second task is still under way, not ${second.state}`);
+    release();
     await second;
   });
 
@@ -227,7 +256,7 @@ describe('pool backpressure', () => {
 });
 
 describe('pool scaling', () => {
-  it('adds threads under load and retires them after idleTimeout', unsupportedOn(unsteady('bun')), async () => {
+  it('adds threads under load and retires them after idleTimeout', async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 3, idleTimeout: 100 });
     const events: string[] = [];
     // The tasks wait until the pool has grown to three threads, however slowly threads start on a busy machine.

@@ -25,11 +25,6 @@ export const MODULE_NOT_FOUND_CODE: Gap = {
   bun: 'a missing module throws a ResolveMessage whose `code` is not an own property, so it crosses the thread without it (https://github.com/oven-sh/bun/pull/34509)',
 };
 
-/** setImmediate runs once per turn of the event loop, after the messages of that turn (progress coalescing). */
-export const IMMEDIATE_PER_TURN: Gap = {
-  deno: 'setImmediate callbacks do not run in a check phase after each turn as in Node (https://github.com/denoland/deno/issues/31642, https://github.com/denoland/deno/pull/32578), so a progress value can wait past the next message and coalesce with it',
-};
-
 /** A forced close: the thread cancels, runs dispose() and ends well within DISPOSE_GRACE_MS. */
 export const PROMPT_FORCED_END: Gap = {
   deno: 'a pool thread told to close by force runs dispose() but ends only when terminated at the end of the grace period (about 1.4 s instead of 0.1 s); no Deno issue found yet',
@@ -39,14 +34,6 @@ export const PROMPT_FORCED_END: Gap = {
 export const WAIT_ON_THREAD: Gap = {
   deno: '`deno test` ends a test with "Promise resolution is still pending but the event loop has already resolved" while a restarting loop is all that keeps it alive; no Deno issue found yet',
 };
-
-/**
- * Tests that failed now and then on that runtime while both CPUs were busy with other suites, and pass when run again:
- * skipped there until the cause is found (README.md, "Bun and Deno", lists them).
- */
-export function unsteady(...on: Exclude<Runtime, 'node'>[]): Gap {
-  return Object.fromEntries(on.map((name) => [name, 'failed now and then under load on this runtime; the cause is not found yet']));
-}
 
 /** Returns test options that skip the test on the runtimes `gaps` name, with the reason; on Node, none. */
 export function unsupportedOn(...gaps: Gap[]): { skip?: string } {

@@ -25,13 +25,15 @@ export class TaskListeners<T> {
   on(event: 'progress', listener: (value: unknown) => void): void {
     if (event !== 'progress') throw new TypeError(`Expected \`event\` to be 'progress', got \`${String(event)}\``);
     if (typeof listener !== 'function') throw new TypeError(`Expected \`listener\` to be a function, got \`${String(listener)}\``);
-    (this.#progressListeners ??= []).push(listener);
+    // A new list, never changed in place: a listener added or removed by a listener takes effect from the next value,
+    // and the value being delivered still reaches every listener it was meant for.
+    this.#progressListeners = [...(this.#progressListeners ?? []), listener];
   }
 
   off(event: 'progress', listener: (value: unknown) => void): void {
     const list = this.#progressListeners;
     const at = event === 'progress' && list ? list.indexOf(listener) : -1;
-    if (at >= 0) list!.splice(at, 1);
+    if (at >= 0) this.#progressListeners = list!.toSpliced(at, 1);
   }
 
   hasProgressListeners(): boolean {

@@ -75,8 +75,9 @@ export class OwnedLoopCore implements LoopCore {
   #hasHealth = false;
   #closing: Promise<void> | undefined;
   /**
-   * Events `init` emitted: held until the turn after startLoop() resolves (its caller has had a chance to listen),
-   * or until the next event comes, whichever is first, so order is kept.
+   * Events `init` emitted, and those of the work it started that come before their release: held until the turn after
+   * startLoop() resolves (its caller has had a chance to listen), or until a task's event comes (it must reach the
+   * listeners before the task's result), whichever is first, so order is kept.
    */
   #booting = true;
   #bootEvents: Array<[string, unknown, string | undefined]> = [];
@@ -146,7 +147,10 @@ export class OwnedLoopCore implements LoopCore {
   #spawn(): Incarnation {
     const incarnation = new Incarnation(this.#url, this.#options, this.name, this.carrier, {
       onEvent: (event, payload, taskId) => {
-        if (this.#booting) return void this.#bootEvents.push([event, payload, taskId]);
+        // Work init started (a timer) may emit again before the caller's `await startLoop()` has gone on: its events
+        // wait behind init's. (On Deno the thread's next message can even come in between the microtasks that
+        // resume that caller, https://github.com/denoland/deno/issues/11731.)
+        if (this.#booting || (taskId === undefined && this.#bootEvents.length > 0)) return void this.#bootEvents.push([event, payload, taskId]);
         this.#releaseBootEvents();
         routeEvent(this, event, payload, taskId);
       },
