@@ -49,7 +49,7 @@ void describe('config', () => {
     invalid({ loops: { mcp: { module: work, expose: ['ok', 'no way'] } } }, 'Invalid config: Expected `loops.mcp.expose[1]` to be a function name, got `"no way"`', 'loops.mcp.expose[1]');
     invalid({ loops: { mcp: { module: work, expose: ['init'] } } }, 'Invalid config: Expected `loops.mcp.expose[0]` to be a function name other than the reserved init, dispose, health, got `"init"`');
     invalid({ loops: { mcp: { module: './missing.js' } } }, `Invalid config: Expected \`loops.mcp.module\` to be the path of an existing file (relative to ${fixtures}), got \`"./missing.js"\``);
-    invalid({ loops: { mcp: { module: work, exposed: [] } } }, 'Invalid config: Unknown key `loops.mcp.exposed` (expected one of module, initArgs, readyTimeout, expose, services, restart, maxRestarts, healthInterval)', 'loops.mcp.exposed');
+    invalid({ loops: { mcp: { module: work, exposed: [] } } }, 'Invalid config: Unknown key `loops.mcp.exposed` (expected one of module, initArgs, readyTimeout, expose, services, restart, maxRestarts, healthInterval, durable)', 'loops.mcp.exposed');
     invalid({ loops: { mcp: { module: work, services: [{ fn: 'ticker', restart: 'sometimes' }] } } }, "Invalid config: Expected `loops.mcp.services[0].restart` to be one of 'never', 'on-failure', 'always', got `\"sometimes\"`");
     invalid({ loops: { mcp: { module: work, restart: 'sometimes' } } }, "Invalid config: Expected `loops.mcp.restart` to be one of 'never', 'on-failure', 'always', got `\"sometimes\"`");
     invalid({ loops: { mcp: { module: work, maxRestarts: -1 } } }, 'Invalid config: Expected `loops.mcp.maxRestarts` to be an integer >= 0, got `-1`', 'loops.mcp.maxRestarts', RangeError);
@@ -61,7 +61,7 @@ void describe('config', () => {
     invalid({ loops: { x: { module: work } }, relay: { events: [], to: 5 } }, "Invalid config: Expected `relay.to` to be 'all' or a room name, got `5`");
     invalid({}, 'Invalid config: Expected `loops` to be an object defining at least one loop (or `pools` one pool, or `sources` one source), got `undefined`');
     invalid([], 'Invalid config: Expected `default export` to be an object like { loops, pools, relay, sources }, got `[]`');
-    invalid({ loop: {} }, 'Invalid config: Unknown key `config.loop` (expected one of loops, pools, relay, sources)');
+    invalid({ loop: {} }, 'Invalid config: Unknown key `config.loop` (expected one of loops, pools, relay, sources, cluster)');
   });
 
   void test('numbers: a wrong type wraps a TypeError; NaN, negatives, fractions and Infinity where not allowed a RangeError', () => {
