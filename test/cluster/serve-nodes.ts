@@ -95,7 +95,7 @@ export async function client(node: ServeNode): Promise<Client> {
 
 /** Submits over Socket.IO and resolves with the ack (`{ id }` or `{ error }`). */
 export function submit(socket: Client, request: { loop: string; fn: string; args?: unknown[]; durable?: boolean }): Promise<{ id?: string; error?: { code: string } }> {
-  return new Promise((resolve) => socket.emit('task:submit', request, resolve as never));
+  return new Promise((resolve) => socket.emit('task:submit', request, resolve));
 }
 
 /** Polls `check` until it returns true. */
