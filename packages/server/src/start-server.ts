@@ -118,6 +118,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     else await clusterNode.cancel(id, new CancelledError(undefined, 'Cancelled by the client'));
   };
 
+  // In a cluster, Socket.IO broadcasts (and recovers sessions) through Redis streams, so every node's clients get them.
+  const shared: ClusterAdapter | undefined = config.cluster && clusterAdapter(config.cluster, 10_000);
   const app = Fastify({
     bodyLimit: opts.bodyLimit,
     forceCloseConnections: 'idle',
@@ -145,14 +147,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
   const token = opts.token;
   if (token !== undefined) requireHttpToken(app, token);
-  const health = (): HealthReport => healthOf(targets.values(), loops.services, closing !== undefined, sources.views());
+  const health = (): HealthReport => healthOf(targets.values(), loops.services, closing !== undefined, sources.views(), shared && { reachable: shared.reachable() });
   registerApiRoutes(app, { targets, registry, metrics, ready, health, submit, lookup, cancel, clusterStats: clusterNode && (() => clusterNode.stats()) });
   registerSourceRoutes(app, { sources, accepting: () => closing === undefined });
   await registerStaticRoutes(app);
   await app.ready();
 
-  // In a cluster, Socket.IO broadcasts (and recovers sessions) through Redis streams, so every node's clients get them.
-  const shared: ClusterAdapter | undefined = config.cluster && clusterAdapter(config.cluster, 10_000);
   const io: RelayServer = new Server(app.server, {
     // Middlewares (the token check) run on recovered connections too: a saved session id is no credential.
     connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: false },

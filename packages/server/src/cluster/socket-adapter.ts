@@ -10,6 +10,8 @@ import type { ResolvedClusterConfig } from './cluster-config.ts';
 export interface ClusterAdapter {
   /** For `new Server(http, { adapter })`. */
   adapter: ReturnType<typeof createAdapter>;
+  /** Whether the connection to the cluster's Redis is up now (the health model's `degraded` when not). */
+  reachable(): boolean;
   /** Closes the adapter's connection (after `io.close()`, which closes its readers). */
   close(): Promise<void>;
 }
@@ -33,6 +35,7 @@ export function clusterAdapter(config: ResolvedClusterConfig, recoveryPackets: n
   });
   return {
     adapter,
+    reachable: () => client.status === 'ready',
     async close() {
       await client.quit().catch(() => client.disconnect());
     },
