@@ -287,14 +287,15 @@ function boolean(key: string, value: unknown): boolean {
  * The config with `sideloop serve --cluster URL --node NAME` applied over its `cluster` section (checked again as a
  * whole), and a check that every `durable` loop or pool has a cluster to be stored in.
  */
-export function withCluster(config: ResolvedConfig, override: { redis?: string | undefined; node?: string | undefined } = {}): ResolvedConfig {
+export function withCluster(config: ResolvedConfig, override: { redis?: string | undefined; node?: string | undefined; prefix?: string | undefined } = {}): ResolvedConfig {
   let { cluster } = config;
-  if (override.redis !== undefined || override.node !== undefined) {
+  if (override.redis !== undefined || override.node !== undefined || override.prefix !== undefined) {
     const raw: Record<string, unknown> = cluster
       ? { redis: cluster.redis, prefix: cluster.prefix, ...cluster.timings, ...(cluster.node === undefined ? {} : { node: cluster.node }), ...(cluster.serve ? { serve: cluster.serve } : {}) }
       : {};
     if (override.redis !== undefined) raw.redis = override.redis;
     if (override.node !== undefined) raw.node = override.node;
+    if (override.prefix !== undefined) raw.prefix = override.prefix;
     if (raw.redis === undefined) fail('--node', 'given with --cluster (or a `cluster` section in the config)', override.node);
     cluster = resolveClusterConfig(raw, new Set([...config.loops, ...config.pools].map((t) => t.name)), checks);
   }

@@ -93,7 +93,8 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.get('/api/cluster', async () => {
-    if (!ctx.clusterStats) throw new RequestError('NOT_FOUND', 'This server is not a node of a cluster (start it with --cluster redis://…)');
+    // Not in a cluster: no nodes, no durable queues (the dashboard then shows no cluster panel).
+    if (!ctx.clusterStats) return { node: null, nodes: [], queues: [] };
     const { nodes, queues, node } = await ctx.clusterStats() as { node: string; nodes: unknown[]; queues: unknown[] };
     return { node, nodes, queues };
   });

@@ -84,7 +84,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let clusterNode: ServerCluster | undefined;
   if (config.cluster) {
     try {
-      clusterNode = await ServerCluster.start(config.cluster, loops.targets);
+      const sourceLoops = new Set(config.sources.filter((s) => s.ownLoop).map((s) => s.name));
+      clusterNode = await ServerCluster.start(config.cluster, loops.targets, [...loops.targets.keys()].filter((name) => !sourceLoops.has(name)));
     } catch (error) {
       await sources.stop(2000);
       await loops.close({ timeout: 2000 });

@@ -48,11 +48,12 @@ export class ServerCluster {
   }
 
   /**
-   * Connects to Redis and starts serving `config.serve` (default: every loop and pool). Throws `ServerStartError`
-   * with the reason on one line when Redis cannot be reached within `connectTimeout`.
+   * Connects to Redis and starts serving `config.serve` (default: `servable`, every loop and pool of the config but
+   * the loops that only run a source). Throws `ServerStartError` with the reason on one line when Redis cannot be
+   * reached within `connectTimeout`.
    */
-  static async start(config: ResolvedClusterConfig, targets: ReadonlyMap<string, RunningTarget>): Promise<ServerCluster> {
-    const names = config.serve ?? [...targets.keys()];
+  static async start(config: ResolvedClusterConfig, targets: ReadonlyMap<string, RunningTarget>, servable: readonly string[]): Promise<ServerCluster> {
+    const names = config.serve ?? servable;
     const serve = Object.fromEntries(names.map((name) => [name, targets.get(name)!.target as unknown as ServeTarget]));
     let cluster: Cluster;
     try {
