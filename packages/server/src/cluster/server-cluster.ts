@@ -100,12 +100,13 @@ export class ServerCluster {
     const found = await this.find(id);
     if (!found) return undefined;
     const view: TaskView = { id, loop: found.loop, fn: found.fn, state: found.state, progress: jsonSafe(found.progress) ?? null };
-    if (found.state === 'fulfilled') {
-      const kept = boundedValue(found.settledValue, this.#maxValueBytes);
+    if (!found.done()) return view;
+    try {
+      const kept = boundedValue(await found.result(), this.#maxValueBytes);
       if (kept.valueOmitted) view.valueOmitted = kept.valueOmitted;
       else view.value = kept.value;
-    } else if (found.state === 'rejected' || found.state === 'cancelled') {
-      view.error = errorInfo(found.settledValue);
+    } catch (error) {
+      view.error = errorInfo(error);
     }
     return view;
   }

@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// Cross-node event fan-out: events per second from one node to a Socket.IO client connected to ANOTHER node, both
+// on `@socket.io/redis-streams-adapter` on the real Redis on loopback (6379), same run, rounds alternating:
+//   - plain: two plain Socket.IO servers with the adapter; server A calls `io.emit('fanout', payload)` N times
+//     (in slices of 500 per turn of the event loop, as a busy app would), the client on server B counts them.
+//   - sideloop: two `sideloop serve` nodes (startServer with `cluster`, in this process); a loop on node A emits N
+//     relayed events from its thread (`taskContext().emit`), the relay broadcasts them, the client on node B counts.
+// A round's figure is N / (first emit -> last event received at the client). Target: sideloop >= 0.8 x plain.
+// Writes bench/results/cluster-fanout.json with the machine noted.
+//
+//   npm run build && node bench/cluster-fanout.js [--events 20000] [--rounds 5] [--size 100]
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { Redis } from 'ioredis';
+import { Server } from 'socket.io';
+import { io as connect } from 'socket.io-client';
+import { describeMachine } from './lib/machine.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' }, size: { type: 'string', default: '100' },
+    'no-save': { type: 'boolean', default: false },
+  },
+});
+const EVENTS = Number(values.events);
+const ROUNDS = Number(values.rounds);
+const SIZE = Number(values.size);
+const TARGET = 0.8;
+const REDIS = 'redis://127.0.0.1:6379';
+const SLICE = 500;
+
+const { startServer } = await import('@sideloop/server');
+const admin = new Redis(REDIS);
+
+async function dropPrefix(prefix) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await admin.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** A client of `url` and a promise of the moment it has received `n` `fanout` events (in order, checked). */
+async function receiver(url) {
+  const socket = connect(url, { transports: ['websocket'] });
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return {
+    socket,
+    expect: (n) => {
+      let seen = 0;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${seen} of ${n} events arrived within 120 s`)), 120_000);
+        const listener = (payload) => {
+          if (payload.seq !== seen) {
+            reject(new Error(`event ${payload.seq} arrived as number ${seen}`));
+            return;
+          }
+          seen++;
+          if (seen === n) {
+            clearTimeout(timer);
+            socket.off('fanout', listener);
+            resolve(performance.now());
+          }
+        };
+        socket.on('fanout', listener);
+      });
+    },
+  };
+}
+
+async function plainContender() {
+  const prefix = `bench-fanout-plain-${randomUUID()}`;
+  const clients = [];
+  const node = async () => {
+    const client = new Redis(REDIS, { maxRetriesPerRequest: null });
+    clients.push(client);
+    const http = createServer();
+    const io = new Server(http, { adapter: createAdapter(client, { streamName: `${prefix}:~socket.io`, channelPrefix: `${prefix}:~socket.io` }) });
+    await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+    return { io, http, url: `http://127.0.0.1:${http.address().port}` };
+  };
+  const a = await node();
+  const b = await node();
+  const { socket, expect } = await receiver(b.url);
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the adapters' readers are in place
+  const text = 'x'.repeat(SIZE);
+  return {
+    name: 'plain Socket.IO + redis-streams-adapter',
+    async round() {
+      const arrived = expect(EVENTS);
+      const started = performance.now();
+      for (let seq = 0; seq < EVENTS; seq++) {
+        a.io.emit('fanout', { seq, text });
+        if (seq % SLICE === SLICE - 1) await new Promise((resolve) => setImmediate(resolve));
+      }
+      return (await arrived) - started;
+    },
+    async close() {
+      socket.disconnect();
+      for (const n of [a, b]) await n.io.close();
+      for (const client of clients) await client.quit();
+      await dropPrefix(prefix);
+    },
+  };
+}
+
+async function sideloopContender() {
+  const prefix = `bench-fanout-sideloop-${randomUUID()}`;
+  const config = new URL('./fixtures/fanout.config.js', import.meta.url).pathname;
+  const log = () => {};
+  const a = await startServer({ config, port: 0, cluster: { redis: REDIS, node: 'a', prefix }, log, rateLimit: false });
+  const b = await startServer({ config, port: 0, cluster: { redis: REDIS, node: 'b', prefix }, log, rateLimit: false });
+  const { socket, expect } = await receiver(b.url);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return {
+    name: 'sideloop serve --cluster (loop thread -> relay -> adapter)',
+    async round() {
+      const arrived = expect(EVENTS);
+      const started = performance.now();
+      const response = await fetch(`${a.url}/api/loops/emitter/tasks?wait=1`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fn: 'burst', args: [EVENTS, SIZE] }),
+      });
+      if (response.status !== 200) throw new Error(`burst answered ${response.status}: ${await response.text()}`);
+      return (await arrived) - started;
+    },
+    async close() {
+      socket.disconnect();
+      await a.close();
+      await b.close();
+      await dropPrefix(prefix);
+    },
+  };
+}
+
+const machine = describeMachine();
+console.log(`cross-node fan-out: ${EVENTS} events of ~${SIZE + 20} bytes per round, ${ROUNDS} rounds each, load average ${machine.loadAverage.join(' / ')}`);
+const contenders = [await plainContender(), await sideloopContender()];
+const figures = contenders.map(() => []);
+for (let round = 0; round < ROUNDS; round++) {
+  // The order alternates so that drift on a busy machine hits both alike.
+  const order = round % 2 === 0 ? [0, 1] : [1, 0];
+  for (const i of order) {
+    const ms = await contenders[i].round();
+    figures[i].push(EVENTS / (ms / 1000));
+    console.log(`  round ${round + 1} ${contenders[i].name}: ${Math.round(EVENTS / (ms / 1000))} events/s`);
+  }
+}
+for (const contender of contenders) await contender.close();
+admin.disconnect();
+
+const median = (list) => [...list].sort((x, y) => x - y)[Math.floor(list.length / 2)];
+const ratios = figures[1].map((value, i) => value / figures[0][i]);
+const result = {
+  scenario: 'cross-node event fan-out through the redis-streams adapter',
+  events: EVENTS, payloadBytes: SIZE + 20, rounds: ROUNDS,
+  plain: { name: contenders[0].name, eventsPerSecond: figures[0].map(Math.round), median: Math.round(median(figures[0])) },
+  sideloop: { name: contenders[1].name, eventsPerSecond: figures[1].map(Math.round), median: Math.round(median(figures[1])) },
+  ratio: { median: Math.round(median(ratios) * 100) / 100, min: Math.round(Math.min(...ratios) * 100) / 100, max: Math.round(Math.max(...ratios) * 100) / 100 },
+  target: TARGET,
+  loadAverageAtEnd: describeMachine().loadAverage,
+  machine,
+};
+console.log(`sideloop / plain: median ${result.ratio.median}x (rounds ${result.ratio.min}x to ${result.ratio.max}x), target ${TARGET}x`);
+if (!values['no-save']) {
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('./results/cluster-fanout.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+}
+process.exit(0);
