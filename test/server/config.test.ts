@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SideloopError } from '../../packages/core/src/index.ts';
 import { ConfigError, loadConfig, validateConfig } from '../../packages/server/src/index.ts';
+import { withCluster } from '../../packages/server/src/config.ts';
 
 const fixtures = new URL('./fixtures', import.meta.url).pathname;
 
@@ -27,6 +28,34 @@ function invalid(config: unknown, message: string, key?: string, cause: typeof T
 void describe('config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sideloop-config-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  void test('the cluster section is checked key by key; durable needs a cluster', () => {
+    const work = './work.ts';
+    const base = { pools: { calc: { module: work, expose: ['echo'], durable: true } } };
+    const config = validateConfig({ ...base, cluster: { redis: 'redis://127.0.0.1:6379', serve: ['calc'], stalledInterval: 2000, keep: { count: 10 } } }, fixtures);
+    assert.equal(config.pools[0]!.durable, true);
+    assert.deepEqual(config.cluster, {
+      redis: 'redis://127.0.0.1:6379', node: undefined, prefix: 'sideloop', serve: ['calc'], timings: { stalledInterval: 2000, keep: { count: 10 } },
+    });
+    const cluster = (section: unknown): unknown => ({ ...base, cluster: section });
+    invalid(cluster('redis://x'), "Invalid config: Expected `cluster` to be an object like { redis: 'redis://127.0.0.1:6379', node }, got `\"redis://x\"`", 'cluster');
+    invalid(cluster({}), "Invalid config: Expected `cluster.redis` to be a URL like 'redis://127.0.0.1:6379', got `undefined`", 'cluster.redis');
+    invalid(cluster({ redis: 'http://x' }), "Invalid config: Expected `cluster.redis` to be a URL like 'redis://127.0.0.1:6379', got `\"http://x\"`", 'cluster.redis', RangeError);
+    invalid(cluster({ redis: 'redis://x', stalledInterval: -1 }), 'Invalid config: Expected `cluster.stalledInterval` to be a positive number, got `-1`', 'cluster.stalledInterval', RangeError);
+    invalid(cluster({ redis: 'redis://x', commandTimeout: '1s' }), 'Invalid config: Expected `cluster.commandTimeout` to be a positive number, got `"1s"`', 'cluster.commandTimeout');
+    invalid(cluster({ redis: 'redis://x', maxStalledCount: 1.5 }), 'Invalid config: Expected `cluster.maxStalledCount` to be an integer >= 0, got `1.5`', 'cluster.maxStalledCount', RangeError);
+    invalid(cluster({ redis: 'redis://x', serve: ['nope'] }), 'Invalid config: Expected `cluster.serve[0]` to be the name of a loop or pool of this config (calc), got `"nope"`', 'cluster.serve[0]', RangeError);
+    invalid(cluster({ redis: 'redis://x', prefix: 'a:b' }), 'Invalid config: Expected `cluster.prefix` to be a name without \':\', got `"a:b"`', 'cluster.prefix', RangeError);
+    invalid(cluster({ redis: 'redis://x', nodes: 3 }), 'Invalid config: Unknown key `cluster.nodes` (expected one of redis, node, prefix, serve, stalledInterval, maxStalledCount, lockDuration, commandTimeout, connectTimeout, heartbeatInterval, keep)', 'cluster.nodes');
+    invalid({ pools: { calc: { module: work, durable: 'yes' } } }, 'Invalid config: Expected `pools.calc.durable` to be a boolean, got `"yes"`', 'pools.calc.durable');
+    // Without a cluster, a durable pool is refused once the command line had its say (--cluster gives one).
+    const local = validateConfig(base, fixtures);
+    assert.throws(() => withCluster(local), /Invalid config: Expected `pools.calc.durable` to be false without a cluster \(give --cluster URL or a `cluster` section\), got `true`/);
+    assert.deepEqual(withCluster(local, { redis: 'redis://10.0.0.5:6379', node: 'api-1' }).cluster,
+      { redis: 'redis://10.0.0.5:6379', node: 'api-1', prefix: 'sideloop', serve: undefined, timings: {} });
+    assert.equal(withCluster(config, { node: 'b' }).cluster!.redis, 'redis://127.0.0.1:6379');
+    assert.throws(() => withCluster(validateConfig({ pools: { calc: { module: work } } }, fixtures), { node: 'b' }), /`--node` to be given with --cluster/);
+  });
 
   void test('a valid config resolves modules and fills defaults', () => {
     const config = validateConfig({
