@@ -77,6 +77,13 @@ async function receiver(url) {
   };
 }
 
+/** Entries ever added to a stream (Redis 7: XINFO STREAM's entries-added), to count XADDs per event. */
+async function entriesAdded(stream) {
+  const info = await admin.xinfo('STREAM', stream);
+  const at = info.indexOf('entries-added');
+  return at >= 0 ? Number(info[at + 1]) : Number.NaN;
+}
+
 async function plainContender() {
   const prefix = `bench-fanout-plain-${randomUUID()}`;
   const clients = [];
@@ -95,6 +102,7 @@ async function plainContender() {
   const text = 'x'.repeat(SIZE);
   return {
     name: 'plain Socket.IO + redis-streams-adapter',
+    stream: `${prefix}:~socket.io`,
     async round() {
       const arrived = expect(EVENTS);
       const started = performance.now();
@@ -123,6 +131,7 @@ async function sideloopContender() {
   await new Promise((resolve) => setTimeout(resolve, 500));
   return {
     name: 'sideloop serve --cluster (loop thread -> relay -> adapter)',
+    stream: `${prefix}:~socket.io`,
     async round() {
       const arrived = expect(EVENTS);
       const started = performance.now();
@@ -145,6 +154,7 @@ const machine = describeMachine();
 console.log(`cross-node fan-out: ${EVENTS} events of ~${SIZE + 20} bytes per round, ${ROUNDS} rounds each, load average ${machine.loadAverage.join(' / ')}`);
 const contenders = [await plainContender(), await sideloopContender()];
 const figures = contenders.map(() => []);
+const added = await Promise.all(contenders.map((c) => entriesAdded(c.stream)));
 for (let round = 0; round < ROUNDS; round++) {
   // The order alternates so that drift on a busy machine hits both alike.
   const order = round % 2 === 0 ? [0, 1] : [1, 0];
@@ -154,6 +164,8 @@ for (let round = 0; round < ROUNDS; round++) {
     console.log(`  round ${round + 1} ${contenders[i].name}: ${Math.round(EVENTS / (ms / 1000))} events/s`);
   }
 }
+// Stream entries (XADDs) per event, over all rounds: the deterministic part of the comparison.
+const perEvent = await Promise.all(contenders.map(async (c, i) => Math.round(((await entriesAdded(c.stream)) - added[i]) / (EVENTS * ROUNDS) * 1000) / 1000));
 for (const contender of contenders) await contender.close();
 admin.disconnect();
 
@@ -162,14 +174,16 @@ const ratios = figures[1].map((value, i) => value / figures[0][i]);
 const result = {
   scenario: 'cross-node event fan-out through the redis-streams adapter',
   events: EVENTS, payloadBytes: SIZE + 20, rounds: ROUNDS,
-  plain: { name: contenders[0].name, eventsPerSecond: figures[0].map(Math.round), median: Math.round(median(figures[0])) },
-  sideloop: { name: contenders[1].name, eventsPerSecond: figures[1].map(Math.round), median: Math.round(median(figures[1])) },
+  plain: { name: contenders[0].name, eventsPerSecond: figures[0].map(Math.round), median: Math.round(median(figures[0])), streamEntriesPerEvent: perEvent[0] },
+  sideloop: { name: contenders[1].name, eventsPerSecond: figures[1].map(Math.round), median: Math.round(median(figures[1])), streamEntriesPerEvent: perEvent[1] },
+  ratioOfMedians: Math.round((median(figures[1]) / median(figures[0])) * 100) / 100,
   ratio: { median: Math.round(median(ratios) * 100) / 100, min: Math.round(Math.min(...ratios) * 100) / 100, max: Math.round(Math.max(...ratios) * 100) / 100 },
   target: TARGET,
   loadAverageAtEnd: describeMachine().loadAverage,
   machine,
 };
-console.log(`sideloop / plain: median ${result.ratio.median}x (rounds ${result.ratio.min}x to ${result.ratio.max}x), target ${TARGET}x`);
+console.log(`sideloop / plain: median of the rounds' ratios ${result.ratio.median}x (rounds ${result.ratio.min}x to ${result.ratio.max}x), `
+  + `ratio of the medians ${result.ratioOfMedians}x, target ${TARGET}x; stream entries per event ${perEvent[0]} plain, ${perEvent[1]} sideloop`);
 if (!values['no-save']) {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('./results/cluster-fanout.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
