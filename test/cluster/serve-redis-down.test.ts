@@ -19,8 +19,9 @@ describe('sideloop serve --cluster with Redis stopped for 5 s', () => {
     redis = await startRedis();
     const prefix = 'test-serve-down';
     const [a, c] = await Promise.all([
-      startNode({ redis: redis.url, prefix, name: 'a', serve: [] }),
-      startNode({ redis: redis.url, prefix, name: 'c' }),
+      // Submissions fail within commandTimeout (a Redis that refuses connections fails them at once).
+      startNode({ redis: redis.url, prefix, name: 'a', serve: [], env: { CLUSTER_COMMAND_TIMEOUT: '3000' } }),
+      startNode({ redis: redis.url, prefix, name: 'c', env: { CLUSTER_COMMAND_TIMEOUT: '3000' } }),
     ]);
     socket = await client(a);
     const ids: string[] = [];
