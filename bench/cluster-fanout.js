@@ -79,6 +79,7 @@ async function receiver(url) {
 
 /** Entries ever added to a stream (Redis 7: XINFO STREAM's entries-added), to count XADDs per event. */
 async function entriesAdded(stream) {
+  if ((await admin.exists(stream)) === 0) return 0; // nothing broadcast yet
   const info = await admin.xinfo('STREAM', stream);
   const at = info.indexOf('entries-added');
   return at >= 0 ? Number(info[at + 1]) : Number.NaN;
