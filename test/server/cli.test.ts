@@ -52,7 +52,7 @@ void describe('sideloop CLI', () => {
     assert.match(top.stdout, /serve \[config\]/);
     const serve = await finish(run(['serve', '--help']));
     assert.equal(serve.code, 0);
-    for (const option of ['--port', '--host', '--token', 'SIDELOOP_TOKEN']) assert.match(serve.stdout, new RegExp(option));
+    for (const option of ['--port', '--host', '--token', 'SIDELOOP_TOKEN', '--cluster', '--node']) assert.match(serve.stdout, new RegExp(option));
   });
 
   void test('a bad config exits non-zero with one line naming the key', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SideloopError } from '../../packages/core/src/index.ts';
 import { ConfigError, loadConfig, validateConfig } from '../../packages/server/src/index.ts';
+import { withCluster } from '../../packages/server/src/config.ts';
 
 const fixtures = new URL('./fixtures', import.meta.url).pathname;
 
@@ -28,6 +29,34 @@ void describe('config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sideloop-config-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  void test('the cluster section is checked key by key; durable needs a cluster', () => {
+    const work = './work.ts';
+    const base = { pools: { calc: { module: work, expose: ['echo'], durable: true } } };
+    const config = validateConfig({ ...base, cluster: { redis: 'redis://127.0.0.1:6379', serve: ['calc'], stalledInterval: 2000, keep: { count: 10 } } }, fixtures);
+    assert.equal(config.pools[0]!.durable, true);
+    assert.deepEqual(config.cluster, {
+      redis: 'redis://127.0.0.1:6379', node: undefined, prefix: 'sideloop', serve: ['calc'], timings: { stalledInterval: 2000, keep: { count: 10 } },
+    });
+    const cluster = (section: unknown): unknown => ({ ...base, cluster: section });
+    invalid(cluster('redis://x'), "Invalid config: Expected `cluster` to be an object like { redis: 'redis://127.0.0.1:6379', node }, got `\"redis://x\"`", 'cluster');
+    invalid(cluster({}), "Invalid config: Expected `cluster.redis` to be a URL like 'redis://127.0.0.1:6379', got `undefined`", 'cluster.redis');
+    invalid(cluster({ redis: 'http://x' }), "Invalid config: Expected `cluster.redis` to be a URL like 'redis://127.0.0.1:6379', got `\"http://x\"`", 'cluster.redis', RangeError);
+    invalid(cluster({ redis: 'redis://x', stalledInterval: -1 }), 'Invalid config: Expected `cluster.stalledInterval` to be a positive number, got `-1`', 'cluster.stalledInterval', RangeError);
+    invalid(cluster({ redis: 'redis://x', commandTimeout: '1s' }), 'Invalid config: Expected `cluster.commandTimeout` to be a positive number, got `"1s"`', 'cluster.commandTimeout');
+    invalid(cluster({ redis: 'redis://x', maxStalledCount: 1.5 }), 'Invalid config: Expected `cluster.maxStalledCount` to be an integer >= 0, got `1.5`', 'cluster.maxStalledCount', RangeError);
+    invalid(cluster({ redis: 'redis://x', serve: ['nope'] }), 'Invalid config: Expected `cluster.serve[0]` to be the name of a loop or pool of this config (calc), got `"nope"`', 'cluster.serve[0]', RangeError);
+    invalid(cluster({ redis: 'redis://x', prefix: 'a:b' }), 'Invalid config: Expected `cluster.prefix` to be a name without \':\', got `"a:b"`', 'cluster.prefix', RangeError);
+    invalid(cluster({ redis: 'redis://x', nodes: 3 }), 'Invalid config: Unknown key `cluster.nodes` (expected one of redis, node, prefix, serve, stalledInterval, maxStalledCount, lockDuration, commandTimeout, connectTimeout, heartbeatInterval, keep)', 'cluster.nodes');
+    invalid({ pools: { calc: { module: work, durable: 'yes' } } }, 'Invalid config: Expected `pools.calc.durable` to be a boolean, got `"yes"`', 'pools.calc.durable');
+    // Without a cluster, a durable pool is refused once the command line had its say (--cluster gives one).
+    const local = validateConfig(base, fixtures);
+    assert.throws(() => withCluster(local), /Invalid config: Expected `pools.calc.durable` to be false without a cluster \(give --cluster URL or a `cluster` section\), got `true`/);
+    assert.deepEqual(withCluster(local, { redis: 'redis://10.0.0.5:6379', node: 'api-1' }).cluster,
+      { redis: 'redis://10.0.0.5:6379', node: 'api-1', prefix: 'sideloop', serve: undefined, timings: {} });
+    assert.equal(withCluster(config, { node: 'b' }).cluster!.redis, 'redis://127.0.0.1:6379');
+    assert.throws(() => withCluster(validateConfig({ pools: { calc: { module: work } } }, fixtures), { node: 'b' }), /`--node` to be given with --cluster/);
+  });
+
   void test('a valid config resolves modules and fills defaults', () => {
     const config = validateConfig({
       loops: { work: { module: './work.ts', expose: ['echo', 'echo'], services: [{ fn: 'ticker' }] } },
@@ -49,7 +78,7 @@ void describe('config', () => {
     invalid({ loops: { mcp: { module: work, expose: ['ok', 'no way'] } } }, 'Invalid config: Expected `loops.mcp.expose[1]` to be a function name, got `"no way"`', 'loops.mcp.expose[1]');
     invalid({ loops: { mcp: { module: work, expose: ['init'] } } }, 'Invalid config: Expected `loops.mcp.expose[0]` to be a function name other than the reserved init, dispose, health, got `"init"`');
     invalid({ loops: { mcp: { module: './missing.js' } } }, `Invalid config: Expected \`loops.mcp.module\` to be the path of an existing file (relative to ${fixtures}), got \`"./missing.js"\``);
-    invalid({ loops: { mcp: { module: work, exposed: [] } } }, 'Invalid config: Unknown key `loops.mcp.exposed` (expected one of module, initArgs, readyTimeout, expose, services, restart, maxRestarts, healthInterval)', 'loops.mcp.exposed');
+    invalid({ loops: { mcp: { module: work, exposed: [] } } }, 'Invalid config: Unknown key `loops.mcp.exposed` (expected one of module, initArgs, readyTimeout, expose, services, restart, maxRestarts, healthInterval, durable)', 'loops.mcp.exposed');
     invalid({ loops: { mcp: { module: work, services: [{ fn: 'ticker', restart: 'sometimes' }] } } }, "Invalid config: Expected `loops.mcp.services[0].restart` to be one of 'never', 'on-failure', 'always', got `\"sometimes\"`");
     invalid({ loops: { mcp: { module: work, restart: 'sometimes' } } }, "Invalid config: Expected `loops.mcp.restart` to be one of 'never', 'on-failure', 'always', got `\"sometimes\"`");
     invalid({ loops: { mcp: { module: work, maxRestarts: -1 } } }, 'Invalid config: Expected `loops.mcp.maxRestarts` to be an integer >= 0, got `-1`', 'loops.mcp.maxRestarts', RangeError);
@@ -61,7 +90,7 @@ void describe('config', () => {
     invalid({ loops: { x: { module: work } }, relay: { events: [], to: 5 } }, "Invalid config: Expected `relay.to` to be 'all' or a room name, got `5`");
     invalid({}, 'Invalid config: Expected `loops` to be an object defining at least one loop (or `pools` one pool, or `sources` one source), got `undefined`');
     invalid([], 'Invalid config: Expected `default export` to be an object like { loops, pools, relay, sources }, got `[]`');
-    invalid({ loop: {} }, 'Invalid config: Unknown key `config.loop` (expected one of loops, pools, relay, sources)');
+    invalid({ loop: {} }, 'Invalid config: Unknown key `config.loop` (expected one of loops, pools, relay, sources, cluster)');
   });
 
   void test('numbers: a wrong type wraps a TypeError; NaN, negatives, fractions and Infinity where not allowed a RangeError', () => {

@@ -1,5 +1,6 @@
 // The dashboard page in a real browser: Debian's headless Chromium (driven by playwright-core) against a real
-// `startServer()` running the built-in demo on port 0. It sees `item_added` events arrive, shows the `feed` source
+// `startServer()` running the built-in demo on port 0, as a node of a cluster on the shared Redis (a prefix of its own)
+// with one more node beside it. It shows the cluster's nodes and queues, sees `item_added` events arrive, shows the `feed` source
 // and the server's health, publishes a message from the form and sees it arrive through the embedded SQS, runs
 // `primes` on the `cpu` pool and watches its progress bar reach done, cancels a long `primes` while it runs, and
 // calls an MCP tool.
@@ -8,8 +9,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { Redis } from 'ioredis';
 import { chromium, type Page } from 'playwright-core';
+import { startCluster } from '../../packages/core/src/cluster/index.ts';
 import { startServer, type RunningServer } from '../../packages/server/src/index.ts';
+import { dropPrefix } from '../cluster/drop-prefix.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -66,9 +70,18 @@ async function progressSeen(page: Page, id: string): Promise<number[]> {
 }
 
 void test('the dashboard shows the demo live and runs, follows and cancels tasks', { skip, timeout: 180_000 }, async (t) => {
+  const REDIS = 'redis://127.0.0.1:6379';
+  const cluster = { redis: REDIS, node: 'dashboard', prefix: `test-dashboard-${randomUUID()}` };
   // Replaced once, by the restart in the last step.
-  let server: RunningServer = await startServer({ port: 0 });
+  let server: RunningServer = await startServer({ port: 0, cluster });
   t.after(() => server.close());
+  const peer = await startCluster({ redis: REDIS, prefix: cluster.prefix, node: 'peer', heartbeatInterval: 1000 });
+  t.after(async () => {
+    await peer.close();
+    const admin = new Redis(REDIS);
+    await dropPrefix(admin, cluster.prefix);
+    admin.disconnect();
+  });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   t.after(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
@@ -86,6 +99,23 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
     await page.waitForSelector('[data-testid=loop-card][data-loop=cpu][data-state=ready]', WAIT);
     const exposed = await page.locator('[data-testid=loop-card][data-loop=cpu] .loop-sub').textContent();
     assert.match(exposed ?? '', /primes/);
+  });
+
+  await t.test("shows the cluster's nodes, what they serve, and the durable queues", async () => {
+    await page.waitForSelector('[data-testid=cluster-node][data-node=dashboard][data-alive=true]', WAIT);
+    await page.waitForSelector('[data-testid=cluster-node][data-node=peer][data-alive=true]', WAIT);
+    const serves = async (node: string): Promise<string | null> => page.locator(`[data-testid=cluster-node][data-node=${node}] [data-testid=cluster-node-serves]`).textContent();
+    assert.equal(await serves('dashboard'), 'serves cpu, mcp');
+    assert.equal(await serves('peer'), 'serves nothing (submits only)');
+    assert.match(await page.locator('[data-testid=cluster-node][data-node=peer] [data-testid=cluster-node-seen]').textContent() ?? '', /^heartbeat .+ ago$/);
+    await page.waitForSelector('[data-testid=cluster-queue][data-loop=cpu]', WAIT);
+    await page.waitForSelector('[data-testid=cluster-queue][data-loop=mcp]', WAIT);
+    // A durable task on the cpu pool is counted in its queue once it completed.
+    const { status } = await fetch(new URL('/api/loops/cpu/tasks?wait=1', server.url), {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fn: 'primes', args: [1000], durable: true }),
+    });
+    assert.equal(status, 200);
+    await page.waitForFunction(() => document.querySelector('[data-testid=cluster-queue][data-loop=cpu] [data-testid=cluster-queue-completed]')?.textContent === '1', undefined, WAIT);
   });
 
   await t.test('shows item_added events arriving, newest first', async () => {
@@ -199,7 +229,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
     const port = server.port;
     await server.close();
     await page.waitForSelector('[data-testid=connection-status][data-state=reconnecting]', WAIT);
-    server = await startServer({ port });
+    server = await startServer({ port, cluster });
     await page.waitForSelector('[data-testid=connection-status][data-state=connected]', WAIT);
     await page.waitForSelector('[data-testid=loop-card][data-loop=cpu][data-state=ready]', WAIT);
   });

@@ -34,6 +34,11 @@ Options:
   -t, --token <t>  Token clients must send (Authorization: Bearer <t>, Socket.IO auth.token):
                    at least 8 visible ASCII characters, no spaces;
                    default: the SIDELOOP_TOKEN environment variable
+  --cluster <url>  Be a node of a cluster on this Redis (redis://host:6379): durable tasks,
+                   Socket.IO events to clients of every node (docs/cluster.md); overrides the
+                   config's cluster.redis. Exits with one line when Redis is not reachable within
+                   cluster.connectTimeout (default 10000 ms, during which it retries)
+  --node <name>    This node's name in the cluster (default: hostname:pid)
   -h, --help       Show this help
 
 Stops on SIGINT/SIGTERM after running tasks finish (a second signal forces).`;
@@ -59,6 +64,8 @@ async function serve(argv: string[]): Promise<void> {
         port: { type: 'string', short: 'p' },
         host: { type: 'string', short: 'H' },
         token: { type: 'string', short: 't' },
+        cluster: { type: 'string' },
+        node: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -95,12 +102,16 @@ async function serve(argv: string[]): Promise<void> {
 
   favourMemory();
   try {
-    server = await startServer({ config, port, ...(values.host ? { host: values.host } : {}), token });
+    const cluster = values.cluster === undefined && values.node === undefined ? undefined : {
+      ...(values.cluster === undefined ? {} : { redis: values.cluster }), ...(values.node === undefined ? {} : { node: values.node }),
+    };
+    server = await startServer({ config, port, ...(values.host ? { host: values.host } : {}), token, ...(cluster ? { cluster } : {}) });
   } catch (error) {
     fail((error as Error).message ?? String(error));
   }
   const names = [...server.loops.targets.values()].map((t) => `${t.name} (${t.kind})`).join(', ');
   process.stdout.write(`sideloop serve: ${server.config.source}: ${names}\n`);
+  if (server.cluster) process.stdout.write(`Cluster: node "${server.cluster.cluster.node}", prefix "${server.cluster.cluster.prefix}"\n`);
   process.stdout.write(`Dashboard: ${server.url}/${token ? `?token=${encodeURIComponent(token)}` : ''}\n`);
 }
 

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SideloopError } from 'sideloop';
 import { checkInteger, checkMs, invalid, registerSideloopErrorClass } from 'sideloop/remote';
+import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './cluster/cluster-config.ts';
 import { hostModule, sourceLoopModule } from './sources/host-module.ts';
 import { resolveSource, type ConfigChecks, type ResolvedSource, type SourceConfig } from './sources/source-config.ts';
 
@@ -41,6 +42,8 @@ export interface LoopConfig {
   maxRestarts?: number;
   /** How often the module's `health()` runs, in ms (0: never). @default 10000 when it exports one */
   healthInterval?: number;
+  /** Store every HTTP and Socket.IO submission to it in the cluster (needs `cluster`): it survives restarts and runs on any node that serves it. @default false */
+  durable?: boolean;
 }
 
 export interface PoolConfig {
@@ -58,6 +61,8 @@ export interface PoolConfig {
   maxQueue?: number;
   /** @default [] */
   expose?: string[];
+  /** Store every HTTP and Socket.IO submission to it in the cluster (needs `cluster`). @default false */
+  durable?: boolean;
 }
 
 export interface RelayConfig {
@@ -73,6 +78,8 @@ export interface SideloopConfig {
   relay?: RelayConfig;
   /** Queue sources (docs/sources.md): brokers consumed in a loop, each message relayed or handled. */
   sources?: Record<string, SourceConfig>;
+  /** Durable tasks and cluster-wide events on Redis (docs/cluster.md, "In the server"); `--cluster URL` sets `redis`. */
+  cluster?: ClusterConfig;
 }
 
 /** A validated config: module paths are absolute file URLs, every default is filled in. */
@@ -80,6 +87,8 @@ export interface ResolvedConfig {
   loops: Array<Required<Omit<LoopConfig, 'module' | 'services' | 'healthInterval'>> & {
     name: string; module: URL; services: Array<Required<ServiceConfig>>; healthInterval: number | undefined;
   }>;
+  /** The cluster this server is a node of, if any. */
+  cluster?: ResolvedClusterConfig | undefined;
   pools: Array<Required<Omit<PoolConfig, 'module' | 'maxThreads' | 'minThreads'>> & { name: string; module: URL; maxThreads: number | undefined; minThreads: number | undefined }>;
   /** The relay's events include every source's `emit`. */
   relay: Required<RelayConfig>;
@@ -208,11 +217,11 @@ function entries(key: string, value: unknown): Array<[string, Record<string, unk
 /** Validates a config object; relative module paths resolve against `baseDir`. Throws `ConfigError`. */
 export function validateConfig(config: unknown, baseDir: string, source = baseDir): ResolvedConfig {
   if (!isPlainObject(config)) fail('default export', 'an object like { loops, pools, relay, sources }', config);
-  checkKeys('config', config, ['loops', 'pools', 'relay', 'sources']);
+  checkKeys('config', config, ['loops', 'pools', 'relay', 'sources', 'cluster']);
   const names = new Set<string>();
   const loops = entries('loops', config.loops).map(([name, def]) => {
     const key = `loops.${name}`;
-    checkKeys(key, def, ['module', 'initArgs', 'readyTimeout', 'expose', 'services', 'restart', 'maxRestarts', 'healthInterval']);
+    checkKeys(key, def, ['module', 'initArgs', 'readyTimeout', 'expose', 'services', 'restart', 'maxRestarts', 'healthInterval', 'durable']);
     names.add(name);
     return {
       name,
@@ -224,11 +233,12 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
       restart: restartPolicy(`${key}.restart`, def.restart),
       maxRestarts: integer(`${key}.maxRestarts`, def.maxRestarts, 0, Infinity, { allowInfinity: true }) ?? Infinity,
       healthInterval: def.healthInterval === undefined ? undefined : ms(`${key}.healthInterval`, def.healthInterval, 10_000, { allowZero: true }),
+      durable: boolean(`${key}.durable`, def.durable),
     };
   });
   const pools = entries('pools', config.pools).map(([name, def]) => {
     const key = `pools.${name}`;
-    checkKeys(key, def, ['module', 'initArgs', 'readyTimeout', 'maxThreads', 'minThreads', 'maxQueue', 'expose']);
+    checkKeys(key, def, ['module', 'initArgs', 'readyTimeout', 'maxThreads', 'minThreads', 'maxQueue', 'expose', 'durable']);
     if (names.has(name)) fail(key, 'a name no loop has', name);
     names.add(name);
     const maxThreads = integer(`${key}.maxThreads`, def.maxThreads, 1, undefined);
@@ -245,6 +255,7 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
       minThreads,
       maxQueue: integer(`${key}.maxQueue`, def.maxQueue, 0, DEFAULT_MAX_QUEUE)!,
       expose: fnNames(`${key}.expose`, def.expose),
+      durable: boolean(`${key}.durable`, def.durable),
     };
   });
   const loopNames = new Set(loops.map((l) => l.name));
@@ -255,7 +266,7 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
     names.add(s.name);
     loops.push({
       name: s.name, module: sourceLoopModule(), initArgs: [], readyTimeout: s.readyTimeout, expose: [], services: [],
-      restart: s.restart === 'never' ? 'never' : 'on-failure', maxRestarts: s.maxRestarts, healthInterval: undefined,
+      restart: s.restart === 'never' ? 'never' : 'on-failure', maxRestarts: s.maxRestarts, healthInterval: undefined, durable: false,
     });
   }
   // A configured loop that runs sources loads its module with the source service beside it.
@@ -263,7 +274,36 @@ export function validateConfig(config: unknown, baseDir: string, source = baseDi
   for (const loop of loops) if (hosts.has(loop.name)) loop.module = hostModule(loop.module);
   const relayed = relay(config.relay);
   relayed.events = [...new Set([...relayed.events, ...sources.flatMap((s) => (s.emit === undefined ? [] : [s.emit]))])];
-  return { loops, pools, relay: relayed, sources, source };
+  const cluster = config.cluster === undefined ? undefined : resolveClusterConfig(config.cluster, new Set([...loops, ...pools].map((t) => t.name)), checks);
+  return { loops, pools, relay: relayed, sources, source, cluster };
+}
+
+function boolean(key: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') fail(key, 'a boolean', value);
+  return value === true;
+}
+
+/**
+ * The config with `sideloop serve --cluster URL --node NAME` applied over its `cluster` section (checked again as a
+ * whole), and a check that every `durable` loop or pool has a cluster to be stored in.
+ */
+export function withCluster(config: ResolvedConfig, override: { redis?: string | undefined; node?: string | undefined; prefix?: string | undefined } = {}): ResolvedConfig {
+  let { cluster } = config;
+  if (override.redis !== undefined || override.node !== undefined || override.prefix !== undefined) {
+    const raw: Record<string, unknown> = cluster
+      ? { redis: cluster.redis, prefix: cluster.prefix, ...cluster.timings, ...(cluster.node === undefined ? {} : { node: cluster.node }), ...(cluster.serve ? { serve: cluster.serve } : {}) }
+      : {};
+    if (override.redis !== undefined) raw.redis = override.redis;
+    if (override.node !== undefined) raw.node = override.node;
+    if (override.prefix !== undefined) raw.prefix = override.prefix;
+    if (raw.redis === undefined) fail('--node', 'given with --cluster (or a `cluster` section in the config)', override.node);
+    cluster = resolveClusterConfig(raw, new Set([...config.loops, ...config.pools].map((t) => t.name)), checks);
+  }
+  if (!cluster) {
+    const durable = [...config.loops.map((l) => ['loops', l] as const), ...config.pools.map((p) => ['pools', p] as const)].find(([, t]) => t.durable);
+    if (durable) fail(`${durable[0]}.${durable[1].name}.durable`, 'false without a cluster (give --cluster URL or a `cluster` section)', true, RangeError);
+  }
+  return cluster === config.cluster ? config : { ...config, cluster };
 }
 
 /** The config's checks, lent to the sources' (sources/source-config.ts). */

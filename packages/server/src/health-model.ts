@@ -3,7 +3,8 @@
  * from `sideloop/remote`, which also colours the dashboard's loop cards): `unhealthy` (503) while the
  * server drains, while any loop or pool is starting, crashed, failed or closed, while a loop's `health()` has failed
  * `healthFailures` times in a row, or once a service or a source has stopped for good; `degraded` (200) while a loop
- * restarts or a source connects, reconnects or restarts, which heal by themselves; `ok` otherwise. Each reason names
+ * restarts, a source connects, reconnects or restarts, or the cluster's Redis is out of reach, which heal by
+ * themselves; `ok` otherwise. Each reason names
  * what is wrong.
  */
 import { targetHealth } from 'sideloop/remote';
@@ -18,6 +19,7 @@ export interface HealthReport {
 
 export function healthOf(
   targets: Iterable<RunningTarget>, services: Iterable<RunningService>, draining: boolean, sources: Iterable<SourceView> = [],
+  cluster?: { reachable: boolean },
 ): HealthReport {
   const reasons: string[] = [];
   const passing: string[] = [];
@@ -38,6 +40,7 @@ export function healthOf(
     if (state === 'failed') reasons.push(`source "${name}" has stopped for good${why}`);
     else if (state !== 'connected' && state !== 'stopped') passing.push(`source "${name}" is ${state}${why}`);
   }
+  if (cluster && !cluster.reachable) passing.push("the cluster's Redis is out of reach (durable submissions answer 503 until it is back)");
   if (reasons.length > 0) return { status: 'unhealthy', reasons: [...reasons, ...passing] };
   return { status: passing.length > 0 ? 'degraded' : 'ok', reasons: passing };
 }

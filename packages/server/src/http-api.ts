@@ -11,7 +11,7 @@ import { loopInfo, type RelayTask } from 'sideloop/remote';
 import type { HealthReport } from './health-model.ts';
 import type { RunningTarget } from './loop-set.ts';
 import type { ServerMetrics } from './metrics.ts';
-import type { TaskRegistry } from './task-registry.ts';
+import type { TaskRegistry, TaskView } from './task-registry.ts';
 
 export interface ApiContext {
   targets: ReadonlyMap<string, RunningTarget>;
@@ -21,8 +21,17 @@ export interface ApiContext {
   ready(): boolean;
   /** The health model: ok, or unhealthy with reasons. */
   health(): HealthReport;
-  /** Submits through the registry, so the task shows in lookups and metrics; the task has its public id. */
+  /**
+   * Submits through the registry, so the task shows in lookups and metrics; the task has its public id. A durable
+   * task has `stored()`, which the answer waits for (a 202 means Redis has it).
+   */
   submit(request: TaskRequest): RelayTask;
+  /** A task's view: from the registry, or (in a cluster) a durable task of any node. */
+  lookup(id: string): TaskView | Promise<TaskView | undefined> | undefined;
+  /** Cancels a task here or, in a cluster, a durable task wherever it runs; throws `RequestError` 404 or 409. */
+  cancel(id: string): void | Promise<void>;
+  /** `GET /api/cluster`, when the server is a node of a cluster. */
+  clusterStats?: (() => Promise<unknown>) | undefined;
 }
 
 /** `?wait=1`, `?detach=true` and the like; absent, `0` and `false` are off. */
@@ -56,6 +65,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       throw new RequestError('NOT_READY', `Loop "${parsed.loop}" is not ready`);
     }
     const task = ctx.submit(parsed);
+    await task.stored?.();
     if (!flag(request.query.wait)) return reply.status(202).send({ id: task.id });
     // Work nobody waits for any more is cancelled, unless the client said it may run on (?detach=1).
     const detach = flag(request.query.detach);
@@ -72,14 +82,21 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.get<{ Params: { id: string } }>('/api/tasks/:id', async (request) => {
-    const view = ctx.registry.get(request.params.id);
+    const view = await ctx.lookup(request.params.id);
     if (!view) throw new RequestError('UNKNOWN_TASK', `No task has the id ${quoted(request.params.id)} (settled tasks are kept for the last ${ctx.registry.keep}, within ${ctx.registry.maxBytes} bytes)`);
     return view;
   });
 
   app.delete<{ Params: { id: string } }>('/api/tasks/:id', async (request) => {
-    const view = ctx.registry.cancel(request.params.id);
-    return { id: view.id, state: 'cancelled' };
+    await ctx.cancel(request.params.id);
+    return { id: request.params.id, state: 'cancelled' };
+  });
+
+  app.get('/api/cluster', async () => {
+    // Not in a cluster: no nodes, no durable queues (the dashboard then shows no cluster panel).
+    if (!ctx.clusterStats) return { node: null, nodes: [], queues: [] };
+    const { nodes, queues, node } = await ctx.clusterStats() as { node: string; nodes: unknown[]; queues: unknown[] };
+    return { node, nodes, queues };
   });
 
   app.get('/metrics', async (_request, reply) => {

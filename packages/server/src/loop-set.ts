@@ -11,6 +11,8 @@ export interface RunningTarget {
   kind: 'loop' | 'pool';
   target: RelayTarget & { close(options?: { timeout?: number; cancelPending?: boolean }): Promise<void> };
   expose: ReadonlySet<string>;
+  /** Every HTTP and Socket.IO submission to it is stored in the cluster. */
+  durable: boolean;
 }
 
 
@@ -59,7 +61,7 @@ export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
       } catch (error) {
         throw new ServerStartError(`Loop "${def.name}" failed to start: ${reason(error)}`, { cause: error });
       }
-      targets.set(def.name, { name: def.name, kind: 'loop', target: loop, expose: new Set(def.expose) });
+      targets.set(def.name, { name: def.name, kind: 'loop', target: loop, expose: new Set(def.expose), durable: def.durable });
       const spawnAll = async (): Promise<void> => {
         for (const svc of def.services) {
           let service: ServiceHandle;
@@ -94,7 +96,7 @@ export async function startLoopSet(config: ResolvedConfig): Promise<LoopSet> {
       } catch (error) {
         throw new ServerStartError(`Pool "${def.name}" failed to start: ${reason(error)}`, { cause: error });
       }
-      targets.set(def.name, { name: def.name, kind: 'pool', target: pool, expose: new Set(def.expose) });
+      targets.set(def.name, { name: def.name, kind: 'pool', target: pool, expose: new Set(def.expose), durable: def.durable });
     }),
   ];
   const results = await Promise.allSettled(starting);

@@ -43,9 +43,14 @@ export interface ServerOptions {
   shutdownTimeout?: number;
   /** Milliseconds between `loop:stats` snapshots. @default 1000 */
   statsInterval?: number;
+  /**
+   * Makes the server a node of a cluster, over the config's `cluster` section: `redis` (`--cluster URL`), this
+   * node's name (`--node NAME`) and the key prefix. @default undefined (the config's `cluster`, if any)
+   */
+  cluster?: { redis?: string; node?: string; prefix?: string };
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'config' | 'token'>> & Pick<ServerOptions, 'config' | 'token'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'config' | 'token' | 'cluster'>> & Pick<ServerOptions, 'config' | 'token' | 'cluster'>;
 
 function writeLine(line: string): void {
   process.stderr.write(`sideloop serve: ${line}\n`);
@@ -73,6 +78,12 @@ export function resolveServerOptions(input: ServerOptions = {}): ResolvedServerO
     throw new TypeError('Expected `token` to be at least 8 visible ASCII characters without spaces, got `<hidden>`');
   }
   if (typeof log !== 'function') throw invalid('log', 'a function', log);
+  const cluster = options.cluster === undefined ? undefined : checkObject('cluster', options.cluster) as { redis?: unknown; node?: unknown; prefix?: unknown };
+  for (const key of Object.keys(cluster ?? {})) {
+    if (key !== 'redis' && key !== 'node' && key !== 'prefix') throw new TypeError(`Unknown option \`cluster.${key}\` (expected redis, node, prefix)`);
+    const value = cluster![key as 'redis'];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw invalid(`cluster.${key}`, 'a non-empty string', value);
+  }
   if (rateLimit !== false) {
     if (typeof rateLimit !== 'object' || rateLimit === null) throw invalid('rateLimit', '{ max, timeWindow } or false', rateLimit);
     int('rateLimit.max', rateLimit.max, 1);
@@ -94,5 +105,6 @@ export function resolveServerOptions(input: ServerOptions = {}): ResolvedServerO
     recoveryBytes: int('recoveryBytes', recoveryBytes, 0),
     clientBufferBytes: int('clientBufferBytes', clientBufferBytes, 1),
     log,
+    cluster: cluster as ServerOptions['cluster'],
   };
 }

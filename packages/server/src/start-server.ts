@@ -6,16 +6,19 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type * as core from 'sideloop';
+import { CancelledError } from 'sideloop';
 import { Server } from 'socket.io';
 import { demoConfig } from './demo/config.ts';
 import { boundedRecoveryAdapter } from 'sideloop/socket.io';
 import { attachRelay, type Relay, type RelayServer } from 'sideloop/socket.io';
-import { RequestError } from 'sideloop/remote';
+import { exposedTarget, RequestError } from 'sideloop/remote';
 import { limitSendBuffers } from 'sideloop/socket.io';
 import type { TaskRequest } from 'sideloop/remote';
 import type { RelayTarget, RelayTask } from 'sideloop/remote';
 import { isLoopback, requireHttpToken, socketTokenError } from './auth.ts';
-import { loadConfig, type ResolvedConfig } from './config.ts';
+import { ServerCluster } from './cluster/server-cluster.ts';
+import { clusterAdapter, type ClusterAdapter } from './cluster/socket-adapter.ts';
+import { loadConfig, withCluster, type ResolvedConfig } from './config.ts';
 import { healthOf, type HealthReport } from './health-model.ts';
 import { registerApiRoutes, submitThrough } from './http-api.ts';
 import { registerJsonBody } from './json-body.ts';
@@ -29,7 +32,7 @@ import { startDemoProducer } from './demo/producer.ts';
 import { SOURCE_SERVICE } from './sources/host-module.ts';
 import { openSources, type SourceSet } from './sources/source-set.ts';
 import { registerStaticRoutes } from './static-routes.ts';
-import { TaskRegistry } from './task-registry.ts';
+import { TaskRegistry, type TaskView } from './task-registry.ts';
 import { WindowLimiter } from './window-limiter.ts';
 import { traceRequests } from './request-spans.ts';
 
@@ -45,6 +48,8 @@ export interface RunningServer {
   /** The queue sources of the config (docs/sources.md). */
   readonly sources: SourceSet;
   readonly relay: Relay;
+  /** This server as a node of a cluster (`--cluster`), if it is one. */
+  readonly cluster: ServerCluster | undefined;
   /** Drains and closes everything; idempotent. */
   close(): Promise<void>;
 }
@@ -58,7 +63,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   if (!isLoopback(opts.host) && opts.token === undefined) {
     throw new ServerStartError(`Listening on ${opts.host}, not a loopback address, needs a token: pass --token or set SIDELOOP_TOKEN`);
   }
-  const config = opts.config === undefined ? demoConfig() : typeof opts.config === 'string' ? await loadConfig(opts.config) : opts.config;
+  const loaded = opts.config === undefined ? demoConfig() : typeof opts.config === 'string' ? await loadConfig(opts.config) : opts.config;
+  const config = withCluster(loaded, opts.cluster);
   const sources = await openSources(config, opts.log);
   let loops: LoopSet;
   try {
@@ -75,6 +81,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     await sources.close();
     throw error;
   }
+  let clusterNode: ServerCluster | undefined;
+  if (config.cluster) {
+    try {
+      const sourceLoops = new Set(config.sources.filter((s) => s.ownLoop).map((s) => s.name));
+      clusterNode = await ServerCluster.start(config.cluster, loops.targets, [...loops.targets.keys()].filter((name) => !sourceLoops.has(name)));
+    } catch (error) {
+      await sources.stop(2000);
+      await loops.close({ timeout: 2000 });
+      await sources.close();
+      throw error;
+    }
+  }
   logServiceFailures(loops, opts.log);
   const stopProducer = config.producer ? startDemoProducer(sources, config.producer, opts.log) : undefined;
 
@@ -88,9 +106,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const ready = (): boolean => closing === undefined && loops.ready();
   const submit = (request: TaskRequest): RelayTask => {
     if (closing) throw new RequestError('NOT_READY', 'The server is shutting down');
-    return submitThrough(targets, registry, request);
+    const entry = exposedTarget(targets, request);
+    if (!entry.durable && !request.durable) return submitThrough(targets, registry, request);
+    if (!clusterNode) throw new RequestError('BAD_REQUEST', '`durable` tasks need a cluster: start the server with --cluster redis://…');
+    const durable = clusterNode.submit(request.loop, request.fn, request.args);
+    return registry.add(request.loop, request.fn, durable.task, durable);
+  };
+  const lookup = (id: string): TaskView | Promise<TaskView | undefined> | undefined => registry.get(id) ?? clusterNode?.view(id);
+  const cancel = async (id: string): Promise<void> => {
+    if (registry.isOpenDurable(id)) await registry.cancelDurable(id);
+    else if (registry.get(id) || !clusterNode) registry.cancel(id);
+    else await clusterNode.cancel(id, new CancelledError(undefined, 'Cancelled by the client'));
   };
 
+  // In a cluster, Socket.IO broadcasts (and recovers sessions) through Redis streams, so every node's clients get them.
+  const shared: ClusterAdapter | undefined = config.cluster && clusterAdapter(config.cluster, 10_000);
   const app = Fastify({
     bodyLimit: opts.bodyLimit,
     forceCloseConnections: 'idle',
@@ -118,8 +148,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
   const token = opts.token;
   if (token !== undefined) requireHttpToken(app, token);
-  const health = (): HealthReport => healthOf(targets.values(), loops.services, closing !== undefined, sources.views());
-  registerApiRoutes(app, { targets, registry, metrics, ready, health, submit });
+  const health = (): HealthReport => healthOf(targets.values(), loops.services, closing !== undefined, sources.views(), shared && { reachable: shared.reachable() });
+  registerApiRoutes(app, { targets, registry, metrics, ready, health, submit, lookup, cancel, clusterStats: clusterNode && (() => clusterNode.stats()) });
   registerSourceRoutes(app, { sources, accepting: () => closing === undefined });
   await registerStaticRoutes(app);
   await app.ready();
@@ -127,9 +157,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const io: RelayServer = new Server(app.server, {
     // Middlewares (the token check) run on recovered connections too: a saved session id is no credential.
     connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: false },
-    adapter: boundedRecoveryAdapter(opts.recoveryBytes),
+    adapter: shared ? shared.adapter : boundedRecoveryAdapter(opts.recoveryBytes),
     maxHttpBufferSize: opts.bodyLimit,
   });
+  clusterNode?.attach(io, opts.maxValueBytes);
   limitSendBuffers(io, {
     maxBytes: opts.clientBufferBytes,
     onExceeded: ({ address, bytes, maxBytes }) => {
@@ -165,7 +196,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     doneEvent: (task) => registry.doneEvent(task.id),
     cancel: (id, socket) => {
       if (limiter && !limiter.hit(socket.handshake.address)) throw new RequestError('RATE_LIMITED', 'Too many task cancellations');
-      registry.cancel(id);
+      return cancel(id);
     },
   });
 
@@ -174,6 +205,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   } catch (error) {
     relay.close();
     await io.close();
+    await shared?.close();
+    await clusterNode?.close(0);
     await stopProducer?.();
     await sources.stop(2000);
     await loops.close({ timeout: 2000 });
@@ -193,6 +226,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const left = (): number => Math.max(0, opts.shutdownTimeout - (Date.now() - started));
     await stopProducer?.();
     await registry.idle(opts.shutdownTimeout);
+    // The cluster's jobs running here finish (or go back to the queue for another node) while the loops still run.
+    await clusterNode?.close(left());
     // Consumers stop first (their handlers may call their loops), then the loops close, then the emulator goes.
     await sources.stop(left());
     await loops.close({ timeout: left() });
@@ -203,10 +238,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     io.engine.close();
     await app.close();
     await io.close();
+    await shared?.close();
     metrics.close();
   })());
 
-  return { url: urlOf(opts.host, port), port, host: opts.host, config, app, io, loops, sources, relay, close };
+  return { url: urlOf(opts.host, port), port, host: opts.host, config, app, io, loops, sources, relay, cluster: clusterNode, close };
 }
 
 /** One line on the log for every configured service that stops for good (sources log their own, by source name). */

@@ -43,6 +43,8 @@ interface TaskRecord {
   progress: unknown;
   submittedAt: number;
   settled?: Settled;
+  /** A durable task's cancel, which reaches the node that runs it (asynchronous). */
+  cancelDurable?: ((reason: unknown) => Promise<boolean>) | undefined;
   done: Promise<TaskView>;
 }
 
@@ -83,13 +85,17 @@ export class TaskRegistry {
     return this.#bytes;
   }
 
-  /** Records a core task under a fresh public id; returns the task as clients see it. */
-  add(loop: string, fn: string, core: RelayTask): RelayTask {
-    const task = withPublicId(core);
+  /**
+   * Records a core task under a fresh public id (a durable task under its cluster id, the same on every node);
+   * returns the task as clients see it.
+   */
+  add(loop: string, fn: string, core: RelayTask, durable?: { cancel(reason: unknown): Promise<boolean> }): RelayTask {
+    const task = durable ? core : withPublicId(core);
     let resolveDone!: (view: TaskView) => void;
     const record: TaskRecord = {
       id: task.id, loop, fn, task, progress: null, submittedAt: performance.now(),
       done: new Promise((resolve) => (resolveDone = resolve)),
+      cancelDurable: durable && ((reason) => durable.cancel(reason)),
     };
     this.#records.set(task.id, record);
     task.on('progress', (progress) => {
@@ -119,9 +125,31 @@ export class TaskRegistry {
     return event as TaskDoneEvent;
   }
 
-  /** Resolves once every open task has settled, or after `timeout` ms (then false). */
+  /** Whether `id` is an open durable task recorded here; its cancel then goes through `cancelDurable`. */
+  isOpenDurable(id: string): boolean {
+    const record = this.#records.get(id);
+    return record?.cancelDurable !== undefined && !record.settled;
+  }
+
+  /**
+   * Cancels an open durable task recorded here, on whichever node runs it: its view, or `RequestError` 409 when it
+   * had fulfilled or rejected.
+   */
+  async cancelDurable(id: string, reason: unknown = new CancelledError(undefined, 'Cancelled by the client')): Promise<TaskView> {
+    const record = this.#records.get(id);
+    if (!record?.cancelDurable) throw new RequestError('UNKNOWN_TASK', `No task has the id ${quoted(id)}`);
+    const state = record.settled?.state;
+    const cancelled = state === undefined ? await record.cancelDurable(reason) : state === 'cancelled';
+    if (!cancelled) throw new RequestError('TASK_SETTLED', `Task ${quoted(id)} has already settled (${record.settled?.state ?? record.task?.state})`);
+    return this.#view(record);
+  }
+
+  /**
+   * Resolves once every open task has settled, or after `timeout` ms (then false). Durable tasks are not waited for:
+   * they go on in the cluster.
+   */
   async idle(timeout: number): Promise<boolean> {
-    const open = [...this.#records.values()].filter((r) => !r.settled).map((r) => r.done);
+    const open = [...this.#records.values()].filter((r) => !r.settled && !r.cancelDurable).map((r) => r.done);
     if (open.length === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<false>((resolve) => (timer = setTimeout(resolve, timeout, false)));

@@ -244,10 +244,12 @@ export class Cluster implements AsyncDisposable {
     const task = new DurableTask<unknown>(this.#carrier, held.id, held.loop, held.fn, held.site);
     held.stored().then(() => task.setStored(), (error: unknown) => task.setStored({ error }));
     const found = task.detach();
+    if (held.progress !== undefined) task.emitProgress(held.progress);
     if (held.done()) {
       if (held.state === 'fulfilled') task.settleFulfilled(held.settledValue);
       else task.settleRejected(held.settledValue);
     } else {
+      if (held.state === 'running') task.setRunning(true);
       void held.on('progress', (value) => task.emitProgress(value));
       held.onDone(() => (held.state === 'fulfilled' ? task.settleFulfilled(held.settledValue) : task.settleRejected(held.settledValue)));
     }

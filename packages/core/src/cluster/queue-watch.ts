@@ -141,12 +141,11 @@ export class QueueWatch {
 
   #apply(task: DurableTask<unknown>, job: StoredJob, state: string): void {
     this.#update(task, (t) => {
+      // The last progress first, also of a finished task: a task found after it ended still tells how far it got.
+      if (typeof job.progress === 'string') t.emitProgress(decodeValue(job.progress));
       if (state === 'completed') t.settleFulfilled(decodeValue(job.returnvalue));
       else if (state === 'failed') t.settleRejected(decodeFailure(job.failedReason, t.site));
-      else {
-        if (typeof job.progress === 'string') t.emitProgress(decodeValue(job.progress));
-        t.setRunning(state === 'active');
-      }
+      else t.setRunning(state === 'active');
     });
   }
 

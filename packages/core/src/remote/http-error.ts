@@ -21,6 +21,10 @@ export function httpErrorOf(error: unknown): RequestError | undefined {
       return new RequestError('NOT_READY', message, { cause: error });
     case 'SIDELOOP_QUEUE_FULL':
       return new RequestError('QUEUE_FULL', message, { cause: error });
+    case 'SIDELOOP_CLUSTER_UNAVAILABLE':
+      return new RequestError('SIDELOOP_CLUSTER_UNAVAILABLE', message, { cause: error });
+    case 'SIDELOOP_CLUSTER_CLOSED':
+      return new RequestError('NOT_READY', message, { cause: error });
     case 'SIDELOOP_CANCELLED':
       return new RequestError('CANCELLED', message, { cause: error });
     case 'SIDELOOP_TIMEOUT':
@@ -32,7 +36,8 @@ export function httpErrorOf(error: unknown): RequestError | undefined {
 
 /** Whether an answer with this error's code should say when to retry: the 503s that clear by themselves. */
 export function retryAfterOf(error: RequestError): number | undefined {
-  return error.code === 'QUEUE_FULL' || error.code === 'NOT_READY' || error.code === 'CANCELLED' ? RETRY_AFTER_SECONDS : undefined;
+  const clears = error.code === 'QUEUE_FULL' || error.code === 'NOT_READY' || error.code === 'CANCELLED' || error.code === 'SIDELOOP_CLUSTER_UNAVAILABLE';
+  return clears ? RETRY_AFTER_SECONDS : undefined;
 }
 
 /** What every front end answers for `error`: its status, `Retry-After` where it clears by itself, `{ error: { code, message } }`. */

@@ -4,7 +4,7 @@
  * errors, JSON values bounded in size, public task ids, and the option checks with the library's messages.
  */
 export { RequestError, errorInfo, quoted, type RequestErrorCode } from './request-error.ts';
-export { parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from './submit.ts';
+export { exposedTarget, parseTaskRequest, submitTask, type ExposedTarget, type TaskRequest } from './submit.ts';
 export { loopInfo, readStats, targetHealth, type RelayTarget, type RelayTask, type TaskListener } from './target.ts';
 export { boundedValue, jsonSafe, jsonStringBytes, MAX_VALUE_BYTES } from './json-value.ts';
 export { withPublicId } from './public-id.ts';

@@ -23,6 +23,7 @@ export type RequestErrorCode =
   | 'RATE_LIMITED'
   | 'NOT_READY'
   | 'QUEUE_FULL'
+  | 'SIDELOOP_CLUSTER_UNAVAILABLE'
   | 'CANCELLED'
   | 'TIMEOUT'
   | 'INTERNAL';
@@ -44,6 +45,7 @@ const STATUS: Record<RequestErrorCode, number> = {
   RATE_LIMITED: 429,
   NOT_READY: 503,
   QUEUE_FULL: 503,
+  SIDELOOP_CLUSTER_UNAVAILABLE: 503,
   CANCELLED: 503,
   TIMEOUT: 504,
   INTERNAL: 500,
@@ -51,7 +53,8 @@ const STATUS: Record<RequestErrorCode, number> = {
 
 /**
  * A request a client cannot have: a `SideloopError` whose `code` is the one clients read in `{ error: { code } }`
- * (`'BAD_REQUEST'`, `'UNKNOWN_TASK'`, …), not a `SIDELOOP_…` code. It narrows the base's `code: string` to
+ * (`'BAD_REQUEST'`, `'UNKNOWN_TASK'`, …), not a `SIDELOOP_…` code (but for the cluster's Redis out of reach, which keeps
+ * the code of `ClusterUnavailableError` so that clients read one code wherever they meet it). It narrows the base's `code: string` to
  * `RequestErrorCode`, so a `switch (error.code)` is checked, and `status` is the HTTP status that code answers.
  */
 export class RequestError extends SideloopError {

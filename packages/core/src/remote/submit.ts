@@ -14,6 +14,8 @@ export interface TaskRequest {
   loop: string;
   fn: string;
   args: unknown[];
+  /** The client asks for a durable task (`"durable": true`): a server in a cluster stores it in Redis. */
+  durable?: boolean;
 }
 
 const FN = /^[A-Za-z_$][\w$]*$/;
@@ -33,7 +35,9 @@ export function parseTaskRequest(body: unknown, loop?: string): TaskRequest {
   const args = request.args ?? [];
   if (!Array.isArray(args)) throw new RequestError('BAD_REQUEST', `Expected \`args\` to be an array, got \`${typeof args}\``);
   if (args.length > MAX_ARGS) throw new RequestError('BAD_REQUEST', `Expected \`args\` to hold at most ${MAX_ARGS} values, got ${args.length}`);
-  return { loop: name, fn: request.fn, args };
+  const { durable } = request;
+  if (durable !== undefined && typeof durable !== 'boolean') throw new RequestError('BAD_REQUEST', `Expected \`durable\` to be a boolean, got a value of type \`${typeof durable}\``);
+  return durable ? { loop: name, fn: request.fn, args, durable } : { loop: name, fn: request.fn, args };
 }
 
 /** Maps what `submit` throws synchronously to a request error. */
@@ -56,8 +60,8 @@ export function submitError(error: unknown, request: TaskRequest): RequestError 
   }
 }
 
-/** Finds the target, checks exposure and submits; throws `RequestError` (404, 403, 400, 503). */
-export function submitTask(targets: ReadonlyMap<string, ExposedTarget>, request: TaskRequest): RelayTask {
+/** Finds the target and checks that the function is exposed; throws `RequestError` (404, 403). */
+export function exposedTarget<T extends ExposedTarget>(targets: ReadonlyMap<string, T>, request: TaskRequest): T {
   const entry = targets.get(request.loop);
   if (!entry) throw new RequestError('UNKNOWN_LOOP', `No loop or pool is named ${quoted(request.loop)}`);
   if (!entry.expose.has(request.fn)) {
@@ -67,6 +71,12 @@ export function submitTask(targets: ReadonlyMap<string, ExposedTarget>, request:
     }
     throw new RequestError('FUNCTION_NOT_EXPOSED', `Function \`${request.fn}\` of loop "${request.loop}" is not exposed`);
   }
+  return entry;
+}
+
+/** Finds the target, checks exposure and submits; throws `RequestError` (404, 403, 400, 503). */
+export function submitTask(targets: ReadonlyMap<string, ExposedTarget>, request: TaskRequest): RelayTask {
+  const entry = exposedTarget(targets, request);
   if (entry.target.state !== 'ready') {
     throw new RequestError('NOT_READY', `Loop "${request.loop}" is ${entry.target.state}`);
   }

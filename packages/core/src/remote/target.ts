@@ -14,6 +14,16 @@ export interface RelayTask extends PromiseLike<unknown> {
   /** The error of a rejected task, read synchronously (what `Task` offers). */
   exception?(): unknown;
   on(event: 'progress', listener: (value: unknown) => void): unknown;
+  /**
+   * Resolves once the task is accepted where it is kept (a durable task: stored in Redis), or rejects with why not.
+   * The relay joins the submitter to the task's room first, then waits for it before it acks the submission.
+   */
+  stored?(): Promise<void>;
+  /**
+   * True when another process sends this task's `task:progress` and `task:done` (a durable task: the cluster node
+   * that runs it, through the Socket.IO adapter), so the relay must not send them too.
+   */
+  readonly reportedByRunner?: boolean;
 }
 
 export interface RelayTarget {

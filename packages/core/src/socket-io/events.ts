@@ -67,6 +67,8 @@ export interface TaskSubmitRequest {
   loop: string;
   fn: string;
   args?: unknown[];
+  /** Store the task in the cluster (a `sideloop serve --cluster` node): it survives restarts and runs on any node. */
+  durable?: boolean;
 }
 
 export type TaskSubmitReply = { id: string } | { error: ErrorInfo };

@@ -37,10 +37,13 @@ export interface RelayOptions {
   statsInterval?: number;
   /** Largest value `task:done` carries, in bytes of JSON; a larger one is sent as `valueOmitted: { bytes }`. @default 65536 */
   maxValueBytes?: number;
-  /** Replaces the default submission (the server routes it through its task registry); the task's id is public. */
+  /**
+   * Replaces the default submission (the server routes it through its task registry); the task's id is public. A task
+   * with `stored()` is acked once that resolves (the submitter is in the task's room before), or answered its error.
+   */
   submit?: (request: TaskRequest, socket: RelaySocket) => RelayTask;
-  /** Replaces the default cancellation; throws `RequestError` for an unknown task or one that fulfilled or rejected. */
-  cancel?: (id: string, socket: RelaySocket) => void;
+  /** Replaces the default cancellation; throws (or rejects with) `RequestError` for an unknown task or one that fulfilled or rejected. */
+  cancel?: (id: string, socket: RelaySocket) => void | Promise<void>;
   /** Replaces how a settled task becomes its `task:done` payload (the server reuses what its registry kept). */
   doneEvent?: (task: RelayTask) => Promise<TaskDoneEvent>;
 }
@@ -118,7 +121,8 @@ export function attachRelay(io: RelayServer, input: RelayOptions = {}): Relay {
   };
   const timer = statsInterval > 0
     ? setInterval(() => {
-      if (io.engine.clientsCount > 0) io.volatile.emit('loop:stats', snapshot());
+      // Local: each server of a cluster (Socket.IO adapter) describes its own loops to its own clients.
+    if (io.engine.clientsCount > 0) io.local.volatile.emit('loop:stats', snapshot());
     }, statsInterval)
     : undefined;
   timer?.unref();
@@ -142,7 +146,7 @@ export function attachRelay(io: RelayServer, input: RelayOptions = {}): Relay {
 
   const submit = options.submit ?? ((request: TaskRequest) => withPublicId(submitTask(targets, request)));
   const doneEvent = options.doneEvent ?? ((task: RelayTask) => settledEvent(task, maxValueBytes));
-  const cancel = options.cancel ?? ((id: string) => {
+  const cancel: (id: string, socket: RelaySocket) => void | Promise<void> = options.cancel ?? ((id: string) => {
     const task = tasks.get(id);
     if (!task) throw new RequestError('UNKNOWN_TASK', `No running task has the id ${quoted(id)}`);
     if (!task.cancel(new CancelledError(undefined, 'Cancelled by the client'))) {
@@ -150,32 +154,49 @@ export function attachRelay(io: RelayServer, input: RelayOptions = {}): Relay {
     }
   });
 
+  const accepted = (task: RelayTask, reply: (value: TaskSubmitReply) => void): void => {
+    tasks.set(task.id, task);
+    if (task.reportedByRunner) task.onDone(() => tasks.delete(task.id));
+    else track(task);
+    reply({ id: task.id });
+  };
+
   const onConnection = (socket: RelaySocket): void => {
     socket.on('task:submit', (request, ack) => {
       const reply = (value: TaskSubmitReply): void => {
         if (typeof ack === 'function') ack(value);
       };
+      let task: RelayTask;
       try {
-        const task = submit(parseTaskRequest(request), socket);
-        tasks.set(task.id, task);
-        void socket.join(taskRoom(task.id));
-        track(task);
-        reply({ id: task.id });
+        task = submit(parseTaskRequest(request), socket);
       } catch (error) {
         reply({ error: errorInfo(error) });
+        return;
       }
+      // In the room before the task can run anywhere, so no event of it is missed.
+      void socket.join(taskRoom(task.id));
+      if (!task.stored) {
+        accepted(task, reply);
+        return;
+      }
+      task.stored().then(() => accepted(task, reply), (error: unknown) => {
+        void socket.leave(taskRoom(task.id));
+        reply({ error: errorInfo(error) });
+      });
     });
     socket.on('task:cancel', (request, ack) => {
       const reply = (value: TaskCancelReply): void => {
         if (typeof ack === 'function') ack(value);
       };
       const id = (request as { id?: unknown } | null)?.id;
+      const failed = (error: unknown): void => reply({ error: errorInfo(error) });
       try {
         if (typeof id !== 'string') throw new RequestError('BAD_REQUEST', `Expected \`id\` to be a task id, got \`${String(id)}\``);
-        cancel(id, socket);
-        reply({ id, state: 'cancelled' });
+        const done = cancel(id, socket);
+        if (done) done.then(() => reply({ id, state: 'cancelled' }), failed);
+        else reply({ id, state: 'cancelled' });
       } catch (error) {
-        reply({ error: errorInfo(error) });
+        failed(error);
       }
     });
   };

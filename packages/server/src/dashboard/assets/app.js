@@ -1,4 +1,4 @@
-// The sideloop dashboard: health, live loops and pools, queue sources, event-loop delay, relayed events, tasks, and
+// The sideloop dashboard: health, live loops and pools, queue sources, the cluster's nodes and queues, event-loop delay, relayed events, tasks, and
 // forms to run a function and to publish a message.
 // Plain ES modules (Preact + htm through the page's import map); no build step.
 import { render } from 'preact';
@@ -12,6 +12,7 @@ import { TasksPanel } from './tasks-panel.js';
 import { RunForm } from './run-form.js';
 import { HealthBanner } from './health-banner.js';
 import { SourcesPanel } from './sources-panel.js';
+import { ClusterPanel } from './cluster-panel.js';
 import { usePoll } from './use-poll.js';
 
 const MAIN_COLOR = '#5b6cf0';
@@ -59,6 +60,7 @@ function App() {
   const pools = state.loops.filter((l) => l.kind === 'pool').length;
   const health = usePoll(actions.request, '/api/health', 2000);
   const sources = usePoll(actions.request, '/api/sources', 1000);
+  const cluster = usePoll(actions.request, '/api/cluster', 2000);
   return html`
     <div class="page">
       <header class="topbar">
@@ -78,6 +80,7 @@ function App() {
       <${HealthBanner} health=${health.data} />
       <${LoopsPanel} loops=${state.loops} main=${state.main} error=${state.loopsError} colors=${colors} />
       <${SourcesPanel} sources=${sources.data?.sources} error=${sources.error} request=${actions.request} />
+      <${ClusterPanel} cluster=${cluster.data} error=${cluster.error} />
       <div class="grid">
         <${DelayChart} history=${state.history} colors=${colors} />
         <${RunForm} loops=${state.loops} onRun=${actions.submit} />
@@ -85,7 +88,7 @@ function App() {
         <${EventsPanel} events=${state.events} total=${state.eventTotal} />
       </div>
       <footer class="footer">
-        <a href="/api/loops">/api/loops</a> · <a href="/api/sources">/api/sources</a> · <a href="/metrics">/metrics</a> · <a href="/api/health">/api/health</a>
+        <a href="/api/loops">/api/loops</a> · <a href="/api/sources">/api/sources</a> · <a href="/metrics">/metrics</a> · <a href="/api/health">/api/health</a> · <a href="/api/cluster">/api/cluster</a>
       </footer>
     </div>`;
 }
