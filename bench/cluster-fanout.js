@@ -20,6 +20,10 @@ import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { io as connect } from 'socket.io-client';
 import { describeMachine } from './lib/machine.js';
+import { onProjectNode } from './lib/project-node.js';
+
+// It shares the tests' TypeScript cleanup helper: an older `node` hands over to the project's.
+onProjectNode();
 
 const { values } = parseArgs({
   options: {
@@ -37,14 +41,7 @@ const SLICE = 500;
 const { startServer } = await import('@sideloop/server');
 const admin = new Redis(REDIS);
 
-async function dropPrefix(prefix) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await admin.del(...keys);
-  } while (cursor !== '0');
-}
+const { dropPrefix } = await import('../test/cluster/drop-prefix.ts');
 
 /** A client of `url` and a promise of the moment it has received `n` `fanout` events (in order, checked). */
 async function receiver(url) {
@@ -117,7 +114,7 @@ async function plainContender() {
       socket.disconnect();
       for (const n of [a, b]) await n.io.close();
       for (const client of clients) await client.quit();
-      await dropPrefix(prefix);
+      await dropPrefix(admin, prefix);
     },
   };
 }
@@ -146,7 +143,7 @@ async function sideloopContender() {
       socket.disconnect();
       await a.close();
       await b.close();
-      await dropPrefix(prefix);
+      await dropPrefix(admin, prefix);
     },
   };
 }

@@ -15,16 +15,11 @@
 //
 //   npm run build && node bench/cluster.js [--tasks 1000] [--rounds 15] [--concurrency 8] [--window 256] [--samples 300]
 //     [--redis redis://127.0.0.1:6379] [--no-save]
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
-// The test helpers it shares are TypeScript: Node 22.18+ reads them as they are; an older `node` hands over to the
-// project's.
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
-  const node = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
-  process.exit(spawnSync(node, process.argv.slice(1), { stdio: 'inherit' }).status ?? 1);
-}
+import { onProjectNode } from './lib/project-node.js';
+
+// The test helpers it shares are TypeScript: an older `node` hands over to the project's.
+onProjectNode();
 
 const { createHook } = await import('node:async_hooks');
 const { randomUUID } = await import('node:crypto');
