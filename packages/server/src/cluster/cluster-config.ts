@@ -4,11 +4,19 @@
  * with the config's formula (the core's option checks: a wrong type is a TypeError, a value out of range a
  * RangeError, an unknown key refused); `startCluster` meets Redis itself when the server starts.
  */
+import type { ClusterOptions } from 'sideloop/cluster';
 import { checkInteger, checkMs } from 'sideloop/remote';
 import type { ConfigChecks } from '../sources/source-config.ts';
 
-/** The `cluster` section as a config file gives it. */
-export interface ClusterConfig {
+/**
+ * The cluster's timings, as `startCluster` takes them (their docs are the library's). `commandTimeout` also bounds
+ * a request that waits on Redis: it then fails with 503 `SIDELOOP_CLUSTER_UNAVAILABLE`; a `connectTimeout` that runs
+ * out makes `sideloop serve` exit with one line.
+ */
+export type ClusterTimings = Omit<ClusterOptions, 'redis' | 'prefix' | 'node' | 'serve'>;
+
+/** The `cluster` section as a config file gives it: `startCluster`'s options, with names in `serve`. */
+export interface ClusterConfig extends ClusterTimings {
   /** Redis: `redis://[user:password@]host:port[/db]` (or `rediss://`). `sideloop serve --cluster URL` sets or overrides it. */
   redis: string;
   /** This server's name among the nodes; `--node NAME` sets or overrides it. @default `<hostname>:<pid>` */
@@ -17,20 +25,6 @@ export interface ClusterConfig {
   prefix?: string;
   /** The loops and pools of this config whose durable tasks this node runs. @default every loop and pool */
   serve?: string[];
-  /** Ms between BullMQ's checks for jobs whose node stopped. @default 30000 */
-  stalledInterval?: number;
-  /** Times a job may be taken back from a node that stopped before it fails. @default 3 */
-  maxStalledCount?: number;
-  /** Ms a running job's lock lasts without renewal. @default `stalledInterval` */
-  lockDuration?: number;
-  /** Ms a request waits on a Redis that answers nothing before it fails with 503 `SIDELOOP_CLUSTER_UNAVAILABLE`. @default 1000 */
-  commandTimeout?: number;
-  /** Ms `sideloop serve` waits for Redis at start before it exits with one line (ioredis retries meanwhile). @default 10000 */
-  connectTimeout?: number;
-  /** Ms between this node's heartbeats; a node is shown dead after three missed ones. @default 5000 */
-  heartbeatInterval?: number;
-  /** How long finished durable tasks stay in Redis (for `GET /api/tasks/:id` on any node). @default { age: 86400000, count: 100000 } */
-  keep?: { age?: number; count?: number };
 }
 
 /** A checked `cluster` section: the options of `startCluster` but `serve` (names here, targets at start). */
@@ -40,10 +34,7 @@ export interface ResolvedClusterConfig {
   prefix: string;
   /** Undefined: every loop and pool. */
   serve: string[] | undefined;
-  timings: {
-    stalledInterval?: number; maxStalledCount?: number; lockDuration?: number; commandTimeout?: number; connectTimeout?: number;
-    heartbeatInterval?: number; keep?: { age?: number; count?: number };
-  };
+  timings: ClusterTimings;
 }
 
 const KEYS = ['redis', 'node', 'prefix', 'serve', 'stalledInterval', 'maxStalledCount', 'lockDuration', 'commandTimeout', 'connectTimeout',

@@ -9,25 +9,18 @@ import type { EventMeta } from 'sideloop';
 import { SOURCE_SERVICE } from './host-module.ts';
 import type { SourceSpec } from './run-source.ts';
 import type { ResolvedSource } from './source-config.ts';
-import { createCounters, readCounters, type CounterValues } from './source-counters.ts';
+import { createCounters, messageCounts, readCounters, type CounterValues, type MessageCounts } from './source-counters.ts';
 
 export type SourceState = 'connecting' | 'connected' | 'reconnecting' | 'retrying' | 'restarting' | 'failed' | 'stopped';
 
 /** A source as `GET /api/sources` lists it. */
-export interface SourceView {
+export interface SourceView extends MessageCounts {
   name: string;
   broker: string;
   loop: string;
   /** The queue, stream or consumer being read, once connected. */
   queue: string | undefined;
   state: SourceState;
-  received: number;
-  acked: number;
-  retried: number;
-  deadLettered: number;
-  released: number;
-  /** Received and not yet acked, retried or dead-lettered. */
-  inFlight: number;
   /** Messages waiting in the broker, where it says (null where it does not). */
   backlog: number | null;
   /** Per second over the last few seconds. */
@@ -232,8 +225,7 @@ export class RunningSource {
     const c = readCounters(this.#counters);
     return {
       name: this.name, broker: this.def.broker, loop: this.def.loop, queue: this.#queue, state: this.state(c),
-      received: c.received, acked: c.acked, retried: c.retried, deadLettered: c.deadLettered, released: c.released,
-      inFlight: c.inFlight, backlog: c.backlog ?? null, rate: this.#rate(), restarts: this.#restarts, error: this.#error,
+      ...messageCounts(c), backlog: c.backlog ?? null, rate: this.#rate(), restarts: this.#restarts, error: this.#error,
       publish: this.def.publish,
     };
   }

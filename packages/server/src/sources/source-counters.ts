@@ -32,15 +32,24 @@ export function createCounters(): SharedArrayBuffer {
   return buffer;
 }
 
-export interface CounterValues {
-  state: ConnectionState;
+/** The message counts a source reports as they are (`GET /api/sources` lists them). */
+export interface MessageCounts {
   received: number;
   acked: number;
+  /** Failed messages released for a later try. */
   retried: number;
   deadLettered: number;
+  /** Given back unhandled at stop. */
   released: number;
+  /** Received and not yet acked, retried or dead-lettered. */
   inFlight: number;
+}
+
+export interface CounterValues extends MessageCounts {
+  state: ConnectionState;
+  /** Messages waiting in the broker, undefined where it does not say. */
   backlog: number | undefined;
+  /** Handlers that threw. */
   failed: number;
 }
 
@@ -59,4 +68,9 @@ export function readCounters(buffer: SharedArrayBuffer): CounterValues {
     backlog: backlog < 0 ? undefined : backlog,
     failed: read(SLOT.FAILED),
   };
+}
+
+/** The message counts alone, as `GET /api/sources` lists them. */
+export function messageCounts({ received, acked, retried, deadLettered, released, inFlight }: CounterValues): MessageCounts {
+  return { received, acked, retried, deadLettered, released, inFlight };
 }
