@@ -1,15 +1,14 @@
 /**
  * The caller's end of one connection to a loop: it numbers calls, sends them, routes what comes back (results,
- * events, progress, stream items, service readiness) and can block the calling thread until a task settles, by
- * sleeping on the connection's bell and reading replies straight off the port (Atomics.wait + receiveMessageOnPort).
+ * events, progress, stream items, service readiness) and can block the calling thread until a task settles, reading
+ * replies straight off the port (receiveMessageOnPort) between sleeps on the connection's bell (bell-wait.ts).
  */
-import { availableParallelism } from 'node:os';
 import { receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import { CancelledError, DeadlockError, LoopClosedError, LoopCrashedError, TimeoutError } from '../errors.ts';
 import { decodeThrown, encodeThrown } from '../error-codec.ts';
 import { isDataCloneError, toCloneError, transfersOfArgs } from '../clone.ts';
 import {
-  BELL_SEQ, BELL_STARTED, CTRL_AWAKE, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, ringWake, taskIdOf,
+  BELL_STARTED, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, ringWake, taskIdOf,
   type CallKind, type FromLoop, type ToLoop,
 } from '../thread/protocol.ts';
 import { markCancelled } from '../thread/cancel-marks.ts';
@@ -21,6 +20,7 @@ import {
   type CallRecord, type CallSetup, type Carrier, type Exports,
 } from '../call/record.ts';
 import { debug, publishTaskEnd, publishTaskStart } from '../diagnostics.ts';
+import { waitOnBell } from './bell-wait.ts';
 
 interface LoopCall extends CallRecord {
   /** The call went with a claim (claims.ts): the loop takes it to start the call, a cancel to keep it from starting. */
@@ -63,21 +63,6 @@ export interface ConnectionHooks {
 /** Numbers calls. A loop's connections share one source across restarts, so that no two tasks get the same id. */
 export interface SeqSource {
   next(): number;
-}
-
-/**
- * A blocked caller first watches its bell this long (ms) before sleeping: replies to small calls come sooner. Not
- * with a single CPU to run on: spinning there only keeps the loop that must answer from running.
- */
-const SPIN_MS = Number(process.env.SIDELOOP_SPIN_US ?? (availableParallelism() > 1 ? 50 : 0)) / 1000;
-
-/** Spins until the bell moves off `seen` (true) or `ms` pass (false). */
-function spin(bell: Int32Array, seen: number, ms: number): boolean {
-  const until = performance.now() + ms;
-  do {
-    if (Atomics.load(bell, BELL_SEQ) !== seen) return true;
-  } while (performance.now() < until);
-  return false;
 }
 
 export class Connection implements Carrier {
@@ -372,26 +357,13 @@ export class Connection implements Carrier {
     if (threadId === this.loopThreadId) {
       throw new DeadlockError(`Blocking on task ${task.id} from the thread of loop "${this.loopName}" itself would never end: await it instead`);
     }
-    const deadline = timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout;
     this.#delivery.blocking++;
-    // The thread is probed (a call into it) only once a wait went by without a word from it, not on the way to the
-    // first wait, where the loop is waking up to answer.
-    let silent = false;
     try {
-      for (;;) {
-        const seen = Atomics.load(this.#bell, BELL_SEQ);
+      return waitOnBell(this.#bell, this.#ctrl, timeout, (silent) => {
         let received: { message: FromLoop } | undefined;
-        while ((received = receiveMessageOnPort(this.port)) !== undefined) {
-          this.#dispatch(received.message);
-        }
-        if (task.done()) return true;
-        if (this.#deadNow(silent)) return true;
-        const remaining = deadline - performance.now();
-        if (remaining <= 0) return false;
-        // Spin only for a loop that is awake: one that must first be woken takes tens of microseconds anyway.
-        if (Atomics.load(this.#ctrl, CTRL_AWAKE) === 1 && spin(this.#bell, seen, Math.min(remaining, SPIN_MS))) continue;
-        silent = Atomics.wait(this.#bell, BELL_SEQ, seen, Math.min(remaining, 50)) === 'timed-out';
-      }
+        while ((received = receiveMessageOnPort(this.port)) !== undefined) this.#dispatch(received.message);
+        return task.done() || this.#deadNow(silent);
+      });
     } finally {
       this.#delivery.blocking--;
     }
