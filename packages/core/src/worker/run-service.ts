@@ -3,6 +3,7 @@
  * spawn; after ready, the restart policy decides (with exponential backoff), and `service:restart` is emitted. A
  * service that fails after ready and is not run again (no policy, or `maxRestarts` used up) emits `service:failed`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceStartError } from '../errors.ts';
 import { backoffDelay } from '../options.ts';
 import type { ServicePolicy } from '../thread/protocol.ts';
@@ -42,15 +43,8 @@ export async function runService(
     restarts++;
     const delay = backoffDelay(policy.backoff, restarts);
     runtime.emit('service:restart', { serviceId: running.id, fn: running.fn, attempt: restarts, delay, error: describe(failure) }, running.id, true);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, delay);
-      signal.addEventListener('abort', done, { once: true });
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-    });
+    // A stop during the pause ends it at once.
+    await sleep(delay, undefined, { signal }).catch(() => {});
     if (signal.aborted) {
       if (running.stopping) return value;
       throw signal.reason;

@@ -4,6 +4,7 @@
  * reads its counters for `GET /api/sources`, `/metrics`, the dashboard and the health model. A source that stops
  * for good logs one line.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type * as core from 'sideloop';
 import type { EventMeta } from 'sideloop';
 import { SOURCE_SERVICE } from './host-module.ts';
@@ -159,7 +160,7 @@ export class RunningSource {
         this.#phase = 'retrying';
         const delay = Math.min(MAX_RETRY, FIRST_RETRY * 2 ** (attempt - 1));
         this.#options.log(`source "${this.name}" could not start (${this.#error.message}); trying again in ${delay} ms`);
-        await pause(delay, this.#stopping.signal);
+        await sleep(delay, undefined, { signal: this.#stopping.signal }).catch(() => {});
         if (this.#stopping.signal.aborted) return;
       }
     }
@@ -244,16 +245,4 @@ export class RunningSource {
 function isCrash(error: unknown): boolean {
   const name = (error as { name?: string } | undefined)?.name;
   return name === 'LoopCrashedError' || name === 'LoopClosedError';
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
