@@ -6,8 +6,12 @@
 //   node scripts/test-repeat.js [--runs 10] [--nodes 22,24,26] [--hog] [--pattern NAME] [test/x.test.ts ...]
 //
 // --hog keeps one core busy with a spinning child process for the whole run; --pattern runs only the tests whose
-// names match (a regular expression, as node --test-name-pattern takes it).
+// names match (a regular expression, as node --test-name-pattern takes it). A failed run's whole output is written
+// to a file in the temporary directory, named in the report.
 import { fork, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 if (process.argv[2] === '--spin') for (;;);
@@ -45,7 +49,13 @@ try {
       const counts = /^[#ℹ] pass (\d+)\n[#ℹ] fail (\d+)/m.exec(output);
       const seconds = Math.round((Date.now() - started) / 1000);
       console.log(`Node ${line} run ${run}/${runs}: exit ${result.status}, ${counts ? `${counts[1]} passed, ${counts[2]} failed` : 'no summary'} (${seconds} s)`);
-      if (result.status !== 0) failedRuns++;
+      if (result.status !== 0) {
+        failedRuns++;
+        // The whole output of a failed run is kept: what a failure said is the start of finding its cause.
+        const file = join(tmpdir(), `sideloop-repeat-${process.pid}-node${line}-run${run}.log`);
+        writeFileSync(file, output);
+        console.log(`  output: ${file}`);
+      }
       for (const name of failed) {
         const key = `Node ${line}: ${name}`;
         failures.set(key, (failures.get(key) ?? 0) + 1);
