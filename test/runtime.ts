@@ -36,10 +36,6 @@ export const WAIT_ON_THREAD: Gap = {
 };
 
 /** Returns test options that skip the test on the runtimes `gaps` name, with the reason; on Node, none. */
-export const CLOSE_ANSWERS: Gap = {
-  deno: 'now and then (about 1 run in 10 of the file, also on a quiet machine) the answers a closing loop sent last are not read before the thread\'s exit is handled, so a service\'s result rejects with LoopClosedError or a stream\'s loop reads crashed; the ordering of a worker\'s own port was fixed in https://github.com/denoland/deno/pull/32623, sideloop\'s separate channel is not covered; the cause on sideloop\'s side is not found yet',
-};
-
 export function unsupportedOn(...gaps: Gap[]): { skip?: string } {
   if (runtime === 'node') return {};
   const reason = gaps.map((gap) => gap[runtime]).find((text) => text !== undefined);

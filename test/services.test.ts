@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLoop, Service, ServiceStartError, TimeoutError, type Loop } from '../packages/core/src/index.ts';
-import { CLOSE_ANSWERS, unsupportedOn } from './runtime.ts';
 
 const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
 
@@ -199,7 +198,7 @@ test('a failing service never takes down sibling services or the loop', async (t
   assert.deepEqual(await sibling.stop(), { value: 'sibling', ticks: 'some', stoppedWith: 'CancelledError' });
 });
 
-test('close() stops running services before dispose() runs', unsupportedOn(CLOSE_ANSWERS), async (t) => {
+test('close() stops running services before dispose() runs', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sideloop-services-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'log.txt');

@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, CancelledError, TaskStream, type Loop } from '../packages/core/src/index.ts';
-import { CLOSE_ANSWERS, unsupportedOn } from './runtime.ts';
 
 async function open(t: { after: (fn: () => Promise<void>) => void }): Promise<Loop> {
   const loop = await startLoop(new URL('./fixtures/stream-generators.js', import.meta.url));
@@ -127,7 +126,7 @@ test('stream() of a plain function is refused; a stream can be iterated only onc
   assert.throws(() => stream[Symbol.asyncIterator](), TypeError);
 });
 
-test('closing the loop ends an unfinished stream and runs its finally', unsupportedOn(CLOSE_ANSWERS), async (t) => {
+test('closing the loop ends an unfinished stream and runs its finally', async (t) => {
   const loop = await startLoop(new URL('./fixtures/stream-generators.js', import.meta.url));
   t.after(() => loop.close({ timeout: 10_000 }));
   const finallyEvent = new Promise<any>((resolve) => loop.once('generator-finally', resolve));

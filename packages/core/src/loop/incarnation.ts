@@ -6,9 +6,16 @@
  */
 import type { ResolvedLoopOptions } from '../options.ts';
 import type { LoopCrashedError } from '../errors.ts';
-import { BELL_SEQ, CTRL_EXIT_CODE, CTRL_STATE, STATE_DEAD, type FromLoop } from '../thread/protocol.ts';
+import { BELL_SEQ, CTRL_EXIT_CODE, CTRL_SAID_CLOSED, CTRL_STATE, STATE_DEAD, type FromLoop } from '../thread/protocol.ts';
 import { crashError, SpawnedThread, type ReadyInfo } from '../thread/spawn.ts';
 import { Connection, type SeqSource } from './connection.ts';
+
+/**
+ * How long (ms) the exit of a thread that said it closed waits for that 'closed' to be read, at most. The message is
+ * already queued on the port, so it comes within an event-loop turn or two; this only bounds a runtime that would not
+ * deliver it: the exit is then handled without it (as a crash).
+ */
+const CLOSED_READ_MS = 1000;
 
 export interface IncarnationHooks {
   onEvent(event: string, payload: unknown, taskId: string | undefined): void;
@@ -34,14 +41,23 @@ export class Incarnation {
   ready = false;
   /** Its end was handled. */
   exited = false;
+  /** Resolves once its end was handled (onExit has run). */
+  readonly ended: Promise<void>;
+  #settleEnded!: () => void;
   readonly #hooks: IncarnationHooks;
   #closedCleanly = false;
+  /** Its 'closed' was read. */
+  #closedRead = false;
+  /** The exit code of a thread whose exit waits for its 'closed' to be read, and the timer that bounds that wait. */
+  #exitCode: number | undefined;
+  #closedWait: NodeJS.Timeout | undefined;
   #onBoot: ((message: FromLoop) => void) | undefined;
   /** Settles the handshake when its readyTimeout passed or the thread died, for a blocked caller. */
   #checkBoot: (() => void) | undefined;
 
   constructor(moduleUrl: string, options: ResolvedLoopOptions, name: string, seqs: SeqSource, hooks: IncarnationHooks) {
     this.#hooks = hooks;
+    this.ended = new Promise((resolve) => (this.#settleEnded = resolve));
     const thread = (this.thread = new SpawnedThread(`Loop "${name}"`, `sideloop:${name}`, name, moduleUrl, options));
     this.conn = new Connection(name, 0, thread.port, thread.bell, thread.ctrl, {
       onEvent: (event, payload, taskId) => hooks.onEvent(event, payload, taskId),
@@ -53,17 +69,36 @@ export class Incarnation {
       onRestart: (reason) => hooks.onRestart(this, reason),
     }, seqs);
     this.conn.loopThreadId = thread.worker.threadId;
-    void thread.exited.then((code) => this.#exit(code));
+    void thread.exited.then((code) => this.#exited(code));
   }
 
   get threadId(): number {
     return this.thread.worker.threadId;
   }
 
+  /**
+   * The thread's 'exit' event. A thread that closed posted its 'closed' last, behind all its answers; until that
+   * message has been read, the exit waits for it (CLOSED_READ_MS at most), and the port's own 'message' events bring
+   * it and every answer before it, in order. Reading the port synchronously here instead (#exit's drainNow) is not
+   * safe on Deno: there a message its port's receive loop has already taken, and has not dispatched yet, is skipped
+   * by receiveMessageOnPort, which returns the messages behind it, so answers would be read after the end they
+   * precede, or the 'closed' missed (scripts/deno-port-order.js shows it).
+   */
+  #exited(code: number): void {
+    if (this.exited || this.#exitCode !== undefined) return;
+    if (this.#closedRead || Atomics.load(this.thread.ctrl, CTRL_SAID_CLOSED) !== 1) {
+      this.#exit(code);
+      return;
+    }
+    this.#exitCode = code;
+    this.#closedWait = setTimeout(() => this.#exit(code), CLOSED_READ_MS);
+  }
+
   /** The thread ended (seen by its 'exit' event, or by a blocked caller): everything it posted is read first. */
   #exit(code: number): void {
     if (this.exited) return;
     this.exited = true;
+    clearTimeout(this.#closedWait);
     this.conn.drainNow();
     Atomics.store(this.thread.ctrl, CTRL_STATE, STATE_DEAD);
     for (const bell of this.shareBells) {
@@ -71,6 +106,7 @@ export class Incarnation {
       Atomics.notify(bell, BELL_SEQ);
     }
     this.#hooks.onExit(this, this.#closedCleanly ? undefined : crashError(this.thread.label, code, this.thread.threadError));
+    this.#settleEnded();
   }
 
   /**
@@ -107,7 +143,10 @@ export class Incarnation {
   }
 
   #onMessage(message: FromLoop): void {
-    if (message.type === 'closed') this.#closedCleanly = message.error === undefined;
+    if (message.type !== 'closed') return;
+    this.#closedCleanly = message.error === undefined;
+    this.#closedRead = true;
+    if (this.#exitCode !== undefined) this.#exit(this.#exitCode);
   }
 
   /**

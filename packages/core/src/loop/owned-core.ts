@@ -429,7 +429,8 @@ export class OwnedLoopCore implements LoopCore {
     if (cancelPending) this.carrier.cancelWaiting(new CancelledError('The loop is closing'));
     const refusal = new LoopClosedError(`Loop "${this.name}" is closed`);
     this.#refuse(refusal, refusal, 'closing');
-    const { conn, thread } = this.#current;
+    const incarnation = this.#current;
+    const { conn, thread } = incarnation;
     conn.refuse();
     thread.worker.ref();
     if (cancelPending) conn.cancelAll(new CancelledError('The loop is closing'));
@@ -439,7 +440,7 @@ export class OwnedLoopCore implements LoopCore {
       // the thread is gone already
     }
     if (timeout !== Infinity) this.#forceAfter(timeout);
-    await thread.exited;
+    await incarnation.ended;
     clearTimeout(this.#forceTimer);
     if (this.state === 'closing') {
       // The thread had ended before (the loop was restarting): nothing else says it closed.

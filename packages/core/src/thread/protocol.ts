@@ -139,6 +139,12 @@ export const CTRL_CURRENT_TASK = 8;
 export const CTRL_AWAKE = 9;
 /** 1 while the lingering loop sleeps on CTRL_WAKE: only then does a caller need to Atomics.notify it. */
 export const CTRL_PARKED = 10;
+/**
+ * 1 once the loop's thread has posted its 'closed' to its owner, the last message it sends there: every answer it
+ * gave is queued ahead of it on that port. Its owner handles the thread's exit once it has read that message
+ * (incarnation.ts).
+ */
+export const CTRL_SAID_CLOSED = 11;
 export const CTRL_SLOTS = 16;
 
 /**

@@ -8,7 +8,7 @@ import { MessageChannel, threadId, workerData, type MessagePort } from 'node:wor
 import { selfLoop } from '../loop/self-core.ts';
 import { encodeThrown } from '../error-codec.ts';
 import {
-  BELL_SEQ, CTRL_EXIT_CODE, CTRL_HEARTBEAT, CTRL_STATE, DELAY_MAX, DELAY_MEAN, DELAY_P50, DELAY_P99, STATE_DEAD,
+  BELL_SEQ, CTRL_EXIT_CODE, CTRL_HEARTBEAT, CTRL_SAID_CLOSED, CTRL_STATE, DELAY_MAX, DELAY_MEAN, DELAY_P50, DELAY_P99, STATE_DEAD,
   SELF_CONN, STATE_READY, controlViews, type LoopBootData, BELL_SLOTS,
 } from '../thread/protocol.ts';
 import { globals } from './context.ts';
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
     mod = await loadModule(boot.moduleUrl);
     runtime = new Runtime(boot.name, mod, ctrl, (error) => {
       ring(error === undefined ? { type: 'closed' } : { type: 'closed', error: encodeThrown(error) });
+      Atomics.store(ctrl, CTRL_SAID_CLOSED, 1);
       process.exit(error === undefined ? 0 : 1);
     });
     // Served before init runs, so what init emits reaches the caller (which holds it until it can listen).
