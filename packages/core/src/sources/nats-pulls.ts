@@ -42,9 +42,10 @@ export const settle = {
 
 export class Pulls {
   readonly #nc: NatsConnection;
-  readonly #inbox = createInbox();
+  /** Where the pulls' statuses come: each pull has its own reply subject under it (`<inbox>.<serial>`). */
+  readonly #inbox = `${createInbox()}.`;
   readonly #subject: string;
-  /** Each pull gets its own reply subject under the inbox, so that a late status of an earlier pull is told apart. */
+  /** Numbers the pulls' reply subjects, so that a late status of an earlier pull is told apart. */
   #serial = 0;
   readonly #expires: number;
   readonly #sub: Subscription;
@@ -55,7 +56,7 @@ export class Pulls {
     this.#nc = nc;
     this.#subject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`;
     this.#expires = expires;
-    this.#sub = nc.subscribe(`${this.#inbox}.*`, { callback: (error, message) => this.#received(error, message) });
+    this.#sub = nc.subscribe(`${this.#inbox}*`, { callback: (error, message) => this.#received(error, message) });
     void nc.closed().then(() => this.#end());
   }
 
@@ -63,8 +64,8 @@ export class Pulls {
   start(max: number): Pull {
     if (this.#current) throw new Error('nats: a pull is already under way');
     const arrived = new Inbox<Msg>();
-    const reply = `${this.#inbox}.${++this.#serial}`;
-    const lost = setTimeout(() => this.#end(new Error(`nats: a pull went unanswered ${this.#expires + LOST_AFTER_MS} ms`)), this.#expires + LOST_AFTER_MS);
+    const reply = `${this.#inbox}${++this.#serial}`;
+    const lost = setTimeout(() => this.#end(new Error(`nats: a pull went unanswered for ${this.#expires + LOST_AFTER_MS} ms`)), this.#expires + LOST_AFTER_MS);
     lost.unref();
     this.#current = { arrived, left: max, lost, reply };
     this.#nc.publish(this.#subject, JSON.stringify({ batch: max, expires: this.#expires * NANOS_PER_MS }), { reply });
