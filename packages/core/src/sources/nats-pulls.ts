@@ -68,11 +68,25 @@ export class Pulls {
     const lost = setTimeout(() => this.#end(new Error(`nats: a pull went unanswered for ${this.#expires + LOST_AFTER_MS} ms`)), this.#expires + LOST_AFTER_MS);
     lost.unref();
     this.#current = { arrived, left: max, lost, reply };
-    this.#nc.publish(this.#subject, JSON.stringify({ batch: max, expires: this.#expires * NANOS_PER_MS }), { reply });
+    this.#nc.publish(this.#subject, this.#request(max), { reply });
     const stop = (): void => {
       if (this.#current?.arrived === arrived) this.#end();
     };
     return { arrived, stop };
+  }
+
+  /**
+   * The pull's request, with heartbeats as `fetch()` asks for them (half the expiry, at least 500 ms; the server
+   * sends them only while the pull waits with nothing to send, and they are ignored here). Without them, the
+   * conformance suite's crash test failed about one run in four under load: a message the crashed consumer had
+   * handled (its ack not sent) came to the next consumer as a first delivery again, delivery count 1. The likely
+   * cause: the dead consumer's last pull stayed on the server until it expired, took the redelivery, and the
+   * server, finding no one to deliver it to, counted it as not delivered. A pull with heartbeats is dropped as soon
+   * as a heartbeat finds no one listening, as `fetch()`'s always were.
+   */
+  #request(max: number): string {
+    const heartbeat = Math.max(500, Math.floor(this.#expires / 2));
+    return JSON.stringify({ batch: max, expires: this.#expires * NANOS_PER_MS, idle_heartbeat: heartbeat * NANOS_PER_MS });
   }
 
   /** Stops receiving: a pull under way ends (what it brings later goes back to the stream). */
