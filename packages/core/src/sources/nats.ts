@@ -2,23 +2,23 @@
  * `sideloop/sources/nats`: NATS JetStream with a durable pull consumer, on `@nats-io/jetstream` and
  * `@nats-io/transport-node`.
  *
- * A pull (`fetch`) asks for the room left of `concurrency + prefetch`, once half of it is free, so nothing beyond
- * it is pulled; a receive hands over what one socket read brought instead of waiting for the whole pull. Messages
- * that arrived but wait for room get `working()` every half lease too, and what is left at close is nak()ed. The
- * consumer's `ack_wait` is the lease, `working()` extends it, `nak(delay)` releases for a retry, and `attempt` is
- * the broker's delivery count; the acks of one event-loop turn go out together, and headers are decoded only when
- * a handler reads `attributes` or `publishedAt`. Dead letters are published to `deadLetterSubject` (which a stream
+ * A pull asks for the room left of `concurrency + prefetch`, once half of it is free, so nothing beyond it is
+ * pulled; a pull is one request on a subscription kept for the connection (nats-pulls.ts), and a receive hands over
+ * what one socket read brought instead of waiting for the whole pull. Messages that arrived but wait for room get
+ * `working()` every half lease too, and what is left at close is nak()ed. The consumer's `ack_wait` is the lease,
+ * `working()` extends it, `nak(delay)` releases for a retry, and `attempt` is the broker's delivery count, read with
+ * the id from the reply subject (nats-reply.ts); the acks of one event-loop turn go out together, and headers are
+ * decoded only when a handler reads `attributes` or `publishedAt`. Dead letters are published to `deadLetterSubject` (which a stream
  * must take: `create: true` makes the stream take both subjects) with their last error in headers, then `term()`ed.
  */
-import {
-  jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type Consumer, type JetStreamClient, type JsMsg,
-} from '@nats-io/jetstream';
-import { connect as natsConnect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { connect as natsConnect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { invalid } from '../options.ts';
 import { checkBoolean, checkKeys, checkName, checkObject, checkOneOf, checkMs } from './adapter-options.ts';
-import { Inbox } from './inbox.ts';
 import { burst } from './burst.ts';
 import { PullWindow } from './pull-window.ts';
+import { parseReply } from './nats-reply.ts';
+import { Pulls, settle, type Pull } from './nats-pulls.ts';
 import { SourceError } from './source-error.ts';
 import {
   encodeBody, type Attributes, type Body, type ConnectOptions, type Connected, type DeadLetterReason, type Delivery,
@@ -48,12 +48,6 @@ const KEYS = ['servers', 'connection', 'stream', 'consumer', 'subject', 'deadLet
 const NANOS_PER_MS = 1_000_000;
 
 
-/** One pull under way: the messages it brought that were not handed over yet. */
-interface Pull {
-  arrived: Inbox<JsMsg>;
-  stop: () => void;
-}
-
 export function nats(options: NatsSourceOptions): PublishingSource {
   const o = checkObject('options', options);
   checkKeys(o, KEYS);
@@ -73,16 +67,17 @@ export function nats(options: NatsSourceOptions): PublishingSource {
 
   let nc: NatsConnection | undefined;
   let js: JetStreamClient | undefined;
-  let consumer: Consumer | undefined;
+  let jsm: JetStreamManager | undefined;
+  let pulls: Pulls | undefined;
   let generation = 0;
   let producer: Promise<{ nc: NatsConnection; js: JetStreamClient }> | undefined;
   let pull: Pull | undefined;
   let keepLeased: NodeJS.Timeout | undefined;
-  const pulls = new PullWindow();
-  const acks = burst((messages: JsMsg[]) => {
+  const pullWindow = new PullWindow();
+  const acks = burst((messages: Msg[]) => {
     for (const message of messages) {
       try {
-        message.ack();
+        settle.ack(message);
       } catch {
         // A lost connection: the broker redelivers what was not acknowledged.
       }
@@ -90,46 +85,27 @@ export function nats(options: NatsSourceOptions): PublishingSource {
   });
 
   const open = async (): Promise<NatsConnection> => given ?? natsConnect({ servers, reconnect: false });
-  const startPull = async (from: Consumer, max: number): Promise<Pull> => {
-    const arrived = new Inbox<JsMsg>();
-    // A callback rather than the iterator: the client hands each message over as it parses it, with no promise per
-    // message, and the messages of one socket read reach the inbox in one turn. (fetch() takes the same `callback`
-    // as consume(), though its type leaves it out; a client that ignored it would leave the iterator to read.)
-    const options = { max_messages: max, expires: pollTimeout, callback: (message: JsMsg) => arrived.push(message) };
-    const batch = await from.fetch(options);
-    if ((batch as { noIterator?: unknown }).noIterator === true) {
-      void batch.closed().then((error) => arrived.end(error || undefined), (error: unknown) => arrived.end(error));
-    } else {
-      void (async () => {
-        try {
-          for await (const message of batch) arrived.push(message);
-          arrived.end();
-        } catch (error) {
-          arrived.end(error);
-        }
-      })();
-    }
-    return { arrived, stop: () => batch.stop() };
-  };
   const drop = async (): Promise<void> => {
     if (nc && !nc.isClosed()) acks.flush();
     acks.clear(new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: the connection closed`));
     clearInterval(keepLeased);
     if (pull) {
       pull.stop();
-      for (const message of pull.arrived.items.splice(0)) message.nak();
+      for (const message of pull.arrived.items.splice(0)) settle.nak(message);
       pull = undefined;
     }
+    pulls?.close();
+    pulls = undefined;
     const c = nc;
     nc = undefined;
     js = undefined;
-    consumer = undefined;
+    jsm = undefined;
     if (c && c !== given) {
       if (!c.isClosed()) await c.flush().catch(() => {});
       await c.close().catch(() => {});
     }
   };
-  const live = (delivery: Delivery): JsMsg => {
+  const live = (delivery: Delivery): Msg => {
     const handle = delivery.handle as NatsDelivery;
     if (handle.generation !== generation || !nc || nc.isClosed()) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: the connection that received ${delivery.id} was lost`);
     return handle.message;
@@ -142,32 +118,32 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       if (!durable) throw new SourceError('SIDELOOP_SOURCE_CONFIG', `nats:${stream}: \`consumer\` (a durable name) is required to consume`);
       await drop();
       generation++;
-      pulls.reset(held);
+      pullWindow.reset(held);
       try {
         const c = (nc = await open());
-        const jsm = await jetstreamManager(c);
+        const manager = (jsm = await jetstreamManager(c));
         const config = {
           durable_name: durable, ack_policy: AckPolicy.Explicit, ack_wait: lease * NANOS_PER_MS, max_deliver: -1,
           max_ack_pending: Math.max(1000, held * 4), filter_subject: subject, deliver_policy: DeliverPolicy.All,
         };
         if (create) {
-          const info = await jsm.streams.info(stream).catch(missing);
-          if (!info) await jsm.streams.add({ name: stream, subjects: [subject, deadLetterSubject] });
-          else if (!info.config.subjects?.includes(deadLetterSubject) && !(await jsm.streams.find(deadLetterSubject).catch(missing))) {
-            await jsm.streams.update(stream, { subjects: [...(info.config.subjects ?? []), deadLetterSubject] });
+          const info = await manager.streams.info(stream).catch(missing);
+          if (!info) await manager.streams.add({ name: stream, subjects: [subject, deadLetterSubject] });
+          else if (!info.config.subjects?.includes(deadLetterSubject) && !(await manager.streams.find(deadLetterSubject).catch(missing))) {
+            await manager.streams.update(stream, { subjects: [...(info.config.subjects ?? []), deadLetterSubject] });
           }
-          if (await jsm.consumers.info(stream, durable).catch(missing)) await jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait });
-          else await jsm.consumers.add(stream, config);
+          if (await manager.consumers.info(stream, durable).catch(missing)) await manager.consumers.update(stream, durable, { ack_wait: config.ack_wait });
+          else await manager.consumers.add(stream, config);
         } else {
-          if (!(await jsm.streams.info(stream).catch(missing))) throw notFound(`the stream \`${stream}\` does not exist`);
-          if (!(await jsm.consumers.info(stream, durable).catch(missing))) throw notFound(`the stream \`${stream}\` has no consumer \`${durable}\``);
-          if (!(await jsm.streams.find(deadLetterSubject).catch(missing))) {
+          if (!(await manager.streams.info(stream).catch(missing))) throw notFound(`the stream \`${stream}\` does not exist`);
+          if (!(await manager.consumers.info(stream, durable).catch(missing))) throw notFound(`the stream \`${stream}\` has no consumer \`${durable}\``);
+          if (!(await manager.streams.find(deadLetterSubject).catch(missing))) {
             throw new SourceError('SIDELOOP_SOURCE_CONFIG', `nats: no stream takes the dead-letter subject \`${deadLetterSubject}\`; add it to a stream or pass \`create: true\``);
           }
         }
         js = jetstream(c);
-        consumer = await js.consumers.get(stream, durable);
-        keepLeased = setInterval(() => pull?.arrived.items.forEach((message) => message.working()), Math.max(1, Math.floor(lease / 2)));
+        pulls = new Pulls(c, stream, durable, pollTimeout);
+        keepLeased = setInterval(() => pull?.arrived.items.forEach((message) => settle.working(message)), Math.max(1, Math.floor(lease / 2)));
         keepLeased.unref();
       } catch (error) {
         await drop();
@@ -177,29 +153,29 @@ export function nats(options: NatsSourceOptions): PublishingSource {
     },
     async receive(max: number, signal: AbortSignal): Promise<Delivery[]> {
       const c = nc;
-      if (!consumer || !c || c.isClosed()) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: not connected`);
+      if (!pulls || !c || c.isClosed()) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: not connected`);
       if (signal.aborted) return [];
       if (!pull || (pull.arrived.ended && pull.arrived.items.length === 0)) {
-        const room = await pulls.room(signal);
+        const room = await pullWindow.room(signal);
         if (room === 0) return [];
-        pull = await startPull(consumer, room);
+        pull = pulls.start(room);
       }
       const handed = await pull.arrived.take(max, signal);
       if (c.isClosed()) throw new SourceError('SIDELOOP_SOURCE_DISCONNECTED', `nats:${stream}: the connection closed`);
-      pulls.handed(handed.length);
+      pullWindow.handed(handed.length);
       return handed.map((message) => new NatsDelivery(message, generation));
     },
     async ack(delivery: Delivery): Promise<void> {
       void acks.add(live(delivery));
-      pulls.settled();
+      pullWindow.settled();
     },
     async release(delivery: Delivery, delay: number): Promise<void> {
       const message = live(delivery);
-      pulls.settled();
-      message.nak(delay > 0 ? delay : undefined);
+      pullWindow.settled();
+      settle.nak(message, delay > 0 ? delay : undefined);
     },
     async extend(delivery: Delivery): Promise<void> {
-      live(delivery).working();
+      settle.working(live(delivery));
     },
     async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
       const message = live(delivery);
@@ -210,12 +186,12 @@ export function nats(options: NatsSourceOptions): PublishingSource {
       h.set('Sideloop-Attempt', String(reason.attempt));
       h.set('Sideloop-Original-Id', delivery.id);
       await js!.publish(deadLetterSubject, delivery.body, { headers: h });
-      pulls.settled();
-      message.term(); // no reason: servers before 2.10 ignore a "+TERM" that carries one
+      pullWindow.settled();
+      settle.term(message);
     },
     async backlog() {
-      if (!consumer) return undefined;
-      const info = await consumer.info();
+      if (!jsm || !durable) return undefined;
+      const info = await jsm.consumers.info(stream, durable);
       return { waiting: info.num_pending, inFlight: info.num_ack_pending };
     },
     async close(): Promise<void> {
@@ -249,13 +225,14 @@ class NatsDelivery implements Delivery {
   readonly body: Uint8Array;
   readonly attempt: number;
   readonly handle: this;
-  readonly message: JsMsg;
+  readonly message: Msg;
   readonly generation: number;
   #attributes: Attributes | undefined;
   #publishedAt: number | undefined;
 
-  constructor(message: JsMsg, generation: number) {
-    const { info } = message;
+  constructor(message: Msg, generation: number) {
+    const info = parseReply(message.reply);
+    if (!info) throw new Error(`nats: unable to parse the delivery info of a message on \`${message.subject}\`: not a JetStream message`);
     this.id = String(info.streamSequence);
     this.body = message.data;
     this.attempt = info.deliveryCount;
