@@ -9,20 +9,9 @@ import { tcpProxy } from './tcp-proxy.ts';
 const PORT = 4222;
 const module = new URL('../../packages/core/src/sources/nats.ts', import.meta.url).href;
 
-// nats-server before 2.11 rolled its delivery pointer back when a redelivery found no pull waiting, so the message
-// before it came again with a delivery count of 1 (nats-io/nats-server#5305); seen here after a consumer crash.
-const version = await (async () => {
-  const nc = await connect({ servers: `127.0.0.1:${PORT}` });
-  const [major = 0, minor = 0] = (nc.info?.version ?? '0.0').split('.').map(Number);
-  await nc.close();
-  return { major, minor };
-})();
-const countsBack = version.major < 2 || (version.major === 2 && version.minor < 11);
-
 conformance({
   name: 'nats',
   lease: 1000,
-  recountsFirstDelivery: countsBack ? 'nats-server before 2.11 can deliver a message again with delivery count 1 after a redelivery found no pull waiting (nats-io/nats-server#5305)' : undefined,
   missing: () => ({ module, factory: 'nats', options: { servers: `127.0.0.1:${PORT}`, stream: `sideloop-missing-${randomUUID()}`, consumer: 'none', subject: `sideloop.missing.${randomUUID()}` } }),
   async target(): Promise<Target> {
     const id = randomUUID();
@@ -36,7 +25,12 @@ conformance({
     await jsm.consumers.add(stream, { durable_name: consumer, ack_policy: AckPolicy.Explicit, filter_subject: subject });
     const producer = nats({ servers: `127.0.0.1:${PORT}`, stream, subject });
     const proxy = await tcpProxy(PORT);
+    // nats-server before 2.11 rolled its delivery pointer back when a redelivery found no pull waiting, so the message
+    // before it came again with a delivery count of 1 (nats-io/nats-server#5305); seen here after a consumer crash.
+    const [major = 0, minor = 0] = (nc.info?.version ?? '0.0').split('.').map(Number);
+    const countsBack = major < 2 || (major === 2 && minor < 11);
     return {
+      recountsFirstDelivery: countsBack ? `nats-server ${nc.info?.version} can deliver a message again with delivery count 1 after a redelivery found no pull waiting (nats-io/nats-server#5305)` : undefined,
       spec: (proxied) => ({
         spec: { module, factory: 'nats', options: { servers: `127.0.0.1:${proxied ? proxy.port : PORT}`, stream, consumer, subject, create: true } },
       }),
