@@ -19,7 +19,8 @@ export interface Pull {
   stop: () => void;
 }
 
-const NANOS_PER_MS = 1_000_000;
+/** JetStream's durations are in nanoseconds. */
+export const NANOS_PER_MS = 1_000_000;
 /** What a pull that its server never ended may take, beyond its own expiry, before it counts as lost. */
 const LOST_AFTER_MS = 5000;
 
@@ -106,7 +107,7 @@ export class Pulls {
       return;
     }
     const code = message.headers?.code ?? 0;
-    // A heartbeat (none is asked for), or the status of a pull that ended already.
+    // A heartbeat (asked for in #request, and nothing to act on), or the status of a pull that ended already.
     if (code === 100 || message.subject !== current?.reply) return;
     if (code === 404 || code === 408) return this.#end();
     this.#end(new Error(`nats: the pull failed: ${code} ${message.headers?.description ?? ''}`.trim()));

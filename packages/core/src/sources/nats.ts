@@ -8,8 +8,9 @@
  * `working()` every half lease too, and what is left at close is nak()ed. The consumer's `ack_wait` is the lease,
  * `working()` extends it, `nak(delay)` releases for a retry, and `attempt` is the broker's delivery count, read with
  * the id from the reply subject (nats-reply.ts); the acks of one event-loop turn go out together, and headers are
- * decoded only when a handler reads `attributes` or `publishedAt`. Dead letters are published to `deadLetterSubject` (which a stream
- * must take: `create: true` makes the stream take both subjects) with their last error in headers, then `term()`ed.
+ * decoded only when a handler reads `attributes` or `publishedAt`. Dead letters are published to `deadLetterSubject`
+ * (which a stream must take: `create: true` makes the stream take both subjects) with their last error in headers,
+ * then `term()`ed.
  */
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
@@ -18,7 +19,7 @@ import { checkBoolean, checkKeys, checkName, checkObject, checkOneOf, checkMs } 
 import { burst } from './burst.ts';
 import { PullWindow } from './pull-window.ts';
 import { parseReply } from './nats-reply.ts';
-import { Pulls, settle, type Pull } from './nats-pulls.ts';
+import { NANOS_PER_MS, Pulls, settle, type Pull } from './nats-pulls.ts';
 import { SourceError } from './source-error.ts';
 import {
   encodeBody, type Attributes, type Body, type ConnectOptions, type Connected, type DeadLetterReason, type Delivery,
@@ -45,7 +46,6 @@ export interface NatsSourceOptions {
 }
 
 const KEYS = ['servers', 'connection', 'stream', 'consumer', 'subject', 'deadLetterSubject', 'pollTimeout', 'create'] as const;
-const NANOS_PER_MS = 1_000_000;
 
 
 export function nats(options: NatsSourceOptions): PublishingSource {
