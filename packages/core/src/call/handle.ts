@@ -12,6 +12,7 @@ import { captureSite, timeoutError, type CallSetup, type Carrier } from './recor
 import { STREAM_WINDOW, TaskStream } from './stream.ts';
 import type { Task } from './task.ts';
 import { extensions } from '../extensions.ts';
+import { ATTACH, type ThreadAttachment } from '../thread/attach.ts';
 
 /**
  * Bun's JavaScriptCore makes proper tail calls, so `return this.call(…)` in `submit` leaves no `submit` frame to cut
@@ -39,6 +40,8 @@ export interface HandleCore {
   /** Whether calls keep their stack for error stacks. */
   readonly captureCallSites: boolean;
   close(options?: CloseOptions): Promise<void>;
+  /** Runs `attachment` in each of the target's threads (thread/attach.ts); only where the target was started. */
+  attach?(attachment: ThreadAttachment): () => void;
 }
 
 export abstract class Handle<M, Events> implements AsyncDisposable {
@@ -58,6 +61,16 @@ export abstract class Handle<M, Events> implements AsyncDisposable {
   protected checkBlocking(_fn: string): void {}
 
   get name(): string { return this.core.name; }
+
+  /**
+   * @internal For sideloop's subpaths: runs `attachment` in each of this target's threads, now and to come (thread/
+   * attach.ts); returns what stops giving it to new threads. Undefined where it cannot: a loop started in another
+   * thread, or a view made by `with` (whose call options the attachment would not follow).
+   */
+  [ATTACH](attachment: ThreadAttachment): (() => void) | undefined {
+    if (Object.keys(this.options).length > 0) return undefined;
+    return this.core.attach?.(attachment);
+  }
 
   /** @internal */
   protected call<T>(kind: CallKind, fn: unknown, args: unknown[], extra: Partial<CallSetup>, caller: (...a: any[]) => unknown): Task<T> {

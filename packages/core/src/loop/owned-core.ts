@@ -17,6 +17,7 @@ import { coreStats, restartError, type HealthReport, type LoopCore, type LoopSta
 import { Gate } from './gate.ts';
 import { HealthChecks } from './health-checks.ts';
 import { Incarnation } from './incarnation.ts';
+import { Attachments, give, type ThreadAttachment } from '../thread/attach.ts';
 import { track, untrack } from '../lifecycle.ts';
 import { reuseOrStart } from '../reuse.ts';
 import { Loop } from './loop.ts';
@@ -67,6 +68,8 @@ export class OwnedLoopCore implements LoopCore {
   #restartAt = 0;
   /** The threads connected through `share()`. */
   readonly #links = new Set<ShareLink>();
+  /** What subpaths run in the loop's thread (thread/attach.ts), given to each thread once ready. */
+  readonly #attachments = new Attachments();
   /** What the ready thread told (for threads connecting to it). */
   #readyLoop: ReadyLoop | undefined;
   #stopWatchdog: (() => void) | undefined;
@@ -100,6 +103,13 @@ export class OwnedLoopCore implements LoopCore {
     this.#ready = this.#newReady();
     track(this, options.shutdownSignals, options.shutdownTimeout);
     this.#current = this.#spawn();
+  }
+
+  attach(attachment: ThreadAttachment): () => void {
+    const detach = this.#attachments.add(attachment);
+    const current = this.#current;
+    if (this.state === 'ready' && current.ready && !current.exited) give(attachment, (message, transferList) => current.conn.send(message, transferList));
+    return detach;
   }
 
   get captureCallSites(): boolean {
@@ -177,6 +187,7 @@ export class OwnedLoopCore implements LoopCore {
     this.#readyLoop = { initValue: ready.initValue, exports: ready.exports, generators: ready.generators };
     for (const link of this.#links) link.open(incarnation, this.#readyLoop);
     this.carrier.open(incarnation.conn);
+    this.#attachments.giveAll((message, transferList) => incarnation.conn.send(message, transferList));
     this.#watch(incarnation, ready);
     const first = !this.#everReady;
     this.#everReady = true;

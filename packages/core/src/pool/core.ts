@@ -16,6 +16,7 @@ import type { ThreadSource } from './call.ts';
 import type { ResolvedPoolOptions } from './options.ts';
 import type { PoolState, PoolStats } from './stats.ts';
 import { PoolThread } from './thread.ts';
+import { Attachments, give, type ThreadAttachment } from '../thread/attach.ts';
 import type { LoopCrashedError } from '../errors.ts';
 
 export class PoolCore implements ThreadSource, HandleCore {
@@ -36,6 +37,8 @@ export class PoolCore implements ThreadSource, HandleCore {
   #stopping = false;
   /** Threads replaced after a crash, and retries after a failed `init`, counted against `maxRestarts`. */
   #restarts = 0;
+  /** What subpaths run in the pool's threads (thread/attach.ts); while any is held, the pool keeps `maxThreads`. */
+  readonly #attachments = new Attachments();
 
   constructor(url: string, options: ResolvedPoolOptions, name: string) {
     this.#url = url;
@@ -65,6 +68,28 @@ export class PoolCore implements ThreadSource, HandleCore {
     this.#adopt(first[0]!);
     track(this, this.#options.shutdownSignals, this.#options.shutdownTimeout);
     for (const thread of first) this.idle(thread);
+  }
+
+  /**
+   * Runs `attachment` in every thread, now and to come. Work that reaches the threads that way is not seen here, so
+   * the pool keeps `maxThreads` threads while it holds one, none retired for idleness.
+   */
+  attach(attachment: ThreadAttachment): () => void {
+    const detach = this.#attachments.add(attachment);
+    for (const thread of this.threads) {
+      if (thread.state === 'ready') give(attachment, (message, transferList) => thread.send(message, transferList));
+    }
+    this.wantThreads();
+    return () => {
+      detach();
+      if (this.#attachments.size > 0) return;
+      for (const thread of this.threads) if (thread.state === 'ready' && thread.inFlight === 0) this.idle(thread);
+    };
+  }
+
+  /** The threads the pool keeps even when idle. */
+  #floor(): number {
+    return this.#attachments.size > 0 ? this.#options.maxThreads : this.#options.minThreads;
   }
 
   #spawn(): PoolThread {
@@ -107,7 +132,7 @@ export class PoolCore implements ThreadSource, HandleCore {
     if (this.#stopping || this.state === 'closed' || this.state === 'failed' || this.#retry) return;
     const { ready, starting } = this.#count();
     const live = ready + starting;
-    let need = this.#options.minThreads - live;
+    let need = this.#floor() - live;
     const queued = this.carrier.queue.size;
     if (queued > 0) need = Math.max(need, Math.ceil(queued / this.#options.concurrentTasksPerThread) - starting);
     need = Math.min(need, this.#options.maxThreads - live);
@@ -124,6 +149,7 @@ export class PoolCore implements ThreadSource, HandleCore {
       this.#initFailures = 0;
       this.#lastInitError = undefined;
       this.#adopt(thread);
+      this.#attachments.giveAll((message, transferList) => thread.send(message, transferList));
       this.emitter.emit('loop:thread-start', { threadId: thread.threadId, threads: this.#count().ready }, { loop: this.name });
       this.carrier.pump();
       if (thread.inFlight === 0) this.idle(thread);
@@ -157,10 +183,10 @@ export class PoolCore implements ThreadSource, HandleCore {
   idle(thread: PoolThread): void {
     thread.idleSince = performance.now();
     const { idleTimeout } = this.#options;
-    if (thread.idleTimer || idleTimeout === Infinity || this.#count().ready <= this.#options.minThreads) return;
+    if (thread.idleTimer || idleTimeout === Infinity || this.#count().ready <= this.#floor()) return;
     const check = (): void => {
       thread.idleTimer = undefined;
-      if (thread.state !== 'ready' || thread.inFlight > 0 || this.#count().ready <= this.#options.minThreads) return;
+      if (thread.state !== 'ready' || thread.inFlight > 0 || this.#count().ready <= this.#floor()) return;
       const left = idleTimeout - (performance.now() - thread.idleSince);
       if (left > 1) {
         thread.idleTimer = setTimeout(check, left);

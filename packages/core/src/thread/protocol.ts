@@ -44,6 +44,8 @@ export type ToLoop =
   | { type: 'subscribe'; on: boolean }
   | { type: 'connect'; conn: number; port: MessagePortLike; bell: SharedArrayBuffer }
   | { type: 'disconnect' }
+  /** A subpath's code to run in this thread beside the loop module (attach.ts), with its own channel. */
+  | { type: 'attach'; url: string; data: unknown; port: MessagePortLike }
   /**
    * `force`: the close timed out; stop waiting for running work (cancel it and leave it) and run `dispose()` now.
    * `restart`: the thread is retired for a fresh one: nothing more starts, no result goes back (the callers reject

@@ -21,6 +21,8 @@ import type { Conn, Running, RuntimeApi } from './running.ts';
 import { runService } from './run-service.ts';
 import { runStream } from './run-stream.ts';
 import { PoolLane } from './pool-lane.ts';
+import { ThreadAttachments, type ThreadHost } from './attachments.ts';
+import type { TaskContext } from './context.ts';
 
 export class Runtime implements RuntimeApi {
   readonly name: string;
@@ -31,6 +33,10 @@ export class Runtime implements RuntimeApi {
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   readonly initController = new AbortController();
+  /** Subpath code running beside the module (attachments.ts), and how many of its calls run. */
+  readonly #attachments = new ThreadAttachments();
+  readonly #host: ThreadHost;
+  #attachedRunning = 0;
 
   readonly #onClosed: (error?: unknown) => void;
 
@@ -39,6 +45,11 @@ export class Runtime implements RuntimeApi {
     this.#onClosed = onClosed;
     this.#mod = mod;
     this.#ctrl = ctrl;
+    this.#host = {
+      loop: name,
+      run: (fn, args, context, meta) => this.#runAttached(fn, args, context, meta),
+      emit: (event, payload, taskId) => this.emit(event, payload, taskId),
+    };
     globals.emit = (event, payload) => this.emit(event, payload, undefined);
     globals.emitSubpath = (event, payload, taskId) => {
       if (!isSubpathEvent(event)) throw new TypeError(`Expected \`event\` to start with a subpath's prefix such as "source:", got \`${event}\``);
@@ -105,7 +116,7 @@ export class Runtime implements RuntimeApi {
       this.#handle(conn, message, cancelled);
     }
     if (nested) return;
-    if (this.#running.size === 0) linger(this.#ctrl, performance.now() - startedAt, this.#lingering);
+    if (!this.#lingering.busy()) linger(this.#ctrl, performance.now() - startedAt, this.#lingering);
     Atomics.store(this.#ctrl, CTRL_AWAKE, 0);
   }
 
@@ -124,7 +135,7 @@ export class Runtime implements RuntimeApi {
 
   readonly #lingering: Lingering = {
     readPorts: () => this.#readPorts(),
-    busy: () => this.#running.size > 0,
+    busy: () => this.#running.size > 0 || this.#attachedRunning > 0,
     closing: () => this.#closing !== undefined,
   };
 
@@ -187,6 +198,9 @@ export class Runtime implements RuntimeApi {
         this.#conns.delete(conn.id);
         conn.port.close();
         return;
+      case 'attach':
+        this.#attachments.add(message.url, message.data, message.port as MessagePort, this.#host);
+        return;
       case 'close':
         void this.close(message.cancelPending, message.force === true, message.restart === true);
         return;
@@ -234,6 +248,30 @@ export class Runtime implements RuntimeApi {
     } catch (error) {
       this.#finish(running, false, error);
       return undefined;
+    }
+  }
+
+  /** Runs an export for an attachment (attachments.ts's `ThreadHost.run`), counted as a task. */
+  async #runAttached(name: string, args: unknown[], context: TaskContext, meta: string | undefined): Promise<unknown> {
+    const fn = this.#mod[name] as ((...a: unknown[]) => unknown) | undefined;
+    if (typeof fn !== 'function' || RESERVED_EXPORTS.has(name)) {
+      throw new UnknownFunctionError(`Loop "${this.name}" has no exported function \`${name}\``, name);
+    }
+    this.#attachedRunning++;
+    Atomics.add(this.#ctrl, CTRL_RUNNING, 1);
+    let counter = CTRL_COMPLETED;
+    try {
+      const run = (): unknown => globals.storage.run(context, () => fn(...args));
+      return await (meta !== undefined && globals.around !== undefined
+        ? globals.around(meta, { loop: this.name, fn: name, id: context.id, kind: 'task' }, run)
+        : run());
+    } catch (error) {
+      counter = error instanceof CancelledError || context.signal.aborted ? CTRL_CANCELLED : CTRL_FAILED;
+      throw error;
+    } finally {
+      Atomics.add(this.#ctrl, counter, 1);
+      Atomics.sub(this.#ctrl, CTRL_RUNNING, 1);
+      this.#attachedRunning--;
     }
   }
 
@@ -286,12 +324,15 @@ export class Runtime implements RuntimeApi {
       if (this.#closing) {
         this.#cancelRunning();
         this.#drained?.();
+        void this.#attachments.close(false);
       }
     }
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
       Atomics.store(this.#ctrl, CTRL_STATE, STATE_CLOSING);
       this.initController.abort(new LoopClosedError(`Loop "${this.name}" is closing`));
+      // Attachments stop taking work first; their running work finishes unless this close cancels what runs.
+      const attached = this.#attachments.close(!(cancelPending || this.#forced || this.#retiring));
       if (cancelPending || this.#forced) this.#cancelRunning();
       else {
         for (const running of this.#running.values()) {
@@ -302,6 +343,7 @@ export class Runtime implements RuntimeApi {
         }
       }
       if (this.#running.size > 0 && !this.#forced) await new Promise<void>((resolve) => (this.#drained = resolve));
+      await attached;
       const dispose = this.#mod.dispose;
       if (typeof dispose === 'function') await dispose();
     })();
