@@ -2,6 +2,7 @@
 // retries, timeouts, cancels, jobId, lookups from another node, stats, bad input and close.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { after, afterEach, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { startPool, startLoop, CancelledError, TimeoutError, RemoteError, UnknownFunctionError, type Pool } from '../../packages/core/src/index.ts';
@@ -10,6 +11,7 @@ import {
 } from '../../packages/core/src/cluster/index.ts';
 import { eventually, fixture } from '../helpers.ts';
 import { dropPrefix } from './drop-prefix.ts';
+import { flakyFile } from '../fixtures/cluster-work.js';
 
 const REDIS = 'redis://127.0.0.1:6379';
 const admin = new Redis(REDIS);
@@ -21,6 +23,16 @@ afterEach(async () => {
   for (const prefix of prefixes.splice(0)) await dropPrefix(admin, prefix);
 });
 after(() => admin.disconnect());
+
+/** Keys of the fixture's `flaky`, whose call counts are files to remove at the end. */
+const flakyKeys: string[] = [];
+function flakyKey(): string {
+  flakyKeys.push(randomUUID());
+  return flakyKeys.at(-1)!;
+}
+after(() => {
+  for (const key of flakyKeys) rmSync(flakyFile(key), { force: true });
+});
 
 /** A pool of the work fixture and a node serving it as loop `work`, under a fresh prefix. */
 async function node(extra: Partial<ClusterOptions> = {}, pool?: Pool): Promise<{ cluster: Cluster; pool: Pool; prefix: string }> {
@@ -98,8 +110,8 @@ describe('sideloop/cluster', () => {
 
   it('retries a failing task up to maxAttempts, and not an error another try cannot fix', async () => {
     const { cluster } = await node();
-    assert.equal(await cluster.submit('work', 'flaky', [randomUUID(), 2], { maxAttempts: 3, retryDelay: 20 }), 3);
-    const key = randomUUID();
+    assert.equal(await cluster.submit('work', 'flaky', [flakyKey(), 2], { maxAttempts: 3, retryDelay: 20 }), 3);
+    const key = flakyKey();
     await assert.rejects(cluster.submit('work', 'flaky', [key, 5], { maxAttempts: 2, retryDelay: { initial: 10, factor: 2 } }), /try 2 of/);
     const stats = await cluster.stats();
     assert.deepEqual(stats.queues.map(({ loop, completed, failed }) => ({ loop, completed, failed })), [{ loop: 'work', completed: 1, failed: 1 }]);
@@ -144,7 +156,7 @@ describe('sideloop/cluster', () => {
     const { cluster: runner } = await node({ prefix: cluster.prefix, serve: { work: { target: pool, concurrency: 1 } } });
     // The blocker holds the node's only slot until it is cancelled: the tasks behind it stay pending meanwhile.
     const blocker = cluster.submit('work', 'untilCancelled', []);
-    const key = randomUUID();
+    const key = flakyKey();
     const queued = Array.from({ length: 40 }, () => cluster.submit<number>('work', 'flaky', [key, 0]));
     const cancelled = await Promise.all(queued.map((task, i) => (i % 2 === 0 ? task.cancel() : Promise.resolve(false))));
     assert.deepEqual(cancelled, queued.map((_, i) => i % 2 === 0));
@@ -162,7 +174,7 @@ describe('sideloop/cluster', () => {
 
   it('makes jobId submissions idempotent and refuses an id reused with other arguments', async () => {
     const { cluster, prefix } = await node();
-    const key = randomUUID();
+    const key = flakyKey();
     const first = cluster.submit('work', 'flaky', [key, 0], { jobId: 'report-42' });
     assert.equal(first.id, 'report-42');
     assert.equal(cluster.submit('work', 'flaky', [key, 0], { jobId: 'report-42' }), first);

@@ -6,7 +6,15 @@
  */
 import type { Redis } from 'ioredis';
 
-export type CancelListener = (loop: string, id: string, reason: string) => void;
+/** What the node does with what it hears of cancels. */
+export interface CancelListener {
+  /** A task of a served loop is marked cancelled (`reason` encoded). */
+  cancel(loop: string, id: string, reason: string): void;
+  /** Its mark went (the task ended cancelled). */
+  unmark(loop: string, id: string): void;
+  /** Whether the marks in memory are current (the subscription is live and they were loaded). */
+  live(live: boolean): void;
+}
 
 export class CancelMarks {
   readonly #commands: Redis;
@@ -18,7 +26,7 @@ export class CancelMarks {
   /** loop -> id -> encoded reason, for the loops this node serves, while `#live`. */
   readonly #known = new Map<string, Map<string, string>>();
   #live = false;
-  #listener: CancelListener = () => {};
+  #listener: CancelListener | undefined;
 
   constructor(commands: Redis, subscriber: Redis, prefix: string, loops: ReadonlySet<string>, maxAge: number) {
     this.#commands = commands;
@@ -39,7 +47,7 @@ export class CancelMarks {
     if (this.#loops.size === 0) return;
     this.#subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.#onMessage(message.toString()));
     this.#subscriber.on('ready', () => void this.#load());
-    this.#subscriber.on('close', () => { this.#live = false; });
+    this.#subscriber.on('close', () => this.#setLive(false));
     await this.#subscriber.connect();
     await this.#subscriber.subscribe(this.#channel);
     await this.#load();
@@ -61,12 +69,32 @@ export class CancelMarks {
         }
         if (stale.length > 0) await this.#commands.hdel(this.#key(loop), ...stale);
         this.#known.set(loop, marks);
-        for (const [id, reason] of marks) this.#listener(loop, id, reason);
+        for (const [id, reason] of marks) this.#listener?.cancel(loop, id, reason);
       }
-      this.#live = this.#subscriber.status === 'ready';
+      this.#setLive(this.#subscriber.status === 'ready');
     } catch {
-      this.#live = false; // read from Redis per job until the next (re)subscription loads them
+      this.#setLive(false); // read from Redis per job until the next (re)subscription loads them
     }
+  }
+
+  #setLive(live: boolean): void {
+    this.#live = live;
+    this.#listener?.live(live);
+  }
+
+  /** Whether the marks in memory are current. */
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /** The marks in memory of one loop: id -> encoded reason. */
+  known(loop: string): ReadonlyMap<string, string> {
+    return this.#known.get(loop) ?? new Map();
+  }
+
+  /** The hash of one loop's marks: id -> `<time> <encoded reason>`. */
+  key(loop: string): string {
+    return this.#key(loop);
   }
 
   #onMessage(message: string): void {
@@ -75,10 +103,11 @@ export class CancelMarks {
     const marks = this.#known.get(loop);
     if (kind === 'x') {
       marks?.delete(id);
+      this.#listener?.unmark(loop, id);
       return;
     }
     marks?.set(id, reason);
-    this.#listener(loop, id, reason);
+    this.#listener?.cancel(loop, id, reason);
   }
 
   /** Marks the task cancelled (the first reason stays) and tells every node. */

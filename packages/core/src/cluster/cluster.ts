@@ -16,13 +16,29 @@ import {
 } from './cluster-options.ts';
 import { DurableTask, type DurableCarrier, type FoundTask } from './durable-task.ts';
 import { ClusterClosedError, JobIdConflictError } from './errors.ts';
-import { decodeValue, encodeValue, type JobData } from './job-codec.ts';
-import { JobRunner, type RunnerEvents } from './job-runner.ts';
+import { encodeValue, type JobData } from './job-codec.ts';
+import type { RunnerEvents, RunnerSettings } from './job-runner.ts';
+import { targetJobs } from './target-jobs.ts';
+import { ThreadLink } from './thread-link.ts';
 import { NodeRegistry, type ClusterNode } from './node-registry.ts';
 import { QueueWatch } from './queue-watch.ts';
 import { CommandDeadlines } from './command-deadlines.ts';
 import { bullConnection, commandConnection, subscriberConnection, unavailable } from './redis-connection.ts';
 import { extensions } from '../extensions.ts';
+
+/** What the node does with one served loop's jobs. */
+interface LoopJobs {
+  /** Resolves once connected. */
+  connect(): Promise<void>;
+  /** Starts taking jobs. */
+  start(): void;
+  /** A cancel of one of the loop's tasks reached this node (its reason encoded). */
+  cancel(id: string, reason: string): void;
+  unmark?(id: string): void;
+  live?(live: boolean): void;
+  listen?(progress: boolean, done: boolean): void;
+  close(timeout: number): Promise<void>;
+}
 
 export interface QueueCounts {
   loop: string;
@@ -62,7 +78,8 @@ export class Cluster implements AsyncDisposable {
   readonly #subscriber: Redis;
   readonly #marks: CancelMarks;
   readonly #registry: NodeRegistry;
-  readonly #runners = new Map<string, JobRunner>();
+  /** Each served loop's jobs: taken inside its threads (thread-link.ts), or through its handle (target-jobs.ts). */
+  readonly #jobs = new Map<string, LoopJobs>();
   readonly #watches = new Map<string, QueueWatch>();
   readonly #emitter = new EventEmitter();
   readonly #carrier: DurableCarrier;
@@ -92,27 +109,41 @@ export class Cluster implements AsyncDisposable {
     const { connectTimeout } = this.#options;
     await waitReady(this.#commands, connectTimeout);
     await this.#registry.start();
-    const events: RunnerEvents = {
-      // The payloads are made only for listeners: most nodes have none (the server's relay listens).
-      progress: (loop, id, fn, value) => {
-        if (this.#listened('task:progress')) this.#emit('task:progress', { id, loop, fn, value });
-      },
-      done: (loop, id, fn, outcome) => {
-        if (this.#listened('task:done')) this.#emit('task:done', { id, loop, fn, ...outcome });
-      },
-    };
-    const connection = bullConnection(this.#options.redis);
-    for (const { loop, target, concurrency } of this.#options.serve) {
-      this.#runners.set(loop, new JobRunner(loop, target, concurrency, this.#options, connection, this.#marks, events));
+    const o = this.#options;
+    const connection = bullConnection(o.redis);
+    for (const { loop, target, concurrency } of o.serve) {
+      const events: RunnerEvents = {
+        // The payloads are made only for listeners: most nodes have none (the server's relay listens).
+        progress: (id, fn, value) => {
+          if (this.#listened('task:progress')) this.#emit('task:progress', { id, loop, fn, value });
+        },
+        done: (id, fn, outcome) => {
+          if (this.#listened('task:done')) this.#emit('task:done', { id, loop, fn, ...outcome });
+        },
+      };
+      const settings: RunnerSettings = {
+        loop, node: o.node, prefix: o.prefix, concurrency, stalledInterval: o.stalledInterval, maxStalledCount: o.maxStalledCount,
+        lockDuration: o.lockDuration, keep: o.keep,
+      };
+      this.#jobs.set(loop, ThreadLink.attach(target, settings, o.redis, this.#marks, events) ?? targetJobs(settings, connection, target, this.#marks, events));
     }
-    await this.#marks.start((loop, id, reason) => this.#runners.get(loop)?.cancel(id, decodeReason(reason)));
-    for (const runner of this.#runners.values()) {
-      runner.run();
-      await runner.worker.waitUntilReady();
-    }
+    await this.#marks.start({
+      cancel: (loop, id, reason) => this.#jobs.get(loop)?.cancel(id, reason),
+      unmark: (loop, id) => this.#jobs.get(loop)?.unmark?.(id),
+      live: (live) => {
+        for (const jobs of this.#jobs.values()) jobs.live?.(live);
+      },
+    });
+    for (const jobs of this.#jobs.values()) await jobs.connect();
     this.#sweeper = setInterval(() => {
       for (const watch of this.#watches.values()) void watch.sweep(SWEEP_INTERVAL);
     }, SWEEP_INTERVAL).unref();
+  }
+
+  /** @internal Starts taking jobs (startCluster calls it once its caller could listen). */
+  takeJobs(): void {
+    if (this.#closing) return;
+    for (const jobs of this.#jobs.values()) jobs.start();
   }
 
   #watch(loop: string): QueueWatch {
@@ -302,12 +333,21 @@ export class Cluster implements AsyncDisposable {
   /** Listens to the tasks this node runs (`task:progress`, `task:done`): each event is emitted by one node only. */
   on<E extends keyof ClusterEvents>(event: E, listener: (payload: ClusterEvents[E]) => void): this {
     this.#emitter.on(event, listener);
+    this.#listenersChanged();
     return this;
   }
 
   off<E extends keyof ClusterEvents>(event: E, listener: (payload: ClusterEvents[E]) => void): this {
     this.#emitter.off(event, listener);
+    this.#listenersChanged();
     return this;
+  }
+
+  /** Threads that run jobs report their events only while someone listens. */
+  #listenersChanged(): void {
+    const progress = this.#listened('task:progress');
+    const done = this.#listened('task:done');
+    for (const jobs of this.#jobs.values()) jobs.listen?.(progress, done);
   }
 
   #listened(event: keyof ClusterEvents): boolean {
@@ -347,7 +387,7 @@ export class Cluster implements AsyncDisposable {
 
   async #close(timeout: number): Promise<void> {
     clearInterval(this.#sweeper);
-    await Promise.all([...this.#runners.values()].map((runner) => runner.close(timeout)));
+    await Promise.all([...this.#jobs.values()].map((jobs) => jobs.close(timeout)));
     await this.#registry.stop().catch(() => {});
     const closed = new ClusterClosedError(`The cluster closed on node "${this.node}" before the task settled; it goes on in the cluster (cluster.job(id) on another node follows it)`);
     await Promise.all([...this.#watches.values()].map((watch) => watch.close(closed)));
@@ -362,14 +402,6 @@ export class Cluster implements AsyncDisposable {
 
 function conflict(loop: string, id: string): JobIdConflictError {
   return new JobIdConflictError(`The jobId "${id}" of loop "${loop}" names a task with another function or other arguments: use a new id`, id);
-}
-
-function decodeReason(reason: string): unknown {
-  try {
-    return reason === '' ? undefined : decodeValue(reason);
-  } catch {
-    return reason;
-  }
 }
 
 /** Waits for the first connection; `ClusterUnavailableError` naming the cause after `ms`. */
@@ -397,7 +429,9 @@ async function waitReady(client: Redis, ms: number): Promise<void> {
 
 
 /**
- * Connects to Redis and starts this node: its heartbeat, and a BullMQ worker for each loop in `serve`. Rejects with
+ * Connects to Redis and starts this node: its heartbeat, and BullMQ workers for each loop in `serve` (inside the
+ * loop's or pool's own threads), which take jobs from the turn after this resolves, so that listeners set then see
+ * every task this node runs. Rejects with
  * `ClusterUnavailableError` when Redis cannot be reached within `connectTimeout`, and with a TypeError or a
  * RangeError naming the option for bad options.
  */
@@ -409,5 +443,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await cluster.close({ timeout: 0 }).catch(() => {});
     throw unavailable(error, 'Cannot start the cluster');
   }
+  // Jobs are taken from the next turn on: listeners set as soon as this resolves see every task this node runs.
+  setImmediate(() => cluster.takeJobs());
   return cluster;
 }

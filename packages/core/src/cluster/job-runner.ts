@@ -1,92 +1,129 @@
 /**
- * The jobs of one served loop on this node: a BullMQ Worker whose processor runs each job through the local loop or
- * pool, so the function gets `taskContext()` (signal, progress) as for a local call. Progress goes back through
- * BullMQ (the latest value when updates come faster than Redis takes them), the value as the job's return value,
- * an error encoded whole in its failure. Errors that another try cannot fix end the task at once; the others are
- * retried by BullMQ after `retryDelay`, up to `maxAttempts`.
+ * The jobs of one served loop, taken by one BullMQ Worker: each job's call runs through a `JobHost` (inside the loop's
+ * own thread, thread-jobs.ts, or through the loop's handle, target-jobs.ts), so the function gets `taskContext()`
+ * (signal, progress) as for a local call. Progress goes back through BullMQ (the latest value when updates come
+ * faster than Redis takes them), the value as the job's return value, an error encoded whole in its failure. Errors
+ * that another try cannot fix end the task at once; the others are retried by BullMQ after `retryDelay`, up to
+ * `maxAttempts`.
  */
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { retryable } from '../call/retry.ts';
-import type { Task } from '../call/task.ts';
 import { CancelledError, LoopClosedError, UnknownFunctionError } from '../errors.ts';
 import { retryDelayMs } from '../options.ts';
-import type { CancelMarks } from './cancel-marks.ts';
-import type { ResolvedClusterOptions, ServeTarget } from './cluster-options.ts';
 import { decodeValue, encodeFailure, encodeValue, type JobData } from './job-codec.ts';
-import { extensions } from '../extensions.ts';
 
-/** What the node reports of the jobs it runs: each task's progress and end, once, from here. */
+/**
+ * What the node reports of the jobs it runs: each task's progress and end, once, from here. The end is reported
+ * before Redis records it (a promise: once it was handed on), so that a node killed in between runs the task again
+ * elsewhere rather than lose its event.
+ */
 export interface RunnerEvents {
-  progress(loop: string, id: string, fn: string, value: unknown): void;
-  done(loop: string, id: string, fn: string, outcome: { state: 'fulfilled'; value: unknown } | { state: 'rejected' | 'cancelled'; error: unknown }): void;
+  progress(id: string, fn: string, value: unknown): void;
+  done(id: string, fn: string, outcome: { state: 'fulfilled'; value: unknown } | { state: 'rejected' | 'cancelled'; error: unknown }): void | Promise<void>;
+}
+
+/** One job's call under way. */
+export interface JobCall {
+  /** Settles with the function's value or error (a `CancelledError` once cancelled, a `TimeoutError` once timed out). */
+  readonly done: Promise<unknown>;
+  cancel(reason: unknown): void;
+}
+
+/** How the jobs' calls run, and what the node knows of cancels. */
+export interface JobHost {
+  /** The encoded reason when the task is marked cancelled, else undefined (a promise when Redis must be read). */
+  mark(id: string): string | undefined | Promise<string | undefined>;
+  /** Starts `fn(...args)` for the job; `progress` gets each value the function reports. */
+  start(job: Job<JobData, string>, args: unknown[], progress: (value: unknown) => void): JobCall;
+  /** A job ended cancelled: its mark is no longer needed. */
+  cleared(id: string): void;
+  readonly events: RunnerEvents;
+}
+
+/** What the Worker is set up with. */
+export interface RunnerSettings {
+  loop: string;
+  node: string;
+  prefix: string;
+  concurrency: number;
+  stalledInterval: number;
+  maxStalledCount: number;
+  lockDuration: number;
+  /** How long (ms) and how many finished jobs are kept. */
+  keep: { age: number; count: number };
 }
 
 interface Running {
   job: Job<JobData, string>;
   token: string | undefined;
-  task: Task<unknown> | undefined;
-  /** A cancel that came before the task was made. */
+  call: JobCall | undefined;
+  /** A cancel that came before the call started. */
   cancel: { reason: unknown } | undefined;
   /** Given back to the queue on close: the processor's end must not touch the job. */
   handedBack: boolean;
   /** The progress value waiting to be written, and the write under way. */
-  latest: { value: unknown } | undefined;
+  latest: { encoded: string } | undefined;
   sending: Promise<void> | undefined;
 }
 
+/** How long (ms) handing the running jobs back may take when the node closes; a Redis that does not answer leaves them to the stalled check. */
+const HAND_BACK_MS = 2000;
+
 export class JobRunner {
   readonly loop: string;
-  readonly concurrency: number;
-  readonly #target: ServeTarget;
-  readonly #marks: CancelMarks;
-  readonly #events: RunnerEvents;
+  readonly #host: JobHost;
   readonly #running = new Map<string, Running>();
   readonly worker: Worker<JobData, string>;
+  /** The running jobs were handed back: a job taken after that (a fetch under way when closing began) goes back too. */
+  #handingBack = false;
 
-  constructor(loop: string, target: ServeTarget, concurrency: number, options: ResolvedClusterOptions, connection: ConnectionOptions,
-    marks: CancelMarks, events: RunnerEvents) {
-    this.loop = loop;
-    this.concurrency = concurrency;
-    this.#target = target;
-    this.#marks = marks;
-    this.#events = events;
-    const keep = { age: Math.ceil(options.keep.age / 1000), count: options.keep.count };
-    this.worker = new Worker<JobData, string>(loop, (job, token) => this.#process(job, token), {
-      connection, prefix: options.prefix, name: options.node, concurrency, autorun: false,
-      stalledInterval: options.stalledInterval, maxStalledCount: options.maxStalledCount, lockDuration: options.lockDuration,
+  constructor(settings: RunnerSettings, connection: ConnectionOptions, host: JobHost) {
+    this.loop = settings.loop;
+    this.#host = host;
+    const keep = { age: Math.ceil(settings.keep.age / 1000), count: settings.keep.count };
+    this.worker = new Worker<JobData, string>(settings.loop, (job, token) => this.#process(job, token), {
+      connection, prefix: settings.prefix, name: settings.node, concurrency: settings.concurrency, autorun: false,
+      stalledInterval: settings.stalledInterval, maxStalledCount: settings.maxStalledCount, lockDuration: settings.lockDuration,
       removeOnComplete: keep, removeOnFail: keep,
       settings: { backoffStrategy: (attemptsMade: number, _type?: string, _error?: Error, job?: { data?: JobData }) => retryDelayMs(job!.data!.r!, attemptsMade) },
     });
     this.worker.on('error', () => {}); // lost connections: BullMQ reconnects and the stalled check recovers the jobs
     this.worker.on('failed', (job) => {
-      if (job?.failedReason?.startsWith('CancelledError')) void this.#marks.clear(loop, job.id!).catch(() => {});
+      if (job?.failedReason?.startsWith('CancelledError')) host.cleared(job.id!);
     });
   }
 
+  /** Resolves once the Worker's connection is ready. */
+  async connect(): Promise<void> {
+    await this.worker.waitUntilReady();
+  }
+
   /** Starts taking jobs. */
-  run(): void {
+  start(): void {
     void this.worker.run().catch(() => {});
   }
 
-  get running(): number {
-    return this.#running.size;
-  }
-
-  /** A cancel for one of this loop's tasks reached this node: abort it if it runs here. */
-  cancel(id: string, reason: unknown): void {
+  /** A cancel for one of this loop's tasks reached this node (its reason encoded): abort it if it runs here. */
+  cancel(id: string, reason: string): void {
     const entry = this.#running.get(id);
     if (!entry) return;
-    if (entry.task) entry.task.cancel(reason);
-    else entry.cancel ??= { reason };
+    const decoded = decodeReason(reason);
+    if (entry.call) entry.call.cancel(decoded);
+    else entry.cancel ??= { reason: decoded };
   }
 
   async #process(job: Job<JobData, string>, token: string | undefined): Promise<string> {
     const id = job.id!;
-    const entry: Running = { job, token, task: undefined, cancel: undefined, handedBack: false, latest: undefined, sending: undefined };
+    const entry: Running = { job, token, call: undefined, cancel: undefined, handedBack: false, latest: undefined, sending: undefined };
     this.#running.set(id, entry);
+    const { events } = this.#host;
     try {
-      // From memory while the cancel subscription is live (no wait), else read from Redis.
-      let mark = this.#marks.check(this.loop, id);
+      if (this.#handingBack) {
+        entry.handedBack = true;
+        await job.moveToWait(token).catch(() => {});
+        throw new DelayedError();
+      }
+      let mark = this.#host.mark(id);
       if (typeof mark === 'object') {
         try {
           mark = await mark;
@@ -97,22 +134,16 @@ export class JobRunner {
           throw new DelayedError();
         }
       }
-      if (mark !== undefined) entry.cancel ??= { reason: decodeValue(mark) };
+      if (mark !== undefined) entry.cancel ??= { reason: decodeReason(mark) };
       if (entry.handedBack) throw new DelayedError();
       if (entry.cancel) throw toCancelled(entry.cancel.reason);
       const args = decodeValue(job.data.a);
       if (!Array.isArray(args)) throw new TypeError(`Job ${id} of loop "${this.loop}" has no argument list`);
-      const target = job.data.t === undefined ? this.#target : this.#target.with({ timeout: job.data.t });
-      const meta = job.data.m;
-      const task = meta && extensions.restoreMeta
-        ? extensions.restoreMeta(meta, () => target.submit(job.name, ...args))
-        : target.submit(job.name, ...args);
-      entry.task = task;
-      void task.on('progress', (value) => this.#progress(entry, value));
-      const value = await task;
+      const call = (entry.call = this.#host.start(job, args, (value) => this.#progress(entry, value)));
+      const value = await call.done;
       if (entry.sending) await entry.sending;
       const encoded = encodeValue(value);
-      this.#events.done(this.loop, id, job.name, { state: 'fulfilled', value });
+      await events.done(id, job.name, { state: 'fulfilled', value });
       return encoded;
     } catch (error) {
       if (entry.handedBack || error instanceof DelayedError) throw new DelayedError();
@@ -125,7 +156,7 @@ export class JobRunner {
       if (entry.sending) await entry.sending;
       const final = !retryable(error) || error instanceof UnknownFunctionError;
       if (final || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
-        this.#events.done(this.loop, id, job.name, { state: error instanceof CancelledError ? 'cancelled' : 'rejected', error });
+        await events.done(id, job.name, { state: error instanceof CancelledError ? 'cancelled' : 'rejected', error });
       }
       throw final ? new UnrecoverableError(encodeFailure(error)) : new Error(encodeFailure(error));
     } finally {
@@ -133,23 +164,27 @@ export class JobRunner {
     }
   }
 
-  /** Writes the latest progress value; one write at a time, values that arrive meanwhile coalesce. */
+  /**
+   * Writes the latest progress value; one write at a time, values that arrive meanwhile coalesce. Throws, to the
+   * function that reported it, for a value a structured clone refuses.
+   */
   #progress(entry: Running, value: unknown): void {
-    this.#events.progress(this.loop, entry.job.id!, entry.job.name, value);
-    entry.latest = { value };
+    const encoded = encodeValue(value);
+    this.#host.events.progress(entry.job.id!, entry.job.name, value);
+    entry.latest = { encoded };
     entry.sending ??= (async () => {
       while (entry.latest) {
-        const { value: next } = entry.latest;
+        const { encoded: next } = entry.latest;
         entry.latest = undefined;
-        await entry.job.updateProgress(encodeValue(next)).catch(() => {});
+        await entry.job.updateProgress(next).catch(() => {});
       }
       entry.sending = undefined;
     })();
   }
 
   /**
-   * Stops taking jobs and lets the running ones finish; after `timeout` ms those still running are given back to
-   * the queue (another node takes them at once) and cancelled here.
+   * Stops taking jobs and lets the running ones finish; after `timeout` ms (at once for 0) those still running are
+   * given back to the queue (another node takes them at once) and cancelled here.
    */
   async close(timeout: number): Promise<void> {
     const closing = this.worker.close();
@@ -160,14 +195,33 @@ export class JobRunner {
     });
     const late = await Promise.race([closing.then(() => false), expired]);
     clearTimeout(timer);
-    if (late) {
-      await Promise.all([...this.#running.values()].map(async (entry) => {
-        entry.handedBack = true;
-        await entry.job.moveToWait(entry.token).catch(() => {});
-        entry.task?.cancel(new CancelledError('The node is closing: the task was handed back to the cluster'));
-      }));
-    }
+    if (late) await this.handBack();
     await closing;
+  }
+
+  /** Gives every running job back to the queue, no try counted, and cancels its call here. */
+  async handBack(): Promise<void> {
+    this.#handingBack = true;
+    const reason = new CancelledError('The node is closing: the task was handed back to the cluster');
+    const all = Promise.all([...this.#running.values()].map(async (entry) => {
+      if (entry.handedBack) return;
+      entry.handedBack = true;
+      await entry.job.moveToWait(entry.token).catch(() => {});
+      entry.call?.cancel(reason);
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, HAND_BACK_MS)))]);
+    clearTimeout(timer);
+    for (const entry of this.#running.values()) entry.call?.cancel(reason);
+  }
+}
+
+/** A cancel's reason as marked: encoded, or '' for none. */
+export function decodeReason(reason: string): unknown {
+  try {
+    return reason === '' ? undefined : decodeValue(reason);
+  } catch {
+    return reason;
   }
 }
 

@@ -1,0 +1,168 @@
+/**
+ * The durable-task worker inside a loop's or a pool's thread (an attachment, thread/attach.ts): a BullMQ Worker of
+ * its own takes the loop's jobs and runs each where it lands, with no hop to another thread. What the node's main
+ * thread knows, it sends here (thread-link.ts): the cancel marks and cancels, whether anyone listens to task events,
+ * when to start taking jobs and when to stop. What happens here goes back: progress and ends (only while listened to), cleared marks, closed.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Redis, RedisOptions } from 'ioredis';
+import { toCloneError } from '../clone.ts';
+import { encodeThrown } from '../error-codec.ts';
+import { CancelledError, TimeoutError } from '../errors.ts';
+import type { AttachedThread, ThreadHost } from '../worker/attachments.ts';
+import type { TaskContext } from '../worker/context.ts';
+import { JobRunner, type JobHost, type RunnerSettings } from './job-runner.ts';
+import { bullConnection, commandConnection } from './redis-connection.ts';
+
+export interface ThreadJobsData {
+  settings: RunnerSettings;
+  redis: string | RedisOptions;
+  /** The hash of the loop's cancel marks, read while the main thread's are not current. */
+  marksKey: string;
+}
+
+/** From the node's main thread. */
+export type ToThreadJobs =
+  | { type: 'cancel'; id: string; reason: string }
+  | { type: 'unmark'; id: string }
+  | { type: 'live'; live: boolean }
+  | { type: 'listen'; progress: boolean; done: boolean }
+  /** Start taking jobs (the node has started, its listeners are set). */
+  | { type: 'run' }
+  /** A `done` was handed on. */
+  | { type: 'ack'; seq: number }
+  | { type: 'close'; timeout: number };
+
+/** To the node's main thread. */
+export type FromThreadJobs =
+  | { type: 'ready' }
+  | { type: 'progress'; id: string; fn: string; value: unknown }
+  | { type: 'done'; seq: number; id: string; fn: string; state: 'fulfilled'; value: unknown }
+  | { type: 'done'; seq: number; id: string; fn: string; state: 'rejected' | 'cancelled'; error: ReturnType<typeof encodeThrown> }
+  | { type: 'cleared'; id: string }
+  | { type: 'closed' }
+  | { type: 'attach-failed'; error: ReturnType<typeof encodeThrown> };
+
+export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: MessagePort): AttachedThread {
+  const post = (message: FromThreadJobs): void => port.postMessage(message);
+  const known = new Map<string, string>();
+  let live = false;
+  let listen = { progress: false, done: false };
+  /** The ends posted and not yet handed on by the main thread. */
+  const acks = new Map<number, () => void>();
+  let nextSeq = 0;
+  const ackAll = (): void => {
+    for (const resolve of acks.values()) resolve();
+    acks.clear();
+  };
+  const host: JobHost = {
+    events: {
+      progress: (id, fn, value) => {
+        if (listen.progress) post({ type: 'progress', id, fn, value });
+      },
+      done: (id, fn, outcome) => {
+        if (!listen.done) return undefined;
+        const seq = nextSeq++;
+        if (outcome.state === 'fulfilled') post({ type: 'done', seq, id, fn, state: 'fulfilled', value: outcome.value });
+        else post({ type: 'done', seq, id, fn, state: outcome.state, error: encodeThrown(outcome.error) });
+        return new Promise<void>((resolve) => acks.set(seq, resolve));
+      },
+    },
+    mark: (id) => (live ? known.get(id) : readMark(id)),
+    cleared: (id) => {
+      known.delete(id);
+      post({ type: 'cleared', id });
+    },
+    // A trace context stored by an earlier version (an object of headers) is not followed here.
+    start: (job, args, progress) => startCall(thread, job.id!, job.name, args, job.data.t, typeof job.data.m === 'string' ? job.data.m : undefined, progress),
+  };
+  const runner = new JobRunner(data.settings, bullConnection(data.redis), host);
+  /** For reading marks while the main thread's are not current; opened on first use. */
+  let commands: Redis | undefined;
+  const readMark = async (id: string): Promise<string | undefined> => {
+    commands ??= commandConnection(data.redis, `${data.settings.node}:marks`);
+    const value = await commands.hget(data.marksKey, id);
+    return value === null ? undefined : value.slice(value.indexOf(' ') + 1);
+  };
+  let closing: Promise<void> | undefined;
+  port.on('message', (message: ToThreadJobs) => {
+    switch (message.type) {
+      case 'cancel':
+        known.set(message.id, message.reason);
+        runner.cancel(message.id, message.reason);
+        return;
+      case 'unmark':
+        known.delete(message.id);
+        return;
+      case 'live':
+        live = message.live;
+        return;
+      case 'listen':
+        listen = message;
+        return;
+      case 'ack':
+        acks.get(message.seq)?.();
+        acks.delete(message.seq);
+        return;
+      case 'run':
+        runner.start();
+        return;
+      case 'close':
+        closing ??= runner.close(message.timeout);
+        void closing.then(() => {
+          commands?.disconnect();
+          post({ type: 'closed' });
+        });
+        return;
+    }
+  });
+  port.unref();
+  void runner.connect().then(() => post({ type: 'ready' }), () => {});
+  return {
+    async close(graceful) {
+      closing ??= runner.worker.close();
+      ackAll(); // the main thread may be gone: the jobs end without it
+      if (!graceful) await runner.handBack();
+      await closing;
+      commands?.disconnect();
+      port.close();
+    },
+  };
+}
+
+/** Runs one job's call here: its own signal, its timeout from its start, its cancel ending it at once. */
+function startCall(thread: ThreadHost, id: string, fn: string, args: unknown[], timeout: number | undefined, meta: string | undefined,
+  progress: (value: unknown) => void) {
+  const controller = new AbortController();
+  const { signal } = controller;
+  let stop!: (error: unknown) => void;
+  const stopped = new Promise<never>((_, reject) => (stop = reject));
+  const end = (error: unknown): void => {
+    if (signal.aborted) return;
+    controller.abort(error);
+    stop(error);
+  };
+  const timer = timeout === undefined ? undefined : setTimeout(() => end(new TimeoutError(`Task ${id} (${fn}) timed out after ${timeout} ms`, timeout)), timeout);
+  const context: TaskContext = {
+    id,
+    signal,
+    cancelled: () => signal.aborted,
+    throwIfCancelled: () => {
+      if (signal.aborted) throw signal.reason;
+    },
+    emit: (event, payload) => thread.emit(event, payload, id),
+    progress: (value) => {
+      try {
+        progress(value);
+      } catch (error) {
+        throw toCloneError(error, [value], 'progress', true);
+      }
+    },
+    ready: () => {
+      throw new TypeError('ready() is for services started with loop.spawn(); this is a plain task');
+    },
+  };
+  const done = Promise.race([thread.run(fn, args, context, meta), stopped]);
+  void done.finally(() => clearTimeout(timer)).catch(() => {});
+  return { done, cancel: (reason: unknown) => end(reason instanceof CancelledError ? reason : new CancelledError(reason)) };
+}
