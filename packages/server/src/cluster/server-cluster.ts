@@ -18,21 +18,24 @@ const DURABLE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 /** A durable task as the relay and the registry see it: stored before it is acked, reported by the node that runs it. */
 export type DurableRelayTask = RelayTask & { stored(): Promise<void>; readonly reportedByRunner: true };
 
+/** Events held at most before the Socket.IO server is attached (a start takes a fraction of a second). */
+const HELD_MAX = 10_000;
+
 export class ServerCluster {
   readonly cluster: Cluster;
   readonly config: ResolvedClusterConfig;
   #io: RelayServer | undefined;
   #maxValueBytes = Infinity;
+  /** The events of tasks this node ran before the Socket.IO server was attached: sent once it is. */
+  #held: Array<(io: RelayServer) => void> | undefined = [];
 
   private constructor(cluster: Cluster, config: ResolvedClusterConfig) {
     this.cluster = cluster;
     this.config = config;
     cluster.on('task:progress', ({ id, value }) => {
-      this.#io?.to(taskRoom(id)).emit('task:progress', { id, progress: jsonSafe(value) });
+      this.#relay((io) => io.to(taskRoom(id)).emit('task:progress', { id, progress: jsonSafe(value) }));
     });
-    cluster.on('task:done', ({ id, state, value, error }) => {
-      const io = this.#io;
-      if (!io) return;
+    cluster.on('task:done', ({ id, state, value, error }) => this.#relay((io) => {
       let event: TaskDoneEvent;
       if (state === 'fulfilled') {
         const kept = boundedValue(value, this.#maxValueBytes);
@@ -44,7 +47,13 @@ export class ServerCluster {
       io.to(room).emit('task:done', event);
       // After the event, through the same stream: every node lets its sockets leave the room once they got it.
       io.in(room).socketsLeave(room);
-    });
+    }));
+  }
+
+  /** Sends an event now, or once the Socket.IO server is attached (a job can end while the server still starts). */
+  #relay(send: (io: RelayServer) => void): void {
+    if (this.#io) send(this.#io);
+    else if (this.#held && this.#held.length < HELD_MAX) this.#held.push(send);
   }
 
   /**
@@ -72,6 +81,9 @@ export class ServerCluster {
   attach(io: RelayServer, maxValueBytes: number): void {
     this.#io = io;
     this.#maxValueBytes = maxValueBytes;
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const send of held) send(io);
   }
 
   /** Stores `fn(...args)` for `loop` in the cluster; the task's id is known at once, `stored()` says when Redis has it. */
