@@ -45,9 +45,13 @@ describe('sideloop/cluster: jobs run in the served threads', () => {
     const pool = open(await startPool(fixture('cluster-work.js'), { minThreads: 1, maxThreads: 2, idleTimeout: 100 }));
     const cluster = await serve(pool, { concurrency: 4 });
     await eventually(() => pool.threads === 2, 'the pool to grow to maxThreads');
-    const ran = await Promise.all(Array.from({ length: 16 }, () => cluster.submit<number>('work', 'where', [50])));
+    // Rounds of tasks in flight together, until both threads took some (the new thread's worker connects meanwhile).
+    const ran: number[] = [];
+    await eventually(async () => {
+      ran.push(...(await Promise.all(Array.from({ length: 8 }, () => cluster.submit<number>('work', 'where', [50])))));
+      return new Set(ran).size === 2;
+    }, `both threads to take jobs (so far ${ran.join(', ')})`);
     assert.ok(!ran.includes(threadId), 'no job ran on the main thread');
-    assert.equal(new Set(ran).size, 2, `both threads took jobs: ${ran.join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(pool.threads, 2, 'no served thread is retired for idleness');
     await cluster.close();
@@ -73,6 +77,18 @@ describe('sideloop/cluster: jobs run in the served threads', () => {
     const cluster = await serve(pool);
     // The thread dies mid-task: its lock lapses and the stalled-job check puts the job back for the new thread.
     assert.equal(await cluster.submit('work', 'crashOnce', [key, 'ran again']).result({ timeout: 30_000 }), 'ran again');
+  });
+
+  it('keeps the lock of a job whose function blocks its thread longer than lockDuration: it runs once', async () => {
+    const key = randomUUID();
+    files.push(flakyFile(key));
+    const pool = open(await startPool(fixture('cluster-work.js'), { maxThreads: 2 }));
+    const prefix = `test-threads-${randomUUID()}`;
+    prefixes.push(prefix);
+    // The other thread's stalled-job check runs every 500 ms and would take a job whose lock lapsed.
+    const cluster = open(await startCluster({ redis: REDIS, prefix, node: 'blocking', serve: { work: pool }, stalledInterval: 500, lockDuration: 1000 }));
+    assert.equal(await cluster.submit('work', 'block', [key, 4000]), 1);
+    assert.equal((await cluster.stats()).queues[0]!.completed, 1);
   });
 
   it('hands a running job back to the queue when its loop closes cancelling what runs; another node finishes it', async () => {

@@ -37,6 +37,8 @@ export interface JobHost {
   start(job: Job<JobData, string>, args: unknown[], progress: (value: unknown) => void): JobCall;
   /** A job ended cancelled: its mark is no longer needed. */
   cleared(id: string): void;
+  /** Lists a job that starts with its lock's token, for renewal by another thread (held-locks.ts); returns the unlisting. */
+  held?(id: string, token: string): () => void;
   readonly events: RunnerEvents;
 }
 
@@ -117,6 +119,7 @@ export class JobRunner {
     const entry: Running = { job, token, call: undefined, cancel: undefined, handedBack: false, latest: undefined, sending: undefined };
     this.#running.set(id, entry);
     const { events } = this.#host;
+    const release = token === undefined ? undefined : this.#host.held?.(id, token);
     try {
       if (this.#handingBack) {
         entry.handedBack = true;
@@ -160,6 +163,7 @@ export class JobRunner {
       }
       throw final ? new UnrecoverableError(encodeFailure(error)) : new Error(encodeFailure(error));
     } finally {
+      release?.();
       this.#running.delete(id);
     }
   }

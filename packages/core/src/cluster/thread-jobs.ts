@@ -11,6 +11,7 @@ import { encodeThrown } from '../error-codec.ts';
 import { CancelledError, TimeoutError } from '../errors.ts';
 import type { AttachedThread, ThreadHost } from '../worker/attachments.ts';
 import type { TaskContext } from '../worker/context.ts';
+import { HeldLocks } from './held-locks.ts';
 import { JobRunner, type JobHost, type RunnerSettings } from './job-runner.ts';
 import { bullConnection, commandConnection } from './redis-connection.ts';
 
@@ -29,6 +30,8 @@ export type ToThreadJobs =
   | { type: 'listen'; progress: boolean; done: boolean }
   /** Start taking jobs (the node has started, its listeners are set). */
   | { type: 'run' }
+  /** Where to list the running jobs' locks (held-locks.ts). */
+  | { type: 'locks'; buffer: SharedArrayBuffer }
   /** A `done` was handed on. */
   | { type: 'ack'; seq: number }
   | { type: 'close'; timeout: number };
@@ -74,6 +77,7 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
       post({ type: 'cleared', id });
     },
     // A trace context stored by an earlier version (an object of headers) is not followed here.
+    held: (id, token) => locks?.hold(id, token) ?? (() => {}),
     start: (job, args, progress) => startCall(thread, job.id!, job.name, args, job.data.t, typeof job.data.m === 'string' ? job.data.m : undefined, progress),
   };
   const runner = new JobRunner(data.settings, bullConnection(data.redis), host);
@@ -85,6 +89,7 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
     return value === null ? undefined : value.slice(value.indexOf(' ') + 1);
   };
   let closing: Promise<void> | undefined;
+  let locks: HeldLocks | undefined;
   port.on('message', (message: ToThreadJobs) => {
     switch (message.type) {
       case 'cancel':
@@ -104,12 +109,16 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
         acks.get(message.seq)?.();
         acks.delete(message.seq);
         return;
+      case 'locks':
+        locks = new HeldLocks(message.buffer, data.settings.lockDuration);
+        return;
       case 'run':
         runner.start();
         return;
       case 'close':
         closing ??= runner.close(message.timeout);
         void closing.then(() => {
+          locks?.stop();
           commands?.disconnect();
           post({ type: 'closed' });
         });
@@ -124,6 +133,7 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
       ackAll(); // the main thread may be gone: the jobs end without it
       if (!graceful) await runner.handBack();
       await closing;
+      locks?.stop();
       commands?.disconnect();
       port.close();
     },

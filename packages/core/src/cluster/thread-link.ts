@@ -4,9 +4,12 @@
  * hears of cancels and who listens to task events, relays what they report, and closes them with the node.
  */
 import type { MessagePort } from 'node:worker_threads';
+import { Job, Queue } from 'bullmq';
 import { decodeThrown } from '../error-codec.ts';
 import { ATTACH, type ThreadAttachment } from '../thread/attach.ts';
 import type { CancelMarks } from './cancel-marks.ts';
+import { heldLocksBuffer, LockWatch } from './held-locks.ts';
+import { bullConnection } from './redis-connection.ts';
 import type { ServeTarget } from './cluster-options.ts';
 import type { RunnerEvents, RunnerSettings } from './job-runner.ts';
 import type { FromThreadJobs, ThreadJobsData, ToThreadJobs } from './thread-jobs.ts';
@@ -26,7 +29,12 @@ interface Link {
 
 export class ThreadLink {
   readonly loop: string;
+  /** As each thread's worker has them (its share of the concurrency). */
+  readonly #settings: RunnerSettings;
+  readonly #redis: string | RedisOptions;
   readonly #marks: CancelMarks;
+  /** For renewing the locks of a blocked thread's jobs; made on first use. */
+  #queue: Queue | undefined;
   readonly #events: RunnerEvents;
   readonly #links = new Set<Link>();
   #listen = { progress: false, done: false };
@@ -43,15 +51,17 @@ export class ThreadLink {
     } catch {
       return undefined; // options with functions (a retryStrategy of the user's)
     }
-    const link = new ThreadLink(settings.loop, marks, events);
     const perThread = { ...settings, concurrency: Math.ceil(settings.concurrency / (target.maxThreads ?? 1)) };
+    const link = new ThreadLink(perThread, redis, marks, events);
     const data: ThreadJobsData = { settings: perThread, redis, marksKey: marks.key(settings.loop) };
     link.#detach = attachable[ATTACH]({ url: THREAD_JOBS, data, onThread: (port) => link.#add(port) });
     return link.#detach ? link : undefined;
   }
 
-  private constructor(loop: string, marks: CancelMarks, events: RunnerEvents) {
-    this.loop = loop;
+  private constructor(settings: RunnerSettings, redis: string | RedisOptions, marks: CancelMarks, events: RunnerEvents) {
+    this.loop = settings.loop;
+    this.#settings = settings;
+    this.#redis = redis;
     this.#marks = marks;
     this.#events = events;
   }
@@ -66,7 +76,10 @@ export class ThreadLink {
     };
     link.ready.catch(() => {});
     this.#links.add(link);
+    const buffer = heldLocksBuffer(this.#settings.concurrency);
+    const locks = new LockWatch(buffer, this.#settings.lockDuration, (id, token) => this.#extendLock(id, token));
     const end = (): void => {
+      locks.stop();
       this.#links.delete(link);
       ready.resolve(); // a thread that ended is not waited for
       gone();
@@ -94,10 +107,18 @@ export class ThreadLink {
     });
     port.on('close', end);
     port.unref();
+    this.#send(link, { type: 'locks', buffer });
     for (const [id, reason] of this.#marks.known(this.loop)) this.#send(link, { type: 'cancel', id, reason });
     this.#send(link, { type: 'live', live: this.#marks.live });
     this.#send(link, { type: 'listen', ...this.#listen });
     if (this.#running) this.#send(link, { type: 'run' });
+  }
+
+  /** Renews the lock of a job whose thread is blocked. */
+  async #extendLock(id: string, token: string): Promise<void> {
+    const { loop, prefix, lockDuration } = this.#settings;
+    this.#queue ??= new Queue(loop, { connection: bullConnection(this.#redis), prefix });
+    await (await Job.fromId(this.#queue, id))?.extendLock(token, lockDuration);
   }
 
   #send(link: Link, message: ToThreadJobs): void {
@@ -149,5 +170,6 @@ export class ThreadLink {
     for (const link of links) link.port.ref(); // the threads' hand-back must not be cut short by an exit
     this.#broadcast({ type: 'close', timeout });
     await Promise.all(links.map((link) => link.gone));
+    await this.#queue?.close().catch(() => {});
   }
 }

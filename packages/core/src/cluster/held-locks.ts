@@ -1,0 +1,105 @@
+/**
+ * The locks of the jobs a thread runs, shared with the node's main thread. A function that keeps its thread busy
+ * (CPU-bound work) also stops the thread's own lock renewal, and after `lockDuration` BullMQ would take the job for
+ * lost and run it again. So the thread lists each running job's id and lock token in a SharedArrayBuffer and beats a
+ * counter there; when the beat stops for half a `lockDuration`, the main thread renews those locks itself, until the
+ * thread beats again.
+ *
+ * Layout: Int32 words (the beat, then per slot a sequence and a byte length), then per slot SLOT_BYTES of UTF-8
+ * `id\ntoken`. A slot's sequence is odd while it is written, so a reader never takes half of a write.
+ */
+
+/** Bytes for one job's `id\ntoken`; a job whose id is longer is not listed (its renewal stays the thread's). */
+const SLOT_BYTES = 512;
+const BEAT = 0;
+
+function views(buffer: SharedArrayBuffer): { words: Int32Array; bytes: Uint8Array; slots: number } {
+  const slots = (buffer.byteLength - 4) / (8 + SLOT_BYTES);
+  return { words: new Int32Array(buffer, 0, 1 + 2 * slots), bytes: new Uint8Array(buffer, 4 * (1 + 2 * slots)), slots };
+}
+
+export function heldLocksBuffer(slots: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(4 + slots * (8 + SLOT_BYTES));
+}
+
+/** The thread's side: lists the jobs it runs, and beats while its event loop turns. */
+export class HeldLocks {
+  readonly #words: Int32Array;
+  readonly #bytes: Uint8Array;
+  readonly #slots: number;
+  readonly #encoder = new TextEncoder();
+  readonly #beat: NodeJS.Timeout;
+
+  constructor(buffer: SharedArrayBuffer, lockDuration: number) {
+    ({ words: this.#words, bytes: this.#bytes, slots: this.#slots } = views(buffer));
+    this.#beat = setInterval(() => Atomics.add(this.#words, BEAT, 1), Math.max(10, lockDuration / 8)).unref();
+  }
+
+  /** Lists a job that starts; returns what unlists it. */
+  hold(id: string, token: string): () => void {
+    const encoded = this.#encoder.encode(`${id}\n${token}`);
+    if (encoded.length > SLOT_BYTES) return () => {};
+    const words = this.#words;
+    for (let slot = 0; slot < this.#slots; slot++) {
+      const seq = 1 + 2 * slot;
+      if (Atomics.load(words, seq + 1) !== 0) continue; // only this thread writes: a slot of length 0 is free
+      Atomics.add(words, seq, 1);
+      this.#bytes.set(encoded, slot * SLOT_BYTES);
+      Atomics.store(words, seq + 1, encoded.length);
+      Atomics.add(words, seq, 1);
+      return () => {
+        Atomics.add(words, seq, 1);
+        Atomics.store(words, seq + 1, 0);
+        Atomics.add(words, seq, 1);
+      };
+    }
+    return () => {};
+  }
+
+  stop(): void {
+    clearInterval(this.#beat);
+  }
+}
+
+/** The main thread's side: renews the listed locks while the thread's beat has stopped. */
+export class LockWatch {
+  readonly #words: Int32Array;
+  readonly #bytes: Uint8Array;
+  readonly #slots: number;
+  readonly #decoder = new TextDecoder();
+  readonly #timer: NodeJS.Timeout;
+  #lastBeat = -1;
+  #still = 0;
+
+  constructor(buffer: SharedArrayBuffer, lockDuration: number, extend: (id: string, token: string) => Promise<unknown>) {
+    ({ words: this.#words, bytes: this.#bytes, slots: this.#slots } = views(buffer));
+    // Checked four times per lockDuration: a beat still for two checks in a row (half of it) renews every lock listed.
+    this.#timer = setInterval(() => {
+      const beat = Atomics.load(this.#words, BEAT);
+      this.#still = beat === this.#lastBeat ? this.#still + 1 : 0;
+      this.#lastBeat = beat;
+      if (this.#still < 2) return;
+      for (const [id, token] of this.#held()) void extend(id, token).catch(() => {});
+    }, lockDuration / 4).unref();
+  }
+
+  /** The jobs listed now: [id, token]. */
+  #held(): Array<[string, string]> {
+    const held: Array<[string, string]> = [];
+    for (let slot = 0; slot < this.#slots; slot++) {
+      const seq = 1 + 2 * slot;
+      const before = Atomics.load(this.#words, seq);
+      const length = Atomics.load(this.#words, seq + 1);
+      if ((before & 1) === 1 || length === 0) continue;
+      const text = this.#decoder.decode(this.#bytes.slice(slot * SLOT_BYTES, slot * SLOT_BYTES + length));
+      if (Atomics.load(this.#words, seq) !== before) continue;
+      const at = text.indexOf('\n');
+      held.push([text.slice(0, at), text.slice(at + 1)]);
+    }
+    return held;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
