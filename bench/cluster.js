@@ -2,9 +2,9 @@
 // Durable tasks: tasks per second end to end (submit -> result) through sideloop/cluster, against BullMQ alone with
 // the same no-op work and the same concurrency. BullMQ alone is written as a careful user would: one Queue, one
 // Worker running the processor inline, one QueueEvents whose 'completed' listener settles a map of pending promises
-// (cheaper than waitUntilFinished per job). sideloop's node serves a pool of 1 thread and runs the same `add` there.
-// A third contender, BullMQ whose processor hands the work to the same kind of pool, splits the difference: the
-// thread hop on one side, sideloop's cluster on the other.
+// (cheaper than waitUntilFinished per job). sideloop's node serves a pool of 1 thread, whose own BullMQ Worker takes
+// the jobs and runs the same `add` there. A third contender, BullMQ whose processor hands the work to the same kind of
+// pool, shows what a thread hop per job costs.
 // Both stay up for the whole run and keep `--window` tasks in flight; they take turns, chunk by chunk, in alternating
 // order, so that both see the same machine load; the ratio is the median of the per-round ratios (with its spread).
 // Then the latency of one task at a time, submit -> result, p50/p99, in alternating blocks. Then what each side asks
