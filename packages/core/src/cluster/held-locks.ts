@@ -13,7 +13,13 @@
 const SLOT_BYTES = 512;
 const BEAT = 0;
 
-function views(buffer: SharedArrayBuffer): { words: Int32Array; bytes: Uint8Array; slots: number } {
+interface Table {
+  words: Int32Array;
+  bytes: Uint8Array;
+  slots: number;
+}
+
+function views(buffer: SharedArrayBuffer): Table {
   const slots = (buffer.byteLength - 4) / (8 + SLOT_BYTES);
   return { words: new Int32Array(buffer, 0, 1 + 2 * slots), bytes: new Uint8Array(buffer, 4 * (1 + 2 * slots)), slots };
 }
@@ -24,27 +30,25 @@ export function heldLocksBuffer(slots: number): SharedArrayBuffer {
 
 /** The thread's side: lists the jobs it runs, and beats while its event loop turns. */
 export class HeldLocks {
-  readonly #words: Int32Array;
-  readonly #bytes: Uint8Array;
-  readonly #slots: number;
+  readonly #table: Table;
   readonly #encoder = new TextEncoder();
   readonly #beat: NodeJS.Timeout;
 
   constructor(buffer: SharedArrayBuffer, lockDuration: number) {
-    ({ words: this.#words, bytes: this.#bytes, slots: this.#slots } = views(buffer));
-    this.#beat = setInterval(() => Atomics.add(this.#words, BEAT, 1), Math.max(10, lockDuration / 8)).unref();
+    const table = (this.#table = views(buffer));
+    this.#beat = setInterval(() => Atomics.add(table.words, BEAT, 1), Math.max(10, lockDuration / 8)).unref();
   }
 
   /** Lists a job that starts; returns what unlists it. */
   hold(id: string, token: string): () => void {
     const encoded = this.#encoder.encode(`${id}\n${token}`);
     if (encoded.length > SLOT_BYTES) return () => {};
-    const words = this.#words;
-    for (let slot = 0; slot < this.#slots; slot++) {
+    const { words, bytes, slots } = this.#table;
+    for (let slot = 0; slot < slots; slot++) {
       const seq = 1 + 2 * slot;
       if (Atomics.load(words, seq + 1) !== 0) continue; // only this thread writes: a slot of length 0 is free
       Atomics.add(words, seq, 1);
-      this.#bytes.set(encoded, slot * SLOT_BYTES);
+      bytes.set(encoded, slot * SLOT_BYTES);
       Atomics.store(words, seq + 1, encoded.length);
       Atomics.add(words, seq, 1);
       return () => {
@@ -63,19 +67,17 @@ export class HeldLocks {
 
 /** The main thread's side: renews the listed locks while the thread's beat has stopped. */
 export class LockWatch {
-  readonly #words: Int32Array;
-  readonly #bytes: Uint8Array;
-  readonly #slots: number;
+  readonly #table: Table;
   readonly #decoder = new TextDecoder();
   readonly #timer: NodeJS.Timeout;
   #lastBeat = -1;
   #still = 0;
 
   constructor(buffer: SharedArrayBuffer, lockDuration: number, extend: (id: string, token: string) => Promise<unknown>) {
-    ({ words: this.#words, bytes: this.#bytes, slots: this.#slots } = views(buffer));
+    this.#table = views(buffer);
     // Checked four times per lockDuration: a beat still for two checks in a row (half of it) renews every lock listed.
     this.#timer = setInterval(() => {
-      const beat = Atomics.load(this.#words, BEAT);
+      const beat = Atomics.load(this.#table.words, BEAT);
       this.#still = beat === this.#lastBeat ? this.#still + 1 : 0;
       this.#lastBeat = beat;
       if (this.#still < 2) return;
@@ -85,14 +87,15 @@ export class LockWatch {
 
   /** The jobs listed now: [id, token]. */
   #held(): Array<[string, string]> {
+    const { words, bytes, slots } = this.#table;
     const held: Array<[string, string]> = [];
-    for (let slot = 0; slot < this.#slots; slot++) {
+    for (let slot = 0; slot < slots; slot++) {
       const seq = 1 + 2 * slot;
-      const before = Atomics.load(this.#words, seq);
-      const length = Atomics.load(this.#words, seq + 1);
+      const before = Atomics.load(words, seq);
+      const length = Atomics.load(words, seq + 1);
       if ((before & 1) === 1 || length === 0) continue;
-      const text = this.#decoder.decode(this.#bytes.slice(slot * SLOT_BYTES, slot * SLOT_BYTES + length));
-      if (Atomics.load(this.#words, seq) !== before) continue;
+      const text = this.#decoder.decode(bytes.slice(slot * SLOT_BYTES, slot * SLOT_BYTES + length));
+      if (Atomics.load(words, seq) !== before) continue;
       const at = text.indexOf('\n');
       held.push([text.slice(0, at), text.slice(at + 1)]);
     }

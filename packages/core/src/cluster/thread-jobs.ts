@@ -76,8 +76,8 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
       known.delete(id);
       post({ type: 'cleared', id });
     },
-    // A trace context stored by an earlier version (an object of headers) is not followed here.
     held: (id, token) => locks?.hold(id, token) ?? (() => {}),
+    // A trace context stored by an earlier version (an object of headers) is not followed here.
     start: (job, args, progress) => startCall(thread, job.id!, job.name, args, job.data.t, typeof job.data.m === 'string' ? job.data.m : undefined, progress),
   };
   const runner = new JobRunner(data.settings, bullConnection(data.redis), host);
@@ -103,7 +103,7 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
         live = message.live;
         return;
       case 'listen':
-        listen = message;
+        listen = { progress: message.progress, done: message.done };
         return;
       case 'ack':
         acks.get(message.seq)?.();
@@ -125,13 +125,16 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
         return;
     }
   });
+  port.on('close', ackAll); // the main thread's end is gone: the jobs end without it
   port.unref();
   void runner.connect().then(() => post({ type: 'ready' }), () => {});
   return {
     async close(graceful) {
       closing ??= runner.worker.close();
-      ackAll(); // the main thread may be gone: the jobs end without it
-      if (!graceful) await runner.handBack();
+      if (!graceful) {
+        ackAll();
+        await runner.handBack();
+      }
       await closing;
       locks?.stop();
       commands?.disconnect();

@@ -199,7 +199,9 @@ export class Runtime implements RuntimeApi {
         conn.port.close();
         return;
       case 'attach':
-        this.#attachments.add(message.url, message.data, message.port as MessagePort, this.#host);
+        // A closing loop takes no new work: the owner's end sees its channel close.
+        if (this.#closing) (message.port as MessagePort).close();
+        else this.#attachments.add(message.url, message.data, message.port as MessagePort, this.#host);
         return;
       case 'close':
         void this.close(message.cancelPending, message.force === true, message.restart === true);
