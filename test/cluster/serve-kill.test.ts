@@ -49,7 +49,15 @@ describe('sideloop serve --cluster with a worker node killed', () => {
       assert.equal(await kill(c), null);
       c = await startNode({ redis: REDIS, prefix, name: 'c', label: next, serve: ['jobs'] });
     }
-    await until(() => ids.every((id) => done.has(id)), `task:done of all ${total} tasks`, 90_000);
+    await until(() => ids.every((id) => done.has(id)), `task:done of all ${total} tasks`, 90_000).catch(async (error: unknown) => {
+      // What became of the tasks whose event never came, read from Redis: the failure says where to look.
+      const missing = ids.filter((id) => !done.has(id));
+      const jobs = await Promise.all(missing.slice(0, 5).map(async (id) => {
+        const job = await admin.hgetall(`${prefix}:jobs:${id}`);
+        return { id, returnvalue: job.returnvalue, failedReason: job.failedReason, processedBy: job.pb, starts: job.ats, stalls: job.stc };
+      }));
+      assert.fail(`${(error as Error).message}: ${missing.length} missing (ran on ${JSON.stringify([...ranOn])}); ${JSON.stringify(jobs)}`);
+    });
     ids.forEach((id, i) => {
       // At least once: a task that a killed node ran to its end but could not mark done runs again elsewhere.
       for (const event of done.get(id)!) {
