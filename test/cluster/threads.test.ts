@@ -8,7 +8,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { startLoop, startPool, TimeoutError, type Loop, type Pool } from '../../packages/core/src/index.ts';
-import { startCluster, type Cluster } from '../../packages/core/src/cluster/index.ts';
+import { startCluster, JobLostError, type Cluster } from '../../packages/core/src/cluster/index.ts';
 import { eventually, fixture } from '../helpers.ts';
 import { dropPrefix } from './drop-prefix.ts';
 import { flakyFile } from '../fixtures/cluster-work.js';
@@ -89,6 +89,25 @@ describe('sideloop/cluster: jobs run in the served threads', () => {
     const cluster = open(await startCluster({ redis: REDIS, prefix, node: 'blocking', serve: { work: pool }, stalledInterval: 500, lockDuration: 1000 }));
     assert.equal(await cluster.submit('work', 'block', [key, 4000]), 1);
     assert.equal((await cluster.stats()).queues[0]!.completed, 1);
+  });
+
+  it('reports the end of a task given up as lost from the node that submitted it, as no node runs it to its end', async () => {
+    const key = randomUUID();
+    files.push(flakyFile(`crash-${key}`));
+    const pool = open(await startPool(fixture('cluster-work.js'), { maxThreads: 1, restart: 'on-failure' }));
+    const prefix = `test-threads-${randomUUID()}`;
+    prefixes.push(prefix);
+    const cluster = open(await startCluster({
+      redis: REDIS, prefix, node: 'lost', serve: { work: pool }, stalledInterval: 500, lockDuration: 1000, maxStalledCount: 0,
+    }));
+    const ends: Array<{ id: string; state: string; error?: unknown }> = [];
+    cluster.on('task:done', (event) => ends.push(event));
+    const task = cluster.submit('work', 'crashOnce', [key, 'never']);
+    await assert.rejects(task, JobLostError);
+    await eventually(() => ends.length === 1, 'task:done');
+    assert.equal(ends[0]!.id, task.id);
+    assert.equal(ends[0]!.state, 'rejected');
+    assert.ok(ends[0]!.error instanceof JobLostError);
   });
 
   it('hands a running job back to the queue when its loop closes cancelling what runs; another node finishes it', async () => {

@@ -153,7 +153,11 @@ export class Cluster implements AsyncDisposable {
       watch = undefined;
     }
     if (!watch) {
-      watch = new QueueWatch(loop, this.#commands, bullConnection(this.#options.redis), this.prefix, this.#marks);
+      // A task given up as lost (its nodes stopped more than maxStalledCount times) ends without a node running it:
+      // the node that submitted it reports its end.
+      watch = new QueueWatch(loop, this.#commands, bullConnection(this.#options.redis), this.prefix, this.#marks, (task, error) => {
+        if (this.#listened('task:done')) this.#emit('task:done', { id: task.id, loop, fn: task.fn, state: 'rejected', error });
+      });
       this.#watches.set(loop, watch);
     }
     return watch;

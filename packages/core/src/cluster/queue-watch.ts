@@ -27,8 +27,13 @@ export class QueueWatch {
   #ready: Promise<void> | undefined;
   #listening = false;
 
-  constructor(loop: string, commands: Redis, connection: ConnectionOptions, prefix: string, marks: CancelMarks) {
+  /** Called for a task submitted here that the cluster gave up as lost: no node runs it to report its end. */
+  readonly #lost: (task: DurableTask<unknown>, error: unknown) => void;
+
+  constructor(loop: string, commands: Redis, connection: ConnectionOptions, prefix: string, marks: CancelMarks,
+    lost: (task: DurableTask<unknown>, error: unknown) => void) {
     this.loop = loop;
+    this.#lost = lost;
     this.#commands = commands;
     this.#connection = connection;
     this.#prefix = prefix;
@@ -71,7 +76,14 @@ export class QueueWatch {
     events.on('waiting', ({ jobId }) => this.#heard(jobId)?.setRunning(false));
     events.on('progress', ({ jobId, data }) => this.#settle(jobId, (task) => task.emitProgress(decodeValue(data))));
     events.on('completed', ({ jobId, returnvalue }) => this.#settle(jobId, (task) => task.settleFulfilled(decodeValue(returnvalue))));
-    events.on('failed', ({ jobId, failedReason }) => this.#settle(jobId, (task) => task.settleRejected(decodeFailure(failedReason, task.site))));
+    events.on('failed', ({ jobId, failedReason }) => {
+      const submitted = this.#tasks.get(jobId)?.args !== undefined;
+      this.#settle(jobId, (task) => {
+        const error = decodeFailure(failedReason, task.site);
+        if (submitted && error instanceof JobLostError) this.#lost(task, error);
+        task.settleRejected(error);
+      });
+    });
     events.on('removed', ({ jobId }) => {
       const task = this.#heard(jobId);
       if (task) void this.refresh(task).catch(() => {});
