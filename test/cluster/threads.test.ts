@@ -91,6 +91,19 @@ describe('sideloop/cluster: jobs run in the served threads', () => {
     assert.equal((await cluster.stats()).queues[0]!.completed, 1);
   });
 
+  it('hands back from the main thread the job of a thread too busy to answer a close that timed out', async () => {
+    const key = randomUUID();
+    files.push(flakyFile(key));
+    const pool = open(await startPool(fixture('cluster-work.js'), { maxThreads: 1 }));
+    const cluster = await serve(pool);
+    const task = cluster.submit('work', 'block', [key, 6000]);
+    await eventually(() => pool.stats().running === 1, 'the task to run');
+    await cluster.close({ timeout: 50 }); // the thread computes for seconds more: it cannot hand the job back itself
+    assert.equal(pool.stats().running, 1, 'the close did not wait for the function');
+    const watcher = open(await startCluster({ redis: REDIS, prefix: cluster.prefix, node: 'watcher', serve: {} }));
+    assert.equal((await watcher.job(task.id))?.state, 'pending');
+  });
+
   it('reports the end of a task given up as lost from the node that submitted it, as no node runs it to its end', async () => {
     const key = randomUUID();
     files.push(flakyFile(`crash-${key}`));

@@ -81,12 +81,12 @@ export class LockWatch {
       this.#still = beat === this.#lastBeat ? this.#still + 1 : 0;
       this.#lastBeat = beat;
       if (this.#still < 2) return;
-      for (const [id, token] of this.#held()) void extend(id, token).catch(() => {});
+      for (const [id, token] of this.held()) void extend(id, token).catch(() => {});
     }, lockDuration / 4).unref();
   }
 
   /** The jobs listed now: [id, token]. */
-  #held(): Array<[string, string]> {
+  held(): Array<[string, string]> {
     const { words, bytes, slots } = this.#table;
     const held: Array<[string, string]> = [];
     for (let slot = 0; slot < slots; slot++) {

@@ -15,6 +15,9 @@ import type { RunnerEvents, RunnerSettings } from './job-runner.ts';
 import type { FromThreadJobs, ThreadJobsData, ToThreadJobs } from './thread-jobs.ts';
 import type { RedisOptions } from 'ioredis';
 
+/** How long (ms) past a close's timeout a thread may take to answer before its jobs are handed back from here. */
+const BUSY_GRACE_MS = 1000;
+
 const THREAD_JOBS = new URL(`./thread-jobs${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 
 /** What can attach to a target's threads (thread/attach.ts). */
@@ -25,6 +28,10 @@ interface Link {
   ready: Promise<void>;
   /** Resolves when the thread's worker closed or the thread ended. */
   gone: Promise<void>;
+  /** The jobs the thread lists as running, and their lock tokens. */
+  locks: LockWatch;
+  /** Its jobs were handed back from here: what it reports of them no longer counts. */
+  abandoned: boolean;
 }
 
 export class ThreadLink {
@@ -69,15 +76,17 @@ export class ThreadLink {
   #add(port: MessagePort): void {
     let ready!: { resolve: () => void; reject: (error: unknown) => void };
     let gone!: () => void;
+    const buffer = heldLocksBuffer(this.#settings.concurrency);
+    const locks = new LockWatch(buffer, this.#settings.lockDuration, (id, token) => this.#extendLock(id, token));
     const link: Link = {
       port,
       ready: new Promise((resolve, reject) => (ready = { resolve, reject })),
       gone: new Promise((resolve) => (gone = resolve)),
+      locks,
+      abandoned: false,
     };
     link.ready.catch(() => {});
     this.#links.add(link);
-    const buffer = heldLocksBuffer(this.#settings.concurrency);
-    const locks = new LockWatch(buffer, this.#settings.lockDuration, (id, token) => this.#extendLock(id, token));
     const end = (): void => {
       locks.stop();
       this.#links.delete(link);
@@ -89,9 +98,10 @@ export class ThreadLink {
         case 'ready':
           return ready.resolve();
         case 'progress':
+          if (link.abandoned) return undefined;
           return this.#events.progress(message.id, message.fn, message.value);
         case 'done':
-          void this.#events.done(message.id, message.fn, message.state === 'fulfilled'
+          if (!link.abandoned) void this.#events.done(message.id, message.fn, message.state === 'fulfilled'
             ? { state: 'fulfilled', value: message.value }
             : { state: message.state, error: decodeThrown(message.error) });
           return this.#send(link, { type: 'ack', seq: message.seq });
@@ -116,9 +126,31 @@ export class ThreadLink {
 
   /** Renews the lock of a job whose thread is blocked. */
   async #extendLock(id: string, token: string): Promise<void> {
-    const { loop, prefix, lockDuration } = this.#settings;
+    await (await this.#job(id))?.extendLock(token, this.#settings.lockDuration);
+  }
+
+  #job(id: string): Promise<Job | undefined> {
+    const { loop, prefix } = this.#settings;
     this.#queue ??= new Queue(loop, { connection: bullConnection(this.#redis), prefix });
-    await (await Job.fromId(this.#queue, id))?.extendLock(token, lockDuration);
+    return Job.fromId(this.#queue, id);
+  }
+
+  /**
+   * Waits for a thread's close; a thread still busy (a function that does not yield) a moment after `timeout` cannot
+   * hand its jobs back itself, so they are handed back from here, through the lock table, and the thread is left to
+   * finish (its own end of those jobs then fails on the lock and is dropped).
+   */
+  async #closeWithin(link: Link, timeout: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([link.gone.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout + BUSY_GRACE_MS)))]);
+    clearTimeout(timer);
+    if (!late) return;
+    link.abandoned = true;
+    link.locks.stop();
+    link.port.unref(); // the thread ends its worker whenever it is free again; nothing waits for it
+    await Promise.all(link.locks.held().map(async ([id, token]) => {
+      await (await this.#job(id).catch(() => undefined))?.moveToWait(token).catch(() => {});
+    }));
   }
 
   #send(link: Link, message: ToThreadJobs): void {
@@ -169,7 +201,7 @@ export class ThreadLink {
     const links = [...this.#links];
     for (const link of links) link.port.ref(); // the threads' hand-back must not be cut short by an exit
     this.#broadcast({ type: 'close', timeout });
-    await Promise.all(links.map((link) => link.gone));
+    await Promise.all(links.map((link) => (timeout === Infinity ? link.gone : this.#closeWithin(link, timeout))));
     await this.#queue?.close().catch(() => {});
   }
 }
