@@ -58,6 +58,19 @@ describe('sideloop/cluster: jobs run in the served threads', () => {
     await eventually(() => pool.threads === 1, 'the pool to shrink back to minThreads once no longer served');
   });
 
+  it('runs at most `concurrency` jobs at once on the node, whatever the number of threads', async () => {
+    const pool = open(await startPool(fixture('cluster-work.js'), { minThreads: 2, maxThreads: 2 }));
+    const cluster = await serve(pool, { concurrency: 1 });
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, pool.stats().running)), 5);
+    try {
+      await Promise.all(Array.from({ length: 6 }, () => cluster.submit('work', 'where', [100])));
+    } finally {
+      clearInterval(watch);
+    }
+    assert.equal(most, 1);
+  });
+
   it('goes on taking jobs in the fresh thread of a loop that restarted', async () => {
     const loop = open(await startLoop(fixture('cluster-work.js'), { restart: 'on-failure' }));
     const cluster = await serve(loop);

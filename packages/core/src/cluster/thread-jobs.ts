@@ -30,6 +30,8 @@ export type ToThreadJobs =
   | { type: 'listen'; progress: boolean; done: boolean }
   /** Start taking jobs (the node has started, its listeners are set). */
   | { type: 'run' }
+  /** This thread's share of the loop's concurrency (0: take no jobs for now). */
+  | { type: 'concurrency'; n: number }
   /** Where to list the running jobs' locks (held-locks.ts). */
   | { type: 'locks'; buffer: SharedArrayBuffer }
   /** A `done` was handed on. */
@@ -90,6 +92,20 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
   };
   let closing: Promise<void> | undefined;
   let locks: HeldLocks | undefined;
+  /** Jobs may be taken (the node said run), with this many at once. */
+  let runs = false;
+  let share = data.settings.concurrency;
+  const apply = (): void => {
+    const { worker } = runner;
+    if (!runs || closing) return;
+    if (share > 0) {
+      worker.concurrency = share;
+      if (!worker.isRunning()) runner.start();
+      else if (worker.isPaused()) void worker.resume();
+    } else if (worker.isRunning() && !worker.isPaused()) {
+      void worker.pause(true); // the jobs it runs finish; it takes no more
+    }
+  };
   port.on('message', (message: ToThreadJobs) => {
     switch (message.type) {
       case 'cancel':
@@ -113,7 +129,12 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
         locks = new HeldLocks(message.buffer, data.settings.lockDuration);
         return;
       case 'run':
-        runner.start();
+        runs = true;
+        apply();
+        return;
+      case 'concurrency':
+        share = message.n;
+        apply();
         return;
       case 'close':
         closing ??= runner.close(message.timeout);

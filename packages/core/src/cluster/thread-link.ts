@@ -32,12 +32,15 @@ interface Link {
   locks: LockWatch;
   /** Its jobs were handed back from here: what it reports of them no longer counts. */
   abandoned: boolean;
+  /** Its share of the loop's concurrency, as last sent. */
+  share: number;
 }
 
 export class ThreadLink {
   readonly loop: string;
-  /** As each thread's worker has them (its share of the concurrency). */
   readonly #settings: RunnerSettings;
+  /** The loop's concurrency on this node, shared among the threads. */
+  readonly #concurrency: number;
   readonly #redis: string | RedisOptions;
   readonly #marks: CancelMarks;
   /** For renewing the locks of a blocked thread's jobs; made on first use. */
@@ -58,9 +61,9 @@ export class ThreadLink {
     } catch {
       return undefined; // options with functions (a retryStrategy of the user's)
     }
-    const perThread = { ...settings, concurrency: Math.ceil(settings.concurrency / (target.maxThreads ?? 1)) };
-    const link = new ThreadLink(perThread, redis, marks, events);
-    const data: ThreadJobsData = { settings: perThread, redis, marksKey: marks.key(settings.loop) };
+    const link = new ThreadLink(settings, redis, marks, events);
+    // Each thread's worker starts with the most it may get; thread-jobs.ts is sent its share (#share).
+    const data: ThreadJobsData = { settings: { ...settings, concurrency: Math.ceil(settings.concurrency / (target.maxThreads ?? 1)) }, redis, marksKey: marks.key(settings.loop) };
     link.#detach = attachable[ATTACH]({ url: THREAD_JOBS, data, onThread: (port) => link.#add(port) });
     return link.#detach ? link : undefined;
   }
@@ -68,6 +71,7 @@ export class ThreadLink {
   private constructor(settings: RunnerSettings, redis: string | RedisOptions, marks: CancelMarks, events: RunnerEvents) {
     this.loop = settings.loop;
     this.#settings = settings;
+    this.#concurrency = settings.concurrency;
     this.#redis = redis;
     this.#marks = marks;
     this.#events = events;
@@ -76,7 +80,7 @@ export class ThreadLink {
   #add(port: MessagePort): void {
     let ready!: { resolve: () => void; reject: (error: unknown) => void };
     let gone!: () => void;
-    const buffer = heldLocksBuffer(this.#settings.concurrency);
+    const buffer = heldLocksBuffer(this.#concurrency);
     const locks = new LockWatch(buffer, this.#settings.lockDuration, (id, token) => this.#extendLock(id, token));
     const link: Link = {
       port,
@@ -84,12 +88,14 @@ export class ThreadLink {
       gone: new Promise((resolve) => (gone = resolve)),
       locks,
       abandoned: false,
+      share: -1,
     };
     link.ready.catch(() => {});
     this.#links.add(link);
     const end = (): void => {
       locks.stop();
       this.#links.delete(link);
+      this.#share();
       ready.resolve(); // a thread that ended is not waited for
       gone();
     };
@@ -121,7 +127,23 @@ export class ThreadLink {
     for (const [id, reason] of this.#marks.known(this.loop)) this.#send(link, { type: 'cancel', id, reason });
     this.#send(link, { type: 'live', live: this.#marks.live });
     this.#send(link, { type: 'listen', ...this.#listen });
+    this.#share();
     if (this.#running) this.#send(link, { type: 'run' });
+  }
+
+  /**
+   * Shares the loop's concurrency among the threads that have the worker, so that the node runs at most that many
+   * jobs at once whatever the number of threads (a concurrency of 1 over a pool of 2: one thread takes jobs).
+   */
+  #share(): void {
+    const links = [...this.#links];
+    const total = this.#concurrency;
+    links.forEach((link, i) => {
+      const share = Math.floor(total / links.length) + (i < total % links.length ? 1 : 0);
+      if (share === link.share) return;
+      link.share = share;
+      this.#send(link, { type: 'concurrency', n: share });
+    });
   }
 
   /** Renews the lock of a job whose thread is blocked. */
