@@ -232,10 +232,7 @@ export class Runtime implements RuntimeApi {
     Atomics.store(this.#ctrl, CTRL_CURRENT_TASK, seq);
     try {
       if (this.#closing && conn.id !== 0) throw new LoopClosedError(`Loop "${this.name}" is closing`);
-      const fn = this.#mod[name] as ((...a: unknown[]) => unknown) | undefined;
-      if (typeof fn !== 'function' || (RESERVED_EXPORTS.has(name) && !(name === 'health' && message.internal))) {
-        throw new UnknownFunctionError(`Loop "${this.name}" has no exported function \`${name}\``, name);
-      }
+      const fn = this.#exported(name, message.internal === true);
       const pending = message.meta !== undefined && globals.around !== undefined
         ? globals.around(message.meta, { loop: this.name, fn: name, id: running.id, kind }, () => this.#invoke(running, fn, message))
         : this.#invoke(running, fn, message);
@@ -253,12 +250,18 @@ export class Runtime implements RuntimeApi {
     }
   }
 
-  /** Runs an export for an attachment (attachments.ts's `ThreadHost.run`), counted as a task. */
-  async #runAttached(name: string, args: unknown[], context: TaskContext, meta: string | undefined): Promise<unknown> {
+  /** The module's export `name` that callers may run (`health` only for sideloop's own checks), or `UnknownFunctionError`. */
+  #exported(name: string, internal: boolean): (...a: unknown[]) => unknown {
     const fn = this.#mod[name] as ((...a: unknown[]) => unknown) | undefined;
-    if (typeof fn !== 'function' || RESERVED_EXPORTS.has(name)) {
+    if (typeof fn !== 'function' || (RESERVED_EXPORTS.has(name) && !(name === 'health' && internal))) {
       throw new UnknownFunctionError(`Loop "${this.name}" has no exported function \`${name}\``, name);
     }
+    return fn;
+  }
+
+  /** Runs an export for an attachment (attachments.ts's `ThreadHost.run`), counted as a task. */
+  async #runAttached(name: string, args: unknown[], context: TaskContext, meta: string | undefined): Promise<unknown> {
+    const fn = this.#exported(name, false);
     this.#attachedRunning++;
     Atomics.add(this.#ctrl, CTRL_RUNNING, 1);
     let counter = CTRL_COMPLETED;
