@@ -16,6 +16,12 @@ export interface CancelListener {
   live(live: boolean): void;
 }
 
+/** The encoded reason of task `id`'s mark in the hash `key`, or undefined when it is not marked. */
+export async function readMark(client: Redis, key: string, id: string): Promise<string | undefined> {
+  const value = await client.hget(key, id);
+  return value === null ? undefined : value.slice(value.indexOf(' ') + 1);
+}
+
 export class CancelMarks {
   readonly #commands: Redis;
   readonly #subscriber: Redis;
@@ -37,7 +43,8 @@ export class CancelMarks {
     this.#channel = `${prefix}:~cancel`;
   }
 
-  #key(loop: string): string {
+  /** The hash of one loop's marks: id -> `<time> <encoded reason>`. */
+  key(loop: string): string {
     return `${this.#prefix}:~cancel:${loop}`;
   }
 
@@ -59,7 +66,7 @@ export class CancelMarks {
     try {
       const now = Date.now();
       for (const loop of this.#loops) {
-        const all = await this.#commands.hgetall(this.#key(loop));
+        const all = await this.#commands.hgetall(this.key(loop));
         const marks = new Map<string, string>();
         const stale: string[] = [];
         for (const [id, value] of Object.entries(all)) {
@@ -67,7 +74,7 @@ export class CancelMarks {
           if (now - at > this.#maxAge) stale.push(id);
           else marks.set(id, value.slice(value.indexOf(' ') + 1));
         }
-        if (stale.length > 0) await this.#commands.hdel(this.#key(loop), ...stale);
+        if (stale.length > 0) await this.#commands.hdel(this.key(loop), ...stale);
         this.#known.set(loop, marks);
         for (const [id, reason] of marks) this.#listener?.cancel(loop, id, reason);
       }
@@ -92,11 +99,6 @@ export class CancelMarks {
     return this.#known.get(loop) ?? new Map();
   }
 
-  /** The hash of one loop's marks: id -> `<time> <encoded reason>`. */
-  key(loop: string): string {
-    return this.#key(loop);
-  }
-
   #onMessage(message: string): void {
     const [kind, loop, id, reason = ''] = message.split('\n');
     if (!loop || !id || !this.#loops.has(loop)) return;
@@ -112,7 +114,7 @@ export class CancelMarks {
 
   /** Marks the task cancelled (the first reason stays) and tells every node. */
   async mark(loop: string, id: string, reason: string): Promise<void> {
-    await this.#commands.hsetnx(this.#key(loop), id, `${Date.now()} ${reason}`);
+    await this.#commands.hsetnx(this.key(loop), id, `${Date.now()} ${reason}`);
     await this.#commands.publish(this.#channel, `c\n${loop}\n${id}\n${reason}`);
   }
 
@@ -122,15 +124,14 @@ export class CancelMarks {
     return this.read(loop, id);
   }
 
-  async read(loop: string, id: string): Promise<string | undefined> {
-    const value = await this.#commands.hget(this.#key(loop), id);
-    return value === null ? undefined : value.slice(value.indexOf(' ') + 1);
+  read(loop: string, id: string): Promise<string | undefined> {
+    return readMark(this.#commands, this.key(loop), id);
   }
 
   /** The job ended cancelled (its state says so now): the mark is no longer needed. */
   async clear(loop: string, id: string): Promise<void> {
     this.#known.get(loop)?.delete(id);
-    await this.#commands.hdel(this.#key(loop), id);
+    await this.#commands.hdel(this.key(loop), id);
     await this.#commands.publish(this.#channel, `x\n${loop}\n${id}`);
   }
 }

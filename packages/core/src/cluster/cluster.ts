@@ -125,7 +125,8 @@ export class Cluster implements AsyncDisposable {
         loop, node: o.node, prefix: o.prefix, concurrency, stalledInterval: o.stalledInterval, maxStalledCount: o.maxStalledCount,
         lockDuration: o.lockDuration, keep: o.keep,
       };
-      this.#jobs.set(loop, ThreadLink.attach(target, settings, o.redis, this.#marks, events) ?? targetJobs(settings, connection, target, this.#marks, events));
+      const link = ThreadLink.attach(target, settings, o.redis, this.#marks, events, () => this.#watch(loop).queue);
+      this.#jobs.set(loop, link ?? targetJobs(settings, connection, target, this.#marks, events));
     }
     await this.#marks.start({
       cancel: (loop, id, reason) => this.#jobs.get(loop)?.cancel(id, reason),

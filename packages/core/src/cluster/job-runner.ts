@@ -11,6 +11,7 @@ import { retryable } from '../call/retry.ts';
 import { CancelledError, LoopClosedError, UnknownFunctionError } from '../errors.ts';
 import { retryDelayMs } from '../options.ts';
 import { decodeValue, encodeFailure, encodeValue, type JobData } from './job-codec.ts';
+import { settlesWithin } from './settles-within.ts';
 
 /**
  * What the node reports of the jobs it runs: each task's progress and end, once, from here. The end is reported
@@ -193,13 +194,7 @@ export class JobRunner {
   async close(timeout: number): Promise<void> {
     const closing = this.worker.close();
     if (timeout === Infinity) return closing;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), timeout);
-    });
-    const late = await Promise.race([closing.then(() => false), expired]);
-    clearTimeout(timer);
-    if (late) await this.handBack();
+    if (!(await settlesWithin(closing, timeout))) await this.handBack();
     await closing;
   }
 
@@ -213,9 +208,7 @@ export class JobRunner {
       await entry.job.moveToWait(entry.token).catch(() => {});
       entry.call?.cancel(reason);
     }));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, HAND_BACK_MS)))]);
-    clearTimeout(timer);
+    await settlesWithin(all, HAND_BACK_MS);
     for (const entry of this.#running.values()) entry.call?.cancel(reason);
   }
 }
@@ -229,6 +222,7 @@ export function decodeReason(reason: string): unknown {
   }
 }
 
-function toCancelled(reason: unknown): CancelledError {
+/** A cancel's reason as the error the cancelled task ends with. */
+export function toCancelled(reason: unknown): CancelledError {
   return reason instanceof CancelledError ? reason : new CancelledError(reason);
 }

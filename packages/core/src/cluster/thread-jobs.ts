@@ -8,11 +8,12 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Redis, RedisOptions } from 'ioredis';
 import { toCloneError } from '../clone.ts';
 import { encodeThrown } from '../error-codec.ts';
-import { CancelledError, TimeoutError } from '../errors.ts';
+import { timeoutError } from '../call/record.ts';
 import type { AttachedThread, ThreadHost } from '../worker/attachments.ts';
 import type { TaskContext } from '../worker/context.ts';
 import { HeldLocks } from './held-locks.ts';
-import { JobRunner, type JobHost, type RunnerSettings } from './job-runner.ts';
+import { JobRunner, toCancelled, type JobHost, type RunnerSettings } from './job-runner.ts';
+import { readMark } from './cancel-marks.ts';
 import { bullConnection, commandConnection } from './redis-connection.ts';
 
 export interface ThreadJobsData {
@@ -73,7 +74,7 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
         return new Promise<void>((resolve) => acks.set(seq, resolve));
       },
     },
-    mark: (id) => (live ? known.get(id) : readMark(id)),
+    mark: (id) => (live ? known.get(id) : readOwnMark(id)),
     cleared: (id) => {
       known.delete(id);
       post({ type: 'cleared', id });
@@ -85,13 +86,15 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
   const runner = new JobRunner(data.settings, bullConnection(data.redis), host);
   /** For reading marks while the main thread's are not current; opened on first use. */
   let commands: Redis | undefined;
-  const readMark = async (id: string): Promise<string | undefined> => {
-    commands ??= commandConnection(data.redis, `${data.settings.node}:marks`);
-    const value = await commands.hget(data.marksKey, id);
-    return value === null ? undefined : value.slice(value.indexOf(' ') + 1);
-  };
+  const readOwnMark = (id: string): Promise<string | undefined> =>
+    readMark((commands ??= commandConnection(data.redis, `${data.settings.node}:marks`)), data.marksKey, id);
   let closing: Promise<void> | undefined;
   let locks: HeldLocks | undefined;
+  /** What the worker holds besides its own connections, let go once it closed. */
+  const release = (): void => {
+    locks?.stop();
+    commands?.disconnect();
+  };
   /** Jobs may be taken (the node said run), with this many at once. */
   let runs = false;
   let share = data.settings.concurrency;
@@ -139,8 +142,7 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
       case 'close':
         closing ??= runner.close(message.timeout);
         void closing.then(() => {
-          locks?.stop();
-          commands?.disconnect();
+          release();
           post({ type: 'closed' });
         });
         return;
@@ -157,8 +159,7 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
         await runner.handBack();
       }
       await closing;
-      locks?.stop();
-      commands?.disconnect();
+      release();
       port.close();
     },
   };
@@ -176,7 +177,7 @@ function startCall(thread: ThreadHost, id: string, fn: string, args: unknown[], 
     controller.abort(error);
     stop(error);
   };
-  const timer = timeout === undefined ? undefined : setTimeout(() => end(new TimeoutError(`Task ${id} (${fn}) timed out after ${timeout} ms`, timeout)), timeout);
+  const timer = timeout === undefined ? undefined : setTimeout(() => end(timeoutError({ id }, fn, timeout)), timeout);
   const context: TaskContext = {
     id,
     signal,
@@ -198,5 +199,5 @@ function startCall(thread: ThreadHost, id: string, fn: string, args: unknown[], 
   };
   const done = Promise.race([thread.run(fn, args, context, meta), stopped]);
   void done.finally(() => clearTimeout(timer)).catch(() => {});
-  return { done, cancel: (reason: unknown) => end(reason instanceof CancelledError ? reason : new CancelledError(reason)) };
+  return { done, cancel: (reason: unknown) => end(toCancelled(reason)) };
 }

@@ -4,12 +4,12 @@
  * hears of cancels and who listens to task events, relays what they report, and closes them with the node.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { Job, Queue } from 'bullmq';
+import { Job, type Queue } from 'bullmq';
 import { decodeThrown } from '../error-codec.ts';
 import { ATTACH, type ThreadAttachment } from '../thread/attach.ts';
 import type { CancelMarks } from './cancel-marks.ts';
 import { heldLocksBuffer, LockWatch } from './held-locks.ts';
-import { bullConnection } from './redis-connection.ts';
+import { settlesWithin } from './settles-within.ts';
 import type { ServeTarget } from './cluster-options.ts';
 import type { RunnerEvents, RunnerSettings } from './job-runner.ts';
 import type { FromThreadJobs, ThreadJobsData, ToThreadJobs } from './thread-jobs.ts';
@@ -39,12 +39,9 @@ interface Link {
 export class ThreadLink {
   readonly loop: string;
   readonly #settings: RunnerSettings;
-  /** The loop's concurrency on this node, shared among the threads. */
-  readonly #concurrency: number;
-  readonly #redis: string | RedisOptions;
   readonly #marks: CancelMarks;
-  /** For renewing the locks of a blocked thread's jobs; made on first use. */
-  #queue: Queue | undefined;
+  /** The loop's queue, for renewing or handing back the jobs of a thread that does not answer. */
+  readonly #queue: () => Queue;
   readonly #events: RunnerEvents;
   readonly #links = new Set<Link>();
   #listen = { progress: false, done: false };
@@ -53,7 +50,8 @@ export class ThreadLink {
   #running = false;
 
   /** Undefined when the target cannot take attachments, or `redis` cannot be sent to a thread. */
-  static attach(target: ServeTarget, settings: RunnerSettings, redis: string | RedisOptions, marks: CancelMarks, events: RunnerEvents): ThreadLink | undefined {
+  static attach(target: ServeTarget, settings: RunnerSettings, redis: string | RedisOptions, marks: CancelMarks, events: RunnerEvents,
+    queue: () => Queue): ThreadLink | undefined {
     const attachable = target as unknown as Partial<Attachable>;
     if (typeof attachable[ATTACH] !== 'function') return undefined;
     try {
@@ -61,18 +59,17 @@ export class ThreadLink {
     } catch {
       return undefined; // options with functions (a retryStrategy of the user's)
     }
-    const link = new ThreadLink(settings, redis, marks, events);
+    const link = new ThreadLink(settings, marks, events, queue);
     // Each thread's worker starts with the most it may get; thread-jobs.ts is sent its share (#share).
     const data: ThreadJobsData = { settings: { ...settings, concurrency: Math.ceil(settings.concurrency / (target.maxThreads ?? 1)) }, redis, marksKey: marks.key(settings.loop) };
     link.#detach = attachable[ATTACH]({ url: THREAD_JOBS, data, onThread: (port) => link.#add(port) });
     return link.#detach ? link : undefined;
   }
 
-  private constructor(settings: RunnerSettings, redis: string | RedisOptions, marks: CancelMarks, events: RunnerEvents) {
+  private constructor(settings: RunnerSettings, marks: CancelMarks, events: RunnerEvents, queue: () => Queue) {
     this.loop = settings.loop;
     this.#settings = settings;
-    this.#concurrency = settings.concurrency;
-    this.#redis = redis;
+    this.#queue = queue;
     this.#marks = marks;
     this.#events = events;
   }
@@ -80,7 +77,7 @@ export class ThreadLink {
   #add(port: MessagePort): void {
     let ready!: { resolve: () => void; reject: (error: unknown) => void };
     let gone!: () => void;
-    const buffer = heldLocksBuffer(this.#concurrency);
+    const buffer = heldLocksBuffer(this.#settings.concurrency);
     const locks = new LockWatch(buffer, this.#settings.lockDuration, (id, token) => this.#extendLock(id, token));
     const link: Link = {
       port,
@@ -137,7 +134,7 @@ export class ThreadLink {
    */
   #share(): void {
     const links = [...this.#links];
-    const total = this.#concurrency;
+    const total = this.#settings.concurrency;
     links.forEach((link, i) => {
       const share = Math.floor(total / links.length) + (i < total % links.length ? 1 : 0);
       if (share === link.share) return;
@@ -152,9 +149,7 @@ export class ThreadLink {
   }
 
   #job(id: string): Promise<Job | undefined> {
-    const { loop, prefix } = this.#settings;
-    this.#queue ??= new Queue(loop, { connection: bullConnection(this.#redis), prefix });
-    return Job.fromId(this.#queue, id);
+    return Job.fromId(this.#queue(), id);
   }
 
   /**
@@ -163,10 +158,7 @@ export class ThreadLink {
    * finish (its own end of those jobs then fails on the lock and is dropped).
    */
   async #closeWithin(link: Link, timeout: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([link.gone.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout + BUSY_GRACE_MS)))]);
-    clearTimeout(timer);
-    if (!late) return;
+    if (await settlesWithin(link.gone, timeout + BUSY_GRACE_MS)) return;
     link.abandoned = true;
     link.locks.stop();
     link.port.unref(); // the thread ends its worker whenever it is free again; nothing waits for it
@@ -224,6 +216,5 @@ export class ThreadLink {
     for (const link of links) link.port.ref(); // the threads' hand-back must not be cut short by an exit
     this.#broadcast({ type: 'close', timeout });
     await Promise.all(links.map((link) => (timeout === Infinity ? link.gone : this.#closeWithin(link, timeout))));
-    await this.#queue?.close().catch(() => {});
   }
 }
