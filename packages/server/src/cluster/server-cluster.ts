@@ -27,7 +27,7 @@ export class ServerCluster {
   #io: RelayServer | undefined;
   #maxValueBytes = Infinity;
   /** The events of tasks this node ran before the Socket.IO server was attached: sent once it is. */
-  #held: Array<(io: RelayServer) => void> | undefined = [];
+  #held: Array<(io: RelayServer) => void> = [];
 
   private constructor(cluster: Cluster, config: ResolvedClusterConfig) {
     this.cluster = cluster;
@@ -53,7 +53,7 @@ export class ServerCluster {
   /** Sends an event now, or once the Socket.IO server is attached (a job can end while the server still starts). */
   #relay(send: (io: RelayServer) => void): void {
     if (this.#io) send(this.#io);
-    else if (this.#held && this.#held.length < HELD_MAX) this.#held.push(send);
+    else if (this.#held.length < HELD_MAX) this.#held.push(send);
   }
 
   /**
@@ -81,8 +81,8 @@ export class ServerCluster {
   attach(io: RelayServer, maxValueBytes: number): void {
     this.#io = io;
     this.#maxValueBytes = maxValueBytes;
-    const held = this.#held ?? [];
-    this.#held = undefined;
+    const held = this.#held;
+    this.#held = [];
     for (const send of held) send(io);
   }
 
