@@ -4,7 +4,8 @@
 // Worker running the processor inline, one QueueEvents whose 'completed' listener settles a map of pending promises
 // (cheaper than waitUntilFinished per job). sideloop's node serves a pool of 1 thread, whose own BullMQ Worker takes
 // the jobs and runs the same `add` there. A third contender, BullMQ whose processor hands the work to the same kind of
-// pool, shows what a thread hop per job costs.
+// pool, shows what a thread hop per job costs; a fourth, BullMQ's own Worker in a worker thread (no sideloop), what
+// taking the jobs in a thread costs BullMQ itself: sideloop's node does that, so the gap between the two is its own.
 // Both stay up for the whole run and keep `--window` tasks in flight; they take turns, chunk by chunk, in alternating
 // order, so that both see the same machine load; the ratio is the median of the per-round ratios (with its spread).
 // Then the latency of one task at a time, submit -> result, p50/p99, in alternating blocks. Then what each side asks
@@ -26,6 +27,8 @@ const { randomUUID } = await import('node:crypto');
 const { mkdirSync, writeFileSync } = await import('node:fs');
 const { loadavg } = await import('node:os');
 const { parseArgs } = await import('node:util');
+const { once } = await import('node:events');
+const { Worker: Thread } = await import('node:worker_threads');
 const { Queue, QueueEvents, Worker } = await import('bullmq');
 const { Redis } = await import('ioredis');
 const { describeMachine } = await import('./lib/machine.js');
@@ -80,6 +83,29 @@ async function bullmqAlone(pool) {
   const worker = new Worker('add', work, {
     connection, prefix, concurrency: CONCURRENCY, removeOnComplete: { age: 3600, count: 100_000 },
   });
+  return bullmqClient(queue, prefix, { waitUntilReady: () => worker.waitUntilReady(), close: () => worker.close() }, pool);
+}
+
+/** BullMQ whose Worker runs in a worker thread of its own (fixtures/bullmq-thread-worker.js), the work inline there. */
+async function bullmqThread() {
+  const prefix = `bench-bullthread-${randomUUID()}`;
+  const queue = new Queue('add', { connection: { url: REDIS, maxRetriesPerRequest: null }, prefix });
+  const thread = new Thread(new URL('./fixtures/bullmq-thread-worker.js', import.meta.url), { workerData: { url: REDIS, prefix, concurrency: CONCURRENCY } });
+  const ready = once(thread, 'message');
+  const worker = {
+    waitUntilReady: () => ready,
+    close: async () => {
+      thread.postMessage('close');
+      await once(thread, 'message');
+      await thread.terminate();
+    },
+  };
+  return bullmqClient(queue, prefix, worker);
+}
+
+/** The submitting side of a BullMQ contender: `queue`, a QueueEvents whose `completed` settles a map of promises. */
+async function bullmqClient(queue, prefix, worker, pool) {
+  const connection = { url: REDIS, maxRetriesPerRequest: null };
   const events = new QueueEvents('add', { connection, prefix });
   const pending = new Map();
   events.on('completed', ({ jobId, returnvalue }) => {
@@ -127,7 +153,10 @@ async function sideloopCluster() {
   };
 }
 
-const makers = { 'bullmq-alone': () => bullmqAlone(), 'bullmq-pool': async () => bullmqAlone(await onePool()), 'sideloop-cluster': sideloopCluster };
+const makers = {
+  'bullmq-alone': () => bullmqAlone(), 'bullmq-pool': async () => bullmqAlone(await onePool()), 'bullmq-thread': bullmqThread,
+  'sideloop-cluster': sideloopCluster,
+};
 const names = Object.keys(makers);
 const contenders = {};
 for (const name of names) {
@@ -156,6 +185,7 @@ const systemCpu = Object.fromEntries(names.map((name) => [name, []]));
 const redisCpuOf = Object.fromEntries(names.map((name) => [name, []]));
 const ratios = [];
 const poolRatios = [];
+const threadRatios = [];
 for (let round = 0; round < ROUNDS; round++) {
   const inRound = {};
   for (const name of orderOf(round)) {
@@ -173,6 +203,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   ratios.push(ratioOf(inRound));
   poolRatios.push(inRound['sideloop-cluster'] / inRound['bullmq-pool']);
+  threadRatios.push(inRound['sideloop-cluster'] / inRound['bullmq-thread']);
   console.log(`round ${round + 1}: ${names.map((name) => `${name} ${Math.round(inRound[name])} tasks/s`).join(', ')}, ratio ${ratios.at(-1).toFixed(2)}`);
 }
 
@@ -237,6 +268,8 @@ const ratio = median(ratios);
 const spread = (list) => `rounds ${Math.min(...list).toFixed(2)}-${Math.max(...list).toFixed(2)}`;
 console.log(`sideloop/cluster vs BullMQ alone: ${ratio.toFixed(2)}x (${spread(ratios)}; target >= ${TARGET}x)`);
 console.log(`sideloop/cluster vs BullMQ with the same pool: ${median(poolRatios).toFixed(2)}x (${spread(poolRatios)})`);
+console.log(`sideloop/cluster vs BullMQ's Worker in a thread: ${median(threadRatios).toFixed(2)}x (${spread(threadRatios)}); `
+  + `BullMQ's Worker in a thread vs BullMQ alone: ${median(ratios.map((r, i) => r / threadRatios[i])).toFixed(2)}x`);
 // Tasks per CPU second, whole system: what the rate would be on CPUs that did nothing else.
 const cpuRatios = systemCpu['bullmq-alone'].map((bull, i) => bull / systemCpu['sideloop-cluster'][i]);
 if (own) console.log(`sideloop/cluster vs BullMQ alone in tasks per CPU second: ${median(cpuRatios).toFixed(2)}x (${spread(cpuRatios)})`);
@@ -254,6 +287,8 @@ if (!values['no-save']) {
     tasksPerSecond: Object.fromEntries(names.map((name) => [name, { median: median(rates[name]), rounds: rates[name] }])),
     ratio: summary(ratios),
     ratioToBullmqWithPool: summary(poolRatios),
+    ratioToBullmqThread: summary(threadRatios),
+    bullmqThreadToBullmqAlone: summary(ratios.map((r, i) => r / threadRatios[i])),
     cpuRatio: own ? summary(cpuRatios) : undefined,
     latencyMs: latency,
     perTask,
