@@ -108,6 +108,19 @@ describe('sideloop/cluster', () => {
     assert.equal(builtin, 'ok');
   });
 
+  it('appends the stack of the submit to the error with captureCallSites, and only the loop-side stack without', async () => {
+    const failFromHere = (cluster: Cluster) => cluster.submit('work', 'fail', ['over quota', 1]).then(() => assert.fail('fulfilled'), (e: Error) => e);
+    const { cluster: sites } = await node({ captureCallSites: true });
+    const withSite = await failFromHere(sites);
+    assert.match(withSite.stack!, /cluster-work\.js/, 'the loop-side frames');
+    assert.match(withSite.stack!, /<sideloop call site>[\s\S]*failFromHere/, 'then where it was submitted');
+    const { cluster: plain } = await node();
+    const without = await failFromHere(plain);
+    assert.match(without.stack!, /cluster-work\.js/);
+    assert.doesNotMatch(without.stack!, /<sideloop call site>|failFromHere/);
+    await assert.rejects(node({ captureCallSites: 1 as never }), /Expected `captureCallSites` to be a boolean, got `1`/);
+  });
+
   it('retries a failing task up to maxAttempts, and not an error another try cannot fix', async () => {
     const { cluster } = await node();
     assert.equal(await cluster.submit('work', 'flaky', [flakyKey(), 2], { maxAttempts: 3, retryDelay: 20 }), 3);

@@ -160,7 +160,7 @@ export function checkInteger(key: string, value: unknown, min: number, { allowIn
   return value;
 }
 
-function checkBoolean(key: string, value: unknown): boolean | undefined {
+export function checkBoolean(key: string, value: unknown): boolean | undefined {
   if (value !== undefined && typeof value !== 'boolean') throw invalid(key, 'a boolean', value);
   return value;
 }

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import type { RedisOptions } from 'ioredis';
 import type { Task } from '../call/task.ts';
-import { checkInteger, checkMs, checkObject, invalid, resolveRetryDelay, type CallOptions, type RetryDelay } from '../options.ts';
+import { checkBoolean, checkInteger, checkMs, checkObject, invalid, resolveRetryDelay, type CallOptions, type RetryDelay } from '../options.ts';
 
 /** What a node can run jobs on: a `Loop` or a `Pool` (anything with their `submit` and `with`). */
 export interface ServeTarget {
@@ -48,6 +48,12 @@ export interface ClusterOptions {
    * `count` per loop and outcome (the oldest go first). @default { age: 86400000, count: 100000 }
    */
   keep?: { age?: number; count?: number };
+  /**
+   * Keep each `submit`'s stack, to append to the task's error stack on this node (after `<sideloop call site>`), as
+   * loops do. Off by default, as for pools: a stack costs the submitting thread 5-10 µs, about a tenth of what a
+   * durable task costs it in all (bench/cluster.js). @default false
+   */
+  captureCallSites?: boolean;
 }
 
 export interface SubmitOptions {
@@ -75,6 +81,7 @@ export interface ResolvedClusterOptions {
   connectTimeout: number;
   heartbeatInterval: number;
   keep: { age: number; count: number };
+  captureCallSites: boolean;
 }
 
 export interface ResolvedSubmitOptions {
@@ -86,7 +93,7 @@ export interface ResolvedSubmitOptions {
 }
 
 const CLUSTER_KEYS = new Set(['redis', 'prefix', 'node', 'serve', 'stalledInterval', 'maxStalledCount', 'lockDuration', 'commandTimeout',
-  'connectTimeout', 'heartbeatInterval', 'keep']);
+  'connectTimeout', 'heartbeatInterval', 'keep', 'captureCallSites']);
 const SUBMIT_KEYS = new Set(['maxAttempts', 'retryDelay', 'timeout', 'jobId', 'delay']);
 
 /** A loop name as jobs carry it: the queue's name in Redis. */
@@ -148,6 +155,7 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterOptions {
     connectTimeout: checkMs('connectTimeout', options.connectTimeout) ?? 10_000,
     heartbeatInterval: checkMs('heartbeatInterval', options.heartbeatInterval) ?? 5000,
     keep: { age: checkMs('keep.age', keep.age) ?? 86_400_000, count: checkInteger('keep.count', keep.count, 1) ?? 100_000 },
+    captureCallSites: checkBoolean('captureCallSites', options.captureCallSites) ?? false,
   };
 }
 

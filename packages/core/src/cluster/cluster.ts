@@ -178,7 +178,7 @@ export class Cluster implements AsyncDisposable {
     const o = resolveSubmitOptions(options);
     const site: { stack?: string } = {};
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a frame marker for the stack, never called
-    Error.captureStackTrace(site, this.submit);
+    if (this.#options.captureCallSites) Error.captureStackTrace(site, this.submit);
     let encoded: string;
     try {
       encoded = encodeValue(args);

@@ -30,26 +30,33 @@ export function heldLocksBuffer(slots: number): SharedArrayBuffer {
 
 /** The thread's side: lists the jobs it runs, and beats while its event loop turns. */
 export class HeldLocks {
-  readonly #table: Table;
+  readonly #words: Int32Array;
+  /** Each slot's bytes: a job's `id\ntoken` is encoded straight into the shared memory. */
+  readonly #slots: Uint8Array[];
   readonly #encoder = new TextEncoder();
   readonly #beat: NodeJS.Timeout;
 
   constructor(buffer: SharedArrayBuffer, lockDuration: number) {
-    const table = (this.#table = views(buffer));
-    this.#beat = setInterval(() => Atomics.add(table.words, BEAT, 1), Math.max(10, lockDuration / 8)).unref();
+    const { words, bytes, slots } = views(buffer);
+    this.#words = words;
+    this.#slots = Array.from({ length: slots }, (_, slot) => bytes.subarray(slot * SLOT_BYTES, (slot + 1) * SLOT_BYTES));
+    this.#beat = setInterval(() => Atomics.add(words, BEAT, 1), Math.max(10, lockDuration / 8)).unref();
   }
 
   /** Lists a job that starts; returns what unlists it. */
   hold(id: string, token: string): () => void {
-    const encoded = this.#encoder.encode(`${id}\n${token}`);
-    if (encoded.length > SLOT_BYTES) return () => {};
-    const { words, bytes, slots } = this.#table;
-    for (let slot = 0; slot < slots; slot++) {
+    const words = this.#words;
+    for (let slot = 0; slot < this.#slots.length; slot++) {
       const seq = 1 + 2 * slot;
       if (Atomics.load(words, seq + 1) !== 0) continue; // only this thread writes: a slot of length 0 is free
+      const text = `${id}\n${token}`;
       Atomics.add(words, seq, 1);
-      bytes.set(encoded, slot * SLOT_BYTES);
-      Atomics.store(words, seq + 1, encoded.length);
+      const { read, written } = this.#encoder.encodeInto(text, this.#slots[slot]!);
+      if (read < text.length) {
+        Atomics.add(words, seq, 1); // too long to list: its renewal stays the thread's
+        return () => {};
+      }
+      Atomics.store(words, seq + 1, written);
       Atomics.add(words, seq, 1);
       return () => {
         Atomics.add(words, seq, 1);

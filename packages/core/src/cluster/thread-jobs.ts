@@ -165,25 +165,30 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
   };
 }
 
-/** Runs one job's call here: its own signal, its timeout from its start, its cancel ending it at once. */
+/**
+ * Runs one job's call here: its own signal (made when the function asks for it, as for a local call), its timeout
+ * from its start, its cancel ending it at once.
+ */
 function startCall(thread: ThreadHost, id: string, fn: string, args: unknown[], timeout: number | undefined, meta: string | undefined,
   progress: (value: unknown) => void) {
-  const controller = new AbortController();
-  const { signal } = controller;
+  let controller: AbortController | undefined;
+  const signal = (): AbortSignal => (controller ??= new AbortController()).signal;
+  let ended = false;
   let stop!: (error: unknown) => void;
-  const stopped = new Promise<never>((_, reject) => (stop = reject));
   const end = (error: unknown): void => {
-    if (signal.aborted) return;
-    controller.abort(error);
+    if (ended) return;
+    ended = true;
+    (controller ??= new AbortController()).abort(error);
     stop(error);
   };
-  const timer = timeout === undefined ? undefined : setTimeout(() => end(timeoutError({ id }, fn, timeout)), timeout);
   const context: TaskContext = {
     id,
-    signal,
-    cancelled: () => signal.aborted,
+    get signal() {
+      return signal();
+    },
+    cancelled: () => ended,
     throwIfCancelled: () => {
-      if (signal.aborted) throw signal.reason;
+      if (ended) throw signal().reason;
     },
     emit: (event, payload) => thread.emit(event, payload, id),
     progress: (value) => {
@@ -197,7 +202,14 @@ function startCall(thread: ThreadHost, id: string, fn: string, args: unknown[], 
       throw new TypeError('ready() is for services started with loop.spawn(); this is a plain task');
     },
   };
-  const done = Promise.race([thread.run(fn, args, context, meta), stopped]);
-  void done.finally(() => clearTimeout(timer)).catch(() => {});
+  const done = new Promise<unknown>((resolve, reject) => {
+    stop = reject;
+    thread.run(fn, args, context, meta).then(resolve, reject);
+  });
+  if (timeout !== undefined) {
+    const timer = setTimeout(() => end(timeoutError({ id }, fn, timeout)), timeout);
+    const clear = (): void => clearTimeout(timer);
+    done.then(clear, clear);
+  }
   return { done, cancel: (reason: unknown) => end(toCancelled(reason)) };
 }
