@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLoop, LoopCrashedError, LoopClosedError } from '../packages/core/src/index.ts';
 import { fixture } from './helpers.ts';
-import { RESOURCE_LIMITS, THREAD_ERROR_LISTENERS, unsupportedOn } from './runtime.ts';
+import { PROBES_THREAD_DEATH, RESOURCE_LIMITS, THREAD_ERROR_LISTENERS, unsupportedOn } from './runtime.ts';
 
 async function crashWith(fn: string, options = {}): Promise<{ pending: unknown; crash: unknown; later: unknown; state: string }> {
   const loop = await startLoop(fixture('crash.js'), options);
@@ -65,6 +65,18 @@ test('a crash wakes a blocked caller with LoopCrashedError', unsupportedOn(RESOU
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(loop.state, 'crashed');
   }
+});
+
+// A thread that ends with no JS on its way out leaves its control block unmarked: the blocked caller must still learn
+// of it, also when nothing read the thread's utilization before it died (a blocked caller reads it to probe).
+test('a blocked caller learns of a thread that died without running its exit handlers', unsupportedOn(PROBES_THREAD_DEATH), async () => {
+  const loop = await startLoop(fixture('crash.js'));
+  loop.on('crash', () => {});
+  const task = loop.submit('hang');
+  void loop.submit('exitWithoutHandlers', 5).catch(() => {});
+  // Bounded, so that a probe that never sees the death fails the test rather than hang the suite.
+  assert.throws(() => task.result({ timeout: 10_000 }), LoopCrashedError);
+  assert.equal(loop.state, 'crashed');
 });
 
 test('a crash wakes a caller blocked in callSync', async () => {

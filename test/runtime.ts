@@ -35,6 +35,12 @@ export const WAIT_ON_THREAD: Gap = {
   deno: '`deno test` ends a test with "Promise resolution is still pending but the event loop has already resolved" while a restarting loop is all that keeps it alive; no Deno issue found yet',
 };
 
+/** A blocked caller probes a thread that died without marking its control block (a worker's utilization read). */
+export const PROBES_THREAD_DEATH: Gap = {
+  bun: "a Worker's eventLoopUtilization() is not implemented and reads zeros, so a thread's death cannot be probed (https://github.com/oven-sh/bun/issues/32609)",
+  deno: "a Worker has no `performance`, so a thread's death cannot be probed (https://github.com/denoland/deno/issues/35150)",
+};
+
 /** Returns test options that skip the test on the runtimes `gaps` name, with the reason; on Node, none. */
 export function unsupportedOn(...gaps: Gap[]): { skip?: string } {
   if (runtime === 'node') return {};

@@ -78,6 +78,8 @@ export class SpawnedThread {
   readonly exited: Promise<number>;
   /** The first error the thread threw out of its event loop, if any. */
   threadError: unknown;
+  /** The thread said it is ready: its event loop runs (see probeDead). */
+  #ready = false;
 
   constructor(label: string, threadName: string, name: string, moduleUrl: string, options: ResolvedLoopOptions) {
     this.label = label;
@@ -146,6 +148,8 @@ export class SpawnedThread {
     const timer = readyTimeout === Infinity ? undefined : setTimeout(timedOut, readyTimeout);
     take((message) => {
       if (message.type === 'ready') {
+        this.#ready = true;
+        this.eventLoopUtilization(); // the first read: see probeDead
         finish(undefined, { initValue: message.initValue, exports: message.exports, generators: message.generators, health: message.health });
       } else if (message.type === 'init-failed') {
         const cause = decodeThrown(message.error);
@@ -177,9 +181,17 @@ export class SpawnedThread {
     return setTimeout(() => void this.worker.terminate(), DISPOSE_GRACE_MS);
   }
 
-  /** A synchronous check that the thread has died (its event loop utilization can no longer be read). */
+  /**
+   * A synchronous check that the thread has died, for a caller blocked on it (no 'exit' event can reach it) when the
+   * thread ended without marking its control block (no JS ran on its way out: out of memory, say). Node reads a
+   * thread's loop start time on the first utilization read that finds it and never once the thread has stopped:
+   * read earlier, a dead thread's idle time is -1; never read, it shows zeros forever. So the handshake reads it once
+   * the thread is ready (its loop runs), and zeros after that mean the thread is gone.
+   */
   probeDead(): boolean {
-    return READS_UTILIZATION && this.worker.performance.eventLoopUtilization().idle < 0;
+    if (!READS_UTILIZATION) return false;
+    const { idle, active } = this.worker.performance.eventLoopUtilization();
+    return idle < 0 || (this.#ready && idle === 0 && active === 0);
   }
 
   /** The thread's event-loop utilization so far (`worker.performance.eventLoopUtilization()`), where readable. */
