@@ -2,7 +2,7 @@
 // cooperative, and only a task that ignores its signal past cancelGrace costs its thread; resourceLimits hold.
 import assert from 'node:assert/strict';
 import { closeEveryLoopAfterEach } from './helpers.ts';
-import { RESOURCE_LIMITS, unsupportedOn } from './runtime.ts';
+import { PROBES_THREAD_DEATH, RESOURCE_LIMITS, unsupportedOn } from './runtime.ts';
 import { describe, it, test } from 'node:test';
 import { CancelledError, LoopClosedError, LoopCrashedError, startPool } from '../packages/core/src/index.ts';
 
@@ -46,6 +46,13 @@ describe('pool faults', () => {
   it('a blocked callSync wakes with LoopCrashedError when its thread dies', async () => {
     const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
     assert.throws(() => pool.callSync('crash', 5), LoopCrashedError);
+    assert.equal(await pool.submit('add', 2, 2), 4);
+  });
+
+  it('a blocked caller wakes with LoopCrashedError when its thread dies with no JS on the way out', unsupportedOn(PROBES_THREAD_DEATH), async () => {
+    const pool = await startPool(fixture, { minThreads: 1, maxThreads: 1 });
+    // Bounded, so that a probe that never sees the death fails the test rather than hang the suite.
+    assert.throws(() => pool.submit('exitWithoutHandlers', 5).result({ timeout: 10_000 }), LoopCrashedError);
     assert.equal(await pool.submit('add', 2, 2), 4);
   });
 
