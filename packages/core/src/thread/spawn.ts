@@ -78,8 +78,9 @@ export class SpawnedThread {
   readonly exited: Promise<number>;
   /** The first error the thread threw out of its event loop, if any. */
   threadError: unknown;
-  /** The thread said it is ready: its event loop runs (see probeDead). */
+  /** The thread said it is ready (its event loop runs), and this thread has seen it online (see probeDead). */
   #ready = false;
+  #online = false;
 
   constructor(label: string, threadName: string, name: string, moduleUrl: string, options: ResolvedLoopOptions) {
     this.label = label;
@@ -101,6 +102,10 @@ export class SpawnedThread {
     });
     this.port = port1;
     this.worker.on('error', (error) => (this.threadError ??= error));
+    this.worker.once('online', () => {
+      this.#online = true;
+      if (this.#ready) this.eventLoopUtilization(); // the first read: see probeDead
+    });
     this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
   }
 
@@ -149,7 +154,7 @@ export class SpawnedThread {
     take((message) => {
       if (message.type === 'ready') {
         this.#ready = true;
-        this.eventLoopUtilization(); // the first read: see probeDead
+        if (this.#online) this.eventLoopUtilization(); // the first read: see probeDead
         finish(undefined, { initValue: message.initValue, exports: message.exports, generators: message.generators, health: message.health });
       } else if (message.type === 'init-failed') {
         const cause = decodeThrown(message.error);
@@ -183,15 +188,18 @@ export class SpawnedThread {
 
   /**
    * A synchronous check that the thread has died, for a caller blocked on it (no 'exit' event can reach it) when the
-   * thread ended without marking its control block (no JS ran on its way out: out of memory, say). Node reads a
-   * thread's loop start time on the first utilization read that finds it and never once the thread has stopped:
-   * read earlier, a dead thread's idle time is -1; never read, it shows zeros forever. So the handshake reads it once
-   * the thread is ready (its loop runs), and zeros after that mean the thread is gone.
+   * thread ended without marking its control block (no JS ran on its way out: out of memory, say). It reads the
+   * thread's utilization, which Node gives only once this thread has handled the worker's 'online' event (zeros
+   * before), from the loop's start time read on the first call that finds it, never once the thread has stopped: a
+   * dead thread reads idle -1 if that first read came while it lived, and zeros forever if not. So the first read is
+   * made as soon as the thread is both online here and ready (it says so from its running loop, worker/entry.ts), and
+   * zeros after that mean the thread is gone. A thread that dies while this thread is blocked before seeing it online
+   * cannot be probed: its 'exit' event tells, once the caller's wait ends.
    */
   probeDead(): boolean {
     if (!READS_UTILIZATION) return false;
     const { idle, active } = this.worker.performance.eventLoopUtilization();
-    return idle < 0 || (this.#ready && idle === 0 && active === 0);
+    return idle < 0 || (this.#online && this.#ready && idle === 0 && active === 0);
   }
 
   /** The thread's event-loop utilization so far (`worker.performance.eventLoopUtilization()`), where readable. */

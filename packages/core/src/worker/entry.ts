@@ -120,11 +120,15 @@ async function main(): Promise<void> {
   };
   startHealth();
   Atomics.store(ctrl, CTRL_STATE, STATE_READY);
-  try {
-    ring({ type: 'ready', initValue, ...describeExports(mod) });
-  } catch {
-    ring({ type: 'init-failed', error: encodeThrown(new TypeError('The value returned by init() cannot be sent to another thread (structured clone failed)')) });
-  }
+  // Said from the running event loop (init may have finished before it started): the caller reads this thread's
+  // utilization when it is ready, which Node can only do once the loop has started (spawn.ts's probeDead).
+  setImmediate(() => {
+    try {
+      ring({ type: 'ready', initValue, ...describeExports(mod) });
+    } catch {
+      ring({ type: 'init-failed', error: encodeThrown(new TypeError('The value returned by init() cannot be sent to another thread (structured clone failed)')) });
+    }
+  });
 }
 
 void main();
