@@ -265,11 +265,13 @@ for (const name of names) {
 
 for (const name of names) await contenders[name].close();
 const ratio = median(ratios);
+/** What taking jobs in a thread costs BullMQ itself, round by round. */
+const bullmqThreadRatios = ratios.map((r, i) => r / threadRatios[i]);
 const spread = (list) => `rounds ${Math.min(...list).toFixed(2)}-${Math.max(...list).toFixed(2)}`;
 console.log(`sideloop/cluster vs BullMQ alone: ${ratio.toFixed(2)}x (${spread(ratios)}; target >= ${TARGET}x)`);
 console.log(`sideloop/cluster vs BullMQ with the same pool: ${median(poolRatios).toFixed(2)}x (${spread(poolRatios)})`);
 console.log(`sideloop/cluster vs BullMQ's Worker in a thread: ${median(threadRatios).toFixed(2)}x (${spread(threadRatios)}); `
-  + `BullMQ's Worker in a thread vs BullMQ alone: ${median(ratios.map((r, i) => r / threadRatios[i])).toFixed(2)}x`);
+  + `BullMQ's Worker in a thread vs BullMQ alone: ${median(bullmqThreadRatios).toFixed(2)}x`);
 // Tasks per CPU second, whole system: what the rate would be on CPUs that did nothing else.
 const cpuRatios = systemCpu['bullmq-alone'].map((bull, i) => bull / systemCpu['sideloop-cluster'][i]);
 if (own) console.log(`sideloop/cluster vs BullMQ alone in tasks per CPU second: ${median(cpuRatios).toFixed(2)}x (${spread(cpuRatios)})`);
@@ -288,7 +290,7 @@ if (!values['no-save']) {
     ratio: summary(ratios),
     ratioToBullmqWithPool: summary(poolRatios),
     ratioToBullmqThread: summary(threadRatios),
-    bullmqThreadToBullmqAlone: summary(ratios.map((r, i) => r / threadRatios[i])),
+    bullmqThreadToBullmqAlone: summary(bullmqThreadRatios),
     cpuRatio: own ? summary(cpuRatios) : undefined,
     latencyMs: latency,
     perTask,

@@ -46,10 +46,10 @@ export class HeldLocks {
   /** Lists a job that starts; returns what unlists it. */
   hold(id: string, token: string): () => void {
     const words = this.#words;
+    const text = `${id}\n${token}`;
     for (let slot = 0; slot < this.#slots.length; slot++) {
       const seq = 1 + 2 * slot;
       if (Atomics.load(words, seq + 1) !== 0) continue; // only this thread writes: a slot of length 0 is free
-      const text = `${id}\n${token}`;
       Atomics.add(words, seq, 1);
       const { read, written } = this.#encoder.encodeInto(text, this.#slots[slot]!);
       if (read < text.length) {

@@ -11,6 +11,8 @@ import { encodeThrown } from '../error-codec.ts';
 import { timeoutError } from '../call/record.ts';
 import type { AttachedThread, ThreadHost } from '../worker/attachments.ts';
 import type { TaskContext } from '../worker/context.ts';
+import { abortRunning, signalOf } from '../worker/call-context.ts';
+import type { Running } from '../worker/running.ts';
 import { HeldLocks } from './held-locks.ts';
 import { JobRunner, toCancelled, type JobHost, type RunnerSettings } from './job-runner.ts';
 import { readMark } from './cancel-marks.ts';
@@ -171,24 +173,23 @@ export function attachThread(thread: ThreadHost, data: ThreadJobsData, port: Mes
  */
 function startCall(thread: ThreadHost, id: string, fn: string, args: unknown[], timeout: number | undefined, meta: string | undefined,
   progress: (value: unknown) => void) {
-  let controller: AbortController | undefined;
-  const signal = (): AbortSignal => (controller ??= new AbortController()).signal;
+  const call: Pick<Running, 'controller'> = { controller: undefined };
   let ended = false;
   let stop!: (error: unknown) => void;
   const end = (error: unknown): void => {
     if (ended) return;
     ended = true;
-    (controller ??= new AbortController()).abort(error);
+    abortRunning(call, error);
     stop(error);
   };
   const context: TaskContext = {
     id,
     get signal() {
-      return signal();
+      return signalOf(call);
     },
     cancelled: () => ended,
     throwIfCancelled: () => {
-      if (ended) throw signal().reason;
+      if (ended) throw signalOf(call).reason;
     },
     emit: (event, payload) => thread.emit(event, payload, id),
     progress: (value) => {

@@ -104,7 +104,7 @@ export class SpawnedThread {
     this.worker.on('error', (error) => (this.threadError ??= error));
     this.worker.once('online', () => {
       this.#online = true;
-      if (this.#ready) this.eventLoopUtilization(); // the first read: see probeDead
+      this.#firstRead();
     });
     this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
   }
@@ -154,7 +154,7 @@ export class SpawnedThread {
     take((message) => {
       if (message.type === 'ready') {
         this.#ready = true;
-        if (this.#online) this.eventLoopUtilization(); // the first read: see probeDead
+        this.#firstRead();
         finish(undefined, { initValue: message.initValue, exports: message.exports, generators: message.generators, health: message.health });
       } else if (message.type === 'init-failed') {
         const cause = decodeThrown(message.error);
@@ -200,6 +200,11 @@ export class SpawnedThread {
     if (!READS_UTILIZATION) return false;
     const { idle, active } = this.worker.performance.eventLoopUtilization();
     return idle < 0 || (this.#online && this.#ready && idle === 0 && active === 0);
+  }
+
+  /** The first utilization read, once the thread is both online here and ready: see probeDead. */
+  #firstRead(): void {
+    if (this.#online && this.#ready) this.eventLoopUtilization();
   }
 
   /** The thread's event-loop utilization so far (`worker.performance.eventLoopUtilization()`), where readable. */

@@ -10,12 +10,12 @@ import type { TaskContext } from './context.ts';
 import type { Running, RuntimeApi } from './running.ts';
 
 /** The call's AbortSignal, made on first use. */
-export function signalOf(running: Running): AbortSignal {
+export function signalOf(running: Pick<Running, 'controller'>): AbortSignal {
   return (running.controller ??= new AbortController()).signal;
 }
 
 /** Aborts the call's signal with `reason` (made now if the call never asked for it, so a later look sees it). */
-export function abortRunning(running: Running, reason: unknown): void {
+export function abortRunning(running: Pick<Running, 'controller'>, reason: unknown): void {
   (running.controller ??= new AbortController()).abort(reason);
 }
 
