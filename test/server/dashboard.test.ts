@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { startCluster } from '../../packages/core/src/cluster/index.ts';
 import { startServer, type RunningServer } from '../../packages/server/src/index.ts';
 import { dropPrefix } from '../cluster/drop-prefix.ts';
@@ -43,12 +43,59 @@ async function runTask(page: Page, loop: string, fn: string, args: unknown[]): P
   await page.selectOption('[data-testid=run-loop]', loop);
   await page.selectOption('[data-testid=run-fn]', fn);
   await page.fill('[data-testid=run-args]', JSON.stringify(args));
-  await page.click('[data-testid=run-submit]');
+  await click(page, '[data-testid=run-submit]');
   // The new task is the first row once the submit acknowledgement arrives.
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid=task-item]').length > n, before, WAIT);
   const id = await page.locator('[data-testid=task-item]').first().getAttribute('data-task-id');
   assert.ok(id, 'the task row carries its id');
   return id;
+}
+
+/** Counts the frames the page draws (Playwright's click waits for two in a row with the element in one place). */
+function countFrames(): void {
+  let frames = 0;
+  (globalThis as unknown as { framesDrawn: () => number }).framesDrawn = () => frames;
+  const tick = (): void => {
+    frames++;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}
+declare function requestAnimationFrame(callback: () => void): number;
+
+async function openPage(browser: Browser, options?: Parameters<Browser['newPage']>[0]): Promise<Page> {
+  const page = await browser.newPage(options);
+  await page.addInitScript(countFrames);
+  return page;
+}
+
+/**
+ * Clicks as a user would: Playwright waits until the element is visible, enabled and stable. When it never is, the
+ * error says what the page did for a second afterwards: the frames it drew and where the element was.
+ */
+async function click(page: Page, selector: string): Promise<void> {
+  try {
+    await page.click(selector);
+  } catch (error) {
+    let timer: NodeJS.Timeout | undefined;
+    const seen = await Promise.race([
+      page.evaluate(async (sel) => {
+        const start = (globalThis as unknown as { framesDrawn: () => number }).framesDrawn();
+        const boxes = new Set<string>();
+        let disabled = false;
+        for (let i = 0; i < 10; i++) {
+          const el = document.querySelector(sel) as unknown as { getBoundingClientRect(): { x: number; y: number; width: number; height: number }; hasAttribute(name: string): boolean } | null;
+          const box = el?.getBoundingClientRect();
+          boxes.add(box ? `${box.x},${box.y} ${box.width}x${box.height}` : 'absent');
+          disabled ||= el?.hasAttribute('disabled') === true;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return { framesInOneSecond: (globalThis as unknown as { framesDrawn: () => number }).framesDrawn() - start, boxes: [...boxes], disabled };
+      }, selector),
+      new Promise((resolve) => { timer = setTimeout(resolve, 10_000, 'the page did not answer within 10 s'); }),
+    ]).catch((cause: unknown) => `the page could not be read: ${String(cause)}`).finally(() => clearTimeout(timer));
+    throw new Error(`${(error as Error).message}\nThe page in the second after: ${JSON.stringify(seen)}`, { cause: error });
+  }
 }
 
 const row = (id: string): string => `[data-testid=task-item][data-task-id="${id}"]`;
@@ -84,7 +131,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+  const page = await openPage(browser, { viewport: { width: 1360, height: 1000 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('console', (message) => {
@@ -142,7 +189,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
   await t.test('publishes a message from the form and shows it arrive as item_added', async () => {
     const marker = `from the form ${randomUUID()}`;
     await page.fill('[data-testid=publish-body]', JSON.stringify({ kind: 'manual', text: marker }));
-    await page.click('[data-testid=publish-submit]');
+    await click(page, '[data-testid=publish-submit]');
     await page.waitForFunction(() => /Published to feed/.test(document.querySelector('[data-testid=publish-message]')?.textContent ?? ''), undefined, WAIT);
     await page.waitForFunction((m) => (document.querySelector('[data-testid=events-list]')?.textContent ?? '').includes(m), marker, WAIT);
     await page.fill('[data-testid=publish-body]', '{ not json');
@@ -181,7 +228,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
       const bar = document.querySelector(`${sel} [data-testid=task-progress]`);
       return document.querySelector(sel)?.getAttribute('data-state') === 'running' && bar?.hasAttribute('aria-valuenow');
     }, row(id), WAIT);
-    await page.click(`${row(id)} [data-testid=task-cancel]`);
+    await click(page, `${row(id)} [data-testid=task-cancel]`);
     await page.waitForSelector(`${row(id)}[data-state=cancelled]`, WAIT);
     assert.equal(await page.locator(`${row(id)} [data-testid=task-cancel]`).count(), 0);
     const view = await api(`/api/tasks/${id}`);
@@ -206,7 +253,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
     assert.match(await page.locator('[data-testid=run-error]').textContent() ?? '', /JSON array/);
     assert.equal(await page.locator('[data-testid=run-submit]').isDisabled(), true);
     await page.fill('[data-testid=run-args]', '[-5]');
-    await page.click('[data-testid=run-submit]');
+    await click(page, '[data-testid=run-submit]');
     // A bad argument is the task's own failure: the row settles as failed with the loop's message.
     await page.waitForSelector('[data-testid=task-item][data-state=rejected] [data-testid=task-error]', WAIT);
     const error = await page.locator('[data-testid=task-item][data-state=rejected] [data-testid=task-error]').first().textContent();
@@ -219,7 +266,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
     const id = await runTask(page, 'cpu', 'primes', [PRIMES_N * 10]);
     await page.waitForTimeout(12_000);
     await page.screenshot({ path: screenshot, fullPage: true });
-    await page.click(`${row(id)} [data-testid=task-cancel]`);
+    await click(page, `${row(id)} [data-testid=task-cancel]`);
     await page.waitForSelector(`${row(id)}[data-state=cancelled]`, WAIT);
   }
 
@@ -242,18 +289,18 @@ void test('the dashboard asks for the token a server requires, and uses it', { s
   t.after(() => browser.close());
 
   await t.test('without a token it says one is needed, then connects with the one typed in', async () => {
-    const page = await browser.newPage();
+    const page = await openPage(browser);
     await page.goto(server.url);
     await page.waitForSelector('[data-testid=connection-status][data-state=unauthorized]', WAIT);
     await page.fill('[data-testid=token-form] input', 'open-sesame');
-    await page.click('[data-testid=token-form] button');
+    await click(page, '[data-testid=token-form] button');
     await page.waitForSelector('[data-testid=connection-status][data-state=connected]', WAIT);
     await page.waitForSelector('[data-testid=loop-card][data-loop=cpu][data-state=ready]', WAIT);
     await page.close();
   });
 
   await t.test('a token in the address is used and then removed from it', async () => {
-    const page = await browser.newPage();
+    const page = await openPage(browser);
     await page.goto(`${server.url}/?token=open-sesame`);
     await page.waitForSelector('[data-testid=connection-status][data-state=connected]', WAIT);
     await page.waitForSelector('[data-testid=loop-card][data-loop=mcp][data-state=ready]', WAIT);
