@@ -46,9 +46,12 @@ try {
         ...[...output.matchAll(/^\s*not ok \d+ - (.+)$/gm)].map((m) => m[1]),
         ...[...output.matchAll(/^\s*✖ (.+?) \([\d.]+m?s\)$/gm)].map((m) => m[1]),
       ]);
-      const counts = /^[#ℹ] pass (\d+)\n[#ℹ] fail (\d+)/m.exec(output);
+      // One summary per pass (scripts/run-tests.js runs the broker suites after the others): the counts add up.
+      const summaries = [...output.matchAll(/^[#ℹ] pass (\d+)\n[#ℹ] fail (\d+)(?:\n[#ℹ] cancelled \d+)?\n[#ℹ] skipped (\d+)/gm)];
+      const total = (i) => summaries.reduce((sum, m) => sum + Number(m[i]), 0);
+      const counts = summaries.length > 0 ? `${total(1)} passed, ${total(2)} failed, ${total(3)} skipped in ${summaries.length} pass${summaries.length === 1 ? '' : 'es'}` : 'no summary';
       const seconds = Math.round((Date.now() - started) / 1000);
-      console.log(`Node ${line} run ${run}/${runs}: exit ${result.status}, ${counts ? `${counts[1]} passed, ${counts[2]} failed` : 'no summary'} (${seconds} s)`);
+      console.log(`Node ${line} run ${run}/${runs}: exit ${result.status}, ${counts} (${seconds} s)`);
       if (result.status !== 0) {
         failedRuns++;
         // The whole output of a failed run is kept: what a failure said is the start of finding its cause.
