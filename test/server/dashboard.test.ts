@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { startCluster } from '../../packages/core/src/cluster/index.ts';
 import { startServer, type RunningServer } from '../../packages/server/src/index.ts';
 import { dropPrefix } from '../cluster/drop-prefix.ts';
@@ -32,9 +32,13 @@ const PRIMES_HUGE = 100_000_000_000;
 
 /** The page's `document`, as far as the functions below that run in the browser use it (no DOM lib here). */
 declare const document: {
-  querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null; hasAttribute(name: string): boolean } | null;
+  querySelector(selector: string): {
+    textContent: string | null; getAttribute(name: string): string | null; hasAttribute(name: string): boolean;
+    getBoundingClientRect(): { x: number; y: number; width: number; height: number };
+  } | null;
   querySelectorAll(selector: string): { length: number };
 };
+declare function requestAnimationFrame(callback: () => void): number;
 
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (run scripts/ensure-chromium.sh)`;
 
@@ -51,27 +55,10 @@ async function runTask(page: Page, loop: string, fn: string, args: unknown[]): P
   return id;
 }
 
-/** Counts the frames the page draws (Playwright's click waits for two in a row with the element in one place). */
-function countFrames(): void {
-  let frames = 0;
-  (globalThis as unknown as { framesDrawn: () => number }).framesDrawn = () => frames;
-  const tick = (): void => {
-    frames++;
-    requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-}
-declare function requestAnimationFrame(callback: () => void): number;
-
-async function openPage(browser: Browser, options?: Parameters<Browser['newPage']>[0]): Promise<Page> {
-  const page = await browser.newPage(options);
-  await page.addInitScript(countFrames);
-  return page;
-}
-
 /**
- * Clicks as a user would: Playwright waits until the element is visible, enabled and stable. When it never is, the
- * error says what the page did for a second afterwards: the frames it drew and where the element was.
+ * Clicks as a user would: Playwright waits until the element is visible, enabled and stable (in one place for two
+ * frames in a row). When it never is, the error says what the page did in the second after: the frames it drew,
+ * every box the element had, and whether it was disabled.
  */
 async function click(page: Page, selector: string): Promise<void> {
   try {
@@ -80,17 +67,24 @@ async function click(page: Page, selector: string): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const seen = await Promise.race([
       page.evaluate(async (sel) => {
-        const start = (globalThis as unknown as { framesDrawn: () => number }).framesDrawn();
+        let frames = 0;
+        let counting = true;
+        const tick = (): void => {
+          frames++;
+          if (counting) requestAnimationFrame(tick);
+        };
+        requestAnimationFrame(tick);
         const boxes = new Set<string>();
         let disabled = false;
         for (let i = 0; i < 10; i++) {
-          const el = document.querySelector(sel) as unknown as { getBoundingClientRect(): { x: number; y: number; width: number; height: number }; hasAttribute(name: string): boolean } | null;
+          const el = document.querySelector(sel);
           const box = el?.getBoundingClientRect();
           boxes.add(box ? `${box.x},${box.y} ${box.width}x${box.height}` : 'absent');
           disabled ||= el?.hasAttribute('disabled') === true;
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        return { framesInOneSecond: (globalThis as unknown as { framesDrawn: () => number }).framesDrawn() - start, boxes: [...boxes], disabled };
+        counting = false;
+        return { framesInOneSecond: frames, boxes: [...boxes], disabled };
       }, selector),
       new Promise((resolve) => { timer = setTimeout(resolve, 10_000, 'the page did not answer within 10 s'); }),
     ]).catch((cause: unknown) => `the page could not be read: ${String(cause)}`).finally(() => clearTimeout(timer));
@@ -131,7 +125,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   t.after(() => browser.close());
-  const page = await openPage(browser, { viewport: { width: 1360, height: 1000 } });
+  const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('console', (message) => {
@@ -289,7 +283,7 @@ void test('the dashboard asks for the token a server requires, and uses it', { s
   t.after(() => browser.close());
 
   await t.test('without a token it says one is needed, then connects with the one typed in', async () => {
-    const page = await openPage(browser);
+    const page = await browser.newPage();
     await page.goto(server.url);
     await page.waitForSelector('[data-testid=connection-status][data-state=unauthorized]', WAIT);
     await page.fill('[data-testid=token-form] input', 'open-sesame');
@@ -300,7 +294,7 @@ void test('the dashboard asks for the token a server requires, and uses it', { s
   });
 
   await t.test('a token in the address is used and then removed from it', async () => {
-    const page = await openPage(browser);
+    const page = await browser.newPage();
     await page.goto(`${server.url}/?token=open-sesame`);
     await page.waitForSelector('[data-testid=connection-status][data-state=connected]', WAIT);
     await page.waitForSelector('[data-testid=loop-card][data-loop=mcp][data-state=ready]', WAIT);
