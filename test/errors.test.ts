@@ -69,6 +69,22 @@ test('the stack shows the loop frames and the submitting call site', async () =>
   assert.match(error.stack!, /submittingFunction/);
 });
 
+test('a failed callSync shows the loop frames and the blocking call site, and a retried one too', async () => {
+  const loop = await startLoop(fixture('errors.js'));
+  function blockingFunction(target: typeof loop): unknown {
+    try {
+      return target.callSync('throwRegistered');
+    } catch (e) {
+      return e;
+    }
+  }
+  for (const target of [loop, loop.with({ maxAttempts: 2, retryDelay: 0 })]) {
+    const error = blockingFunction(target) as Error;
+    assert.ok(error instanceof ValidationError);
+    assert.match(error.stack!, /throwRegistered[\s\S]*fixtures\/errors\.js[\s\S]*<sideloop call site>\n\s+at blockingFunction/);
+  }
+});
+
 test('a non-cloneable argument throws CloneError naming its path before anything is sent', async () => {
   const loop = await startLoop(fixture('echo.js'));
   const error = (() => {

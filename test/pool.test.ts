@@ -65,6 +65,15 @@ describe('pool calls', () => {
     assert.ok(failure instanceof RangeError);
     assert.equal((failure as RangeError & { detail: number }).detail, 42);
     assert.match((failure).stack!, /sideloop call site/);
+    const blockingFailure = (() => {
+      try {
+        return pool.callSync('fail', 'nope');
+      } catch (e) {
+        return e;
+      }
+    })() as RangeError;
+    assert.ok(blockingFailure instanceof RangeError);
+    assert.match(blockingFailure.stack!, /sideloop call site>\n\s+at .*pool\.test\.ts/, 'callSync takes its caller\'s stack when the error comes back');
     const loose = pool as unknown as { submit(fn: string, ...args: unknown[]): unknown };
     assert.throws(() => loose.submit('nothing'), UnknownFunctionError);
     assert.throws(() => loose.submit('add', () => 1, 2), (e: unknown) => e instanceof CloneError && e.path === 'args[0]');

@@ -73,14 +73,20 @@ export abstract class Handle<M, Events> implements AsyncDisposable {
   }
 
   /** @internal */
-  protected call<T>(kind: CallKind, fn: unknown, args: unknown[], extra: Partial<CallSetup>, caller: (...a: any[]) => unknown): Task<T> {
+  protected call<T>(
+    kind: CallKind, fn: unknown, args: unknown[], extra: Partial<CallSetup>, caller: (...a: any[]) => unknown, blocking = false,
+  ): Task<T> {
     const { signal, timeout, maxAttempts = 1 } = this.options;
     const setup: CallSetup = { signal, timeout: kind === 'service' ? undefined : timeout, site: {}, ...extra };
-    // The stack is captured as late as it can be: a carrier that posts at once captures it right after posting.
-    if (this.core.captureCallSites) setup.siteCut = TAIL_CALLS ? this.call : caller;
+    // The stack is captured as late as it can be: a carrier that posts at once captures it right after posting, and a
+    // blocking caller (`callSync`, never a tail call) only if an error comes back, while it still waits.
+    if (this.core.captureCallSites) {
+      setup.siteCut = TAIL_CALLS && !blocking ? this.call : caller;
+      setup.siteOnError = blocking;
+    }
     if (extensions.callMeta !== undefined && typeof fn === 'string') setup.meta = extensions.callMeta(this.core.name, fn);
     if (kind === 'task' && maxAttempts > 1 && typeof fn === 'string' && !signal?.aborted) {
-      captureSite(setup);
+      captureSite(setup, true);
       return new RetryingCall(this.core.carrier, kind, fn, args, setup, maxAttempts, resolveRetryDelay(this.options.retryDelay)).task as Task<T>;
     }
     // Not a tail call: on Bun the capture inside the carrier needs this frame on the stack to cut at.
@@ -97,7 +103,7 @@ export abstract class Handle<M, Events> implements AsyncDisposable {
   /** Runs `fn(...args)` and blocks this thread until the result (no help from its event loop). */
   callSync<K extends FnName<M>>(fn: K, ...args: FnArgs<M, K>): FnResult<M, K> {
     this.checkBlocking(fn);
-    const task = this.call<FnResult<M, K>>('task', fn, args, {}, this.callSync);
+    const task = this.call<FnResult<M, K>>('task', fn, args, {}, this.callSync, true);
     const { timeout } = this.options;
     if (!task.done() && !task.wait(timeout)) task.expire(timeoutError(task, fn, timeout!));
     return task.result();

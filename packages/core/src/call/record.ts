@@ -25,6 +25,11 @@ export interface CallSetup {
    * path) runs while the loop's thread wakes up instead of before.
    */
   siteCut?: ((...args: any[]) => unknown) | undefined;
+  /**
+   * The caller blocks until the call settles (`callSync`): its frames are still on the stack when an error comes
+   * back, so `site` is captured then ({@link captureSite} with `forError`), and a call that succeeds captures nothing.
+   */
+  siteOnError?: boolean;
   /** Opaque metadata that travels with the call (extensions.ts), such as trace context. */
   meta?: string | undefined;
 }
@@ -49,10 +54,13 @@ export interface CallRecord {
   progress?: { value: unknown; scheduled: boolean };
 }
 
-/** Fills `setup.site` with the caller's stack, once; a no-op when it was captured or call sites are off. */
-export function captureSite(setup: CallSetup): void {
+/**
+ * Fills `setup.site` with the caller's stack, once; a no-op when it was captured or call sites are off, and for a
+ * blocking caller's call (`siteOnError`) until an error is being settled (`forError`).
+ */
+export function captureSite(setup: CallSetup, forError = false): void {
   const cut = setup.siteCut;
-  if (cut === undefined) return;
+  if (cut === undefined || (setup.siteOnError === true && !forError)) return;
   setup.siteCut = undefined;
   Error.captureStackTrace(setup.site, cut);
 }
@@ -132,6 +140,7 @@ export function settleFromReply(record: CallRecord, target: string, ok: boolean,
     task.settleFulfilled(payload);
     return 'fulfilled';
   }
+  captureSite(record.setup, true);
   const error = decodeThrown(payload as WireThrown, task.site);
   if (error instanceof CancelledError) {
     task.settleCancelled(error);
