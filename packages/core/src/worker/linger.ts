@@ -1,9 +1,13 @@
 /**
  * The loop thread's fast path: when a batch finished synchronously, it stays a moment so that the next call is read
- * straight off the port instead of waiting for this thread's event loop to wake. It spins LINGER_MS on the control
- * block's wake counter (which callers bump after posting), unless the last batch ran long, then sleeps on it up to
- * PARK_MS (callers wake it with Atomics.notify, see protocol.ts's ringWake). It yields at once to async work, and
- * after LINGER_BUDGET_MS in all, so the loop's timers and I/O are late by about a millisecond at most, never frozen.
+ * straight off the port instead of waiting for this thread's event loop to wake. It sleeps on the control block's
+ * wake counter (which callers bump after posting) up to PARK_MS (callers wake it with Atomics.notify, see
+ * protocol.ts's ringWake); once a call came while it stayed (calls back to back), it first spins LINGER_MS on the
+ * counter, unless the last batch ran long. It yields at once to async work, and after LINGER_BUDGET_MS in all, so the
+ * loop's timers and I/O are late by about a millisecond at most, never frozen.
+ *
+ * Not spinning after a lone call matters where the scheduler puts a woken thread on the CPU of the thread that woke
+ * it (small VMs do): the caller, woken by the answer, would wait behind the spin on this thread's CPU.
  */
 import { CTRL_PARKED, CTRL_WAKE } from '../thread/protocol.ts';
 
@@ -28,14 +32,17 @@ export function linger(ctrl: Int32Array, batchMs: number, runtime: Lingering): v
   if ((LINGER_MS <= 0 && PARK_MS <= 0) || runtime.closing()) return;
   const start = performance.now();
   let ranMs = batchMs;
+  /** A call came while lingering: callers call back to back, and spinning for the next one pays. */
+  let backToBack = false;
   for (;;) {
     // The counter is read before the ports: a call posted after that look has bumped it past `seen`.
     const seen = Atomics.load(ctrl, CTRL_WAKE);
     const from = performance.now();
     if (runtime.readPorts()) {
       ranMs = performance.now() - from;
+      backToBack = true;
       if (runtime.busy()) return;
-    } else if (!awaitWake(ctrl, seen, ranMs > SPIN_CUTOFF_MS ? 0 : LINGER_MS)) {
+    } else if (!awaitWake(ctrl, seen, backToBack && ranMs <= SPIN_CUTOFF_MS ? LINGER_MS : 0)) {
       return;
     }
     if (runtime.closing() || performance.now() - start >= LINGER_BUDGET_MS) return;
