@@ -4,7 +4,7 @@
  * second CPU, a caller first watches the bell a little while before it sleeps: replies to small calls come sooner.
  */
 import { availableParallelism } from 'node:os';
-import { BELL_SEQ, CTRL_AWAKE } from '../thread/protocol.ts';
+import { BELL_SEQ, CTRL_AWAKE, CTRL_PARKED } from '../thread/protocol.ts';
 
 /**
  * A blocked caller first watches its bell this long (ms) before sleeping. Not with a single CPU to run on: spinning
@@ -24,6 +24,11 @@ function spin(bell: Int32Array, seen: number, ms: number): boolean {
   return false;
 }
 
+/** The loop is handling calls or watching for the next one (not back in its event loop, not asleep on its control block). */
+function loopAwake(ctrl: Int32Array): boolean {
+  return Atomics.load(ctrl, CTRL_AWAKE) === 1 && Atomics.load(ctrl, CTRL_PARKED) === 0;
+}
+
 /**
  * Blocks until `turn` returns true (true) or `timeout` ms pass (false). `turn` reads what arrived and says whether
  * the wait is over; it is told `silent` once a whole sleep went by without the bell ringing (the time to probe the
@@ -37,8 +42,9 @@ export function waitOnBell(bell: Int32Array, ctrl: Int32Array, timeout: number |
     if (turn(silent)) return true;
     const remaining = deadline - performance.now();
     if (remaining <= 0) return false;
-    // Spin only for a loop that is awake: one that must first be woken takes tens of microseconds anyway.
-    if (Atomics.load(ctrl, CTRL_AWAKE) === 1 && spin(bell, seen, Math.min(remaining, SPIN_MS))) continue;
+    // Spin only for a loop that is awake and not asleep on its control block: one that must first be woken takes tens
+    // of microseconds anyway, and where it wakes on this thread's CPU the spin would keep it from running.
+    if (loopAwake(ctrl) && spin(bell, seen, Math.min(remaining, SPIN_MS))) continue;
     silent = Atomics.wait(bell, BELL_SEQ, seen, Math.min(remaining, MAX_SLEEP_MS)) === 'timed-out';
   }
 }

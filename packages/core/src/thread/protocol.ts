@@ -135,11 +135,14 @@ export const CTRL_CANCELLED = 7;
 export const CTRL_CURRENT_TASK = 8;
 /**
  * 1 while the loop's thread is handling calls or lingering after them (it reads the next call within microseconds),
- * 0 once it went back to its event loop: a blocked caller spins only while it is 1 (spinning for a thread that has
- * to be woken first only takes a core from it).
+ * 0 once it went back to its event loop: a blocked caller spins only while it is 1 and CTRL_PARKED is 0 (spinning
+ * for a thread that has to be woken first only takes a core from it).
  */
 export const CTRL_AWAKE = 9;
-/** 1 while the lingering loop sleeps on CTRL_WAKE: only then does a caller need to Atomics.notify it. */
+/**
+ * 1 while the lingering loop sleeps on CTRL_WAKE: only then does a caller need to Atomics.notify it, and a blocked
+ * caller does not spin for it.
+ */
 export const CTRL_PARKED = 10;
 /**
  * 1 once the loop's thread has posted its 'closed' to its owner, the last message it sends there: every answer it
