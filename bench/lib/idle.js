@@ -12,11 +12,12 @@ export const atGap = (label, gapMs) => `${label}, ${gapMs} ms gap`;
  * @param {() => Array<{ label: string }>} makeContenders
  * @param {(contenders: object[], plan: object) => Promise<{ rows: Array<{ label: string }>, notes: string[] }>} measure
  * @param {boolean} quick
+ * @param {number[]} [gaps] the gaps to measure, in ms
  */
-export async function measureIdle(makeContenders, measure, quick) {
+export async function measureIdle(makeContenders, measure, quick, gaps = GAPS_MS) {
   const rows = [];
   const notes = [];
-  for (const gapMs of GAPS_MS) {
+  for (const gapMs of gaps) {
     // About the same number of samples per gap would make the 20 ms run last ten times longer: it gets fewer.
     const samples = quick ? 60 : gapMs <= 2 ? 1000 : 250;
     const plan = { rounds: quick ? 2 : 10, batch: Math.ceil(samples / (quick ? 2 : 10)), warmup: quick ? 50 : 300, gapMs, timeoutMs: 120_000 };
