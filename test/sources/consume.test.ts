@@ -54,6 +54,16 @@ test('a handler running past half its lease has the lease extended: the message 
   assert.deepEqual(stats, { received: 1, acked: 1, retried: 0, deadLettered: 0, released: 0, inFlightAtStop: 0 });
 });
 
+test('a stop during the acknowledgement of a finished handler waits for it and counts no handler in flight', async (t) => {
+  const loop = await open(t);
+  const acking = new Promise((resolve) => loop.once('acking', resolve));
+  const service = await loop.spawn('slowAck');
+  await acking;
+  const stopped = service.stop();
+  await loop.submit('releaseAck');
+  assert.deepEqual(await stopped, { received: 1, acked: 1, retried: 0, deadLettered: 0, released: 0, inFlightAtStop: 0 });
+});
+
 test('at most concurrency handlers run and concurrency + prefetch messages are leased', async (t) => {
   const loop = await open(t);
   const done = finished(loop);

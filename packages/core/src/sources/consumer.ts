@@ -34,6 +34,8 @@ export class Consumer {
   readonly #context: TaskContext;
   readonly #waiting: Held[] = [];
   readonly #running = new Set<Held>();
+  /** Handlers whose promise has not settled yet (a message in `#running` may be past it, being acknowledged). */
+  #handling = 0;
   /** Aborted when the service is stopped: ends `receive` and every wait at once. */
   readonly #stop = new AbortController();
   #wake: (() => void) | undefined;
@@ -144,11 +146,14 @@ export class Consumer {
     }
     let failure: unknown;
     let ok = false;
+    this.#handling++;
     try {
       await this.#handler(toMessage(delivery, source.name), this.#handlerContext);
       ok = true;
     } catch (error) {
       failure = error;
+    } finally {
+      this.#handling--;
     }
     if (held.released) return;
     if (ok) {
@@ -193,7 +198,7 @@ export class Consumer {
 
   /** After a stop: held messages go back at once, running handlers get `stopTimeout`, then are aborted and released. */
   async #drain(): Promise<void> {
-    this.stats.inFlightAtStop = this.#running.size;
+    this.stats.inFlightAtStop = this.#handling;
     const giveBack = this.#waiting.splice(0).map((held) => this.#giveBack(held));
     const running = [...this.#running];
     if (running.length > 0) {

@@ -16,7 +16,7 @@ export interface ConsumeStats {
   deadLettered: number;
   /** Messages given back unhandled: held when the consumer stopped, or still running after `stopTimeout`. */
   released: number;
-  /** Handlers that were running when the stop began. */
+  /** Handlers that were running when the stop began (not those already done, whose message was being acknowledged). */
   inFlightAtStop: number;
 }
 
