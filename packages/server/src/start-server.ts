@@ -201,6 +201,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
 
   try {
+    // In a cluster, clients come once the adapter reads every broadcast of the other nodes from here on.
+    await shared?.started;
     await app.listen({ port: opts.port, host: opts.host });
   } catch (error) {
     relay.close();

@@ -104,3 +104,8 @@ export function resolveClusterConfig(value: unknown, names: ReadonlySet<string>,
     timings,
   };
 }
+
+/** A Redis URL without its password, for messages. */
+export function redacted(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}

@@ -10,7 +10,7 @@ import { taskRoom, type RelayServer, type TaskDoneEvent } from 'sideloop/socket.
 import type { RunningTarget } from '../loop-set.ts';
 import { ServerStartError } from '../server-start-error.ts';
 import type { TaskView } from '../task-registry.ts';
-import type { ResolvedClusterConfig } from './cluster-config.ts';
+import { redacted, type ResolvedClusterConfig } from './cluster-config.ts';
 
 /** Durable task ids are the cluster's random UUIDs (122 random bits): anything else is no durable task. */
 const DURABLE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -162,9 +162,4 @@ function relayTaskOf(durable: DurableTask<unknown>): DurableRelayTask {
     stored: () => durable.stored(),
   };
   return task;
-}
-
-/** A Redis URL without its password, for messages. */
-function redacted(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
