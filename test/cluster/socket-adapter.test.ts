@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { io as connect } from 'socket.io-client';
 import { clusterAdapter } from '../../packages/server/src/cluster/socket-adapter.ts';
+import { ServerStartError } from '../../packages/server/src/server-start-error.ts';
 import { eventually, fixture } from '../helpers.ts';
 import { dropPrefix } from './drop-prefix.ts';
 
@@ -57,5 +58,33 @@ describe('the cluster Socket.IO adapter', () => {
 
     await eventually(() => received.length > 0, 'the broadcast to reach the client');
     assert.deepEqual(received, ['from the other node']);
+  });
+});
+
+describe('the cluster Socket.IO adapter with a Redis that answers nothing', () => {
+  it('fails its start with ServerStartError after connectTimeout, and closes every connection', async () => {
+    // Takes connections and never answers: a Redis frozen after the cluster's own start.
+    const connections = new Set<Socket>();
+    const silent = createNetServer((socket) => {
+      connections.add(socket.on('data', () => {}).on('close', () => connections.delete(socket)));
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const shared = clusterAdapter({ redis: `redis://:secret@127.0.0.1:${port}`, node: 'silent', prefix: 'silent', serve: undefined, timings: { connectTimeout: 300 } }, 100);
+      const io = new Server(createServer(), { adapter: shared.adapter });
+      const error = await shared.started.catch((e: unknown) => e);
+      assert.ok(error instanceof ServerStartError, String(error));
+      assert.equal(error.message, `Cluster at redis://:***@127.0.0.1:${port}: no answer from Redis within 300 ms`);
+
+      // As the server closes: Socket.IO, then the adapter's connections; then none is left.
+      await io.close();
+      await shared.close();
+      await eventually(() => connections.size === 0, 'every connection to the silent Redis to close');
+    } finally {
+      for (const socket of connections) socket.destroy();
+      silent.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
 import { ServerStartError } from '../server-start-error.ts';
 import { redacted, type ResolvedClusterConfig } from './cluster-config.ts';
-import { readFromCursor } from './stream-cursor.ts';
+import { adapterDuplicates } from './adapter-duplicates.ts';
 
 export interface ClusterAdapter {
   /** For `new Server(http, { adapter })`. */
@@ -20,12 +20,13 @@ export interface ClusterAdapter {
   started: Promise<void>;
   /** Whether the connection to the cluster's Redis is up now (the health model's `degraded` when not). */
   reachable(): boolean;
-  /** Closes the adapter's connection (after `io.close()`, which closes its readers). */
+  /** Closes the adapter's connections (after `io.close()`, which stops its stream reader), also those to a Redis that answers nothing. */
   close(): Promise<void>;
 }
 
-/** `startCluster`'s default `connectTimeout`. */
+/** `startCluster`'s defaults. */
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
+const DEFAULT_COMMAND_TIMEOUT = 1000;
 
 /**
  * The adapter and its connection. Commands wait for Redis while it is away (offline queue, no retry limit): the
@@ -39,7 +40,12 @@ export function clusterAdapter(config: ResolvedClusterConfig, recoveryPackets: n
   });
   client.on('error', () => {}); // reconnects by itself; the cluster's health reports an unreachable Redis
   const streamName = `${config.prefix}:~socket.io`;
-  const started = within(readFromCursor(client, streamName), config.timings.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT, config.redis);
+  const connectTimeout = config.timings.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+  const readers = adapterDuplicates(client, streamName);
+  const started = within(readers.started, connectTimeout, () => {
+    throw new ServerStartError(`Cluster at ${redacted(config.redis)}: no answer from Redis within ${connectTimeout} ms`);
+  });
+  started.catch(() => {}); // the server awaits it before listening; a start that failed before that does not
   const adapter = createAdapter(client, {
     streamName,
     channelPrefix: `${config.prefix}:~socket.io`,
@@ -51,15 +57,28 @@ export function clusterAdapter(config: ResolvedClusterConfig, recoveryPackets: n
     started,
     reachable: () => client.status === 'ready',
     async close() {
-      await client.quit().catch(() => client.disconnect());
+      // QUIT goes after the broadcasts still queued, so they leave first; a Redis that answers nothing gets as long
+      // as a command does (the cluster's `commandTimeout`), then the connection is cut.
+      const quit = client.quit().catch(() => {});
+      const waited = await within(quit.then(() => true), config.timings.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT, () => false);
+      if (!waited) client.disconnect();
+      // The stream reader, which `io.close()` stopped, ends once its read returns: not with a Redis that answers nothing.
+      for (const duplicate of readers.duplicates) duplicate.disconnect();
     },
   };
 }
 
-function within(started: Promise<void>, ms: number, redis: string): Promise<void> {
+/** What `promise` gives, or what `late()` gives (or throws) once `ms` passed first. */
+function within<T>(promise: Promise<T>, ms: number, late: () => T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ServerStartError(`Cluster at ${redacted(redis)}: no answer from Redis within ${ms} ms`)), ms);
+  const timeout = new Promise<T>((resolve, reject) => {
+    timer = setTimeout(() => {
+      try {
+        resolve(late());
+      } catch (error) {
+        reject(error);
+      }
+    }, ms);
   });
-  return Promise.race([started, late]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
