@@ -78,3 +78,35 @@ describe('sideloop/cluster with Redis down', () => {
     assert.equal(await cluster.job('not-stored'), undefined);
   });
 });
+
+describe('sideloop/cluster closing while Redis answers nothing', () => {
+  it('returns from close() without waiting for Redis; the task it ran completes on another node once Redis answers', async () => {
+    const redis = await startRedis();
+    const pool = await startPool(fixture('cluster-work.js'), { minThreads: 1, maxThreads: 1 });
+    const options = { redis: redis.url, prefix: 'frozen', serve: { work: pool }, stalledInterval: 2000 };
+    const first = await startCluster({ ...options, node: 'first' });
+    let next: Cluster | undefined;
+    try {
+      const task = first.submit<number>('work', 'slow', [1000, 7]);
+      task.catch(() => {}); // rejects with ClusterClosedError: the task goes on in the cluster
+      await eventually(() => task.state === 'running', 'the task to start');
+      redis.pause();
+      let closed = false;
+      const closing = first.close({ timeout: 200 }).then(() => (closed = true));
+      try {
+        // Before the change it waited for Redis to answer, for ever.
+        await eventually(() => closed, 'close() to return while Redis answers nothing', 30_000);
+      } finally {
+        redis.resume();
+      }
+      await closing;
+      next = await startCluster({ ...options, node: 'next' });
+      const found = await next.job<number>(task.id);
+      assert.equal(await found?.result({ timeout: 30_000 }), 7);
+    } finally {
+      await next?.close({ timeout: 1000 });
+      await pool.close();
+      await redis.dispose();
+    }
+  });
+});

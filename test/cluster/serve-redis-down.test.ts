@@ -68,3 +68,27 @@ describe('sideloop serve --cluster with Redis stopped for 5 s', () => {
     assert.deepEqual(again.body.value, { value: 42, node: 'c' });
   });
 });
+
+describe('sideloop serve --cluster told to stop while Redis answers nothing', () => {
+  let redis: OwnRedis | undefined;
+  after(async () => {
+    redis?.resume();
+    await killAll();
+    await redis?.dispose();
+  });
+
+  it('exits after SIGTERM without waiting for Redis', async () => {
+    redis = await startRedis();
+    const node = await startNode({ redis: redis.url, prefix: 'test-serve-frozen', name: 'a', env: { CLUSTER_COMMAND_TIMEOUT: '1000' } });
+    const { status, body } = await http(node, 'POST', '/api/loops/jobs/tasks', { fn: 'slowDouble', args: [1, 2000] });
+    assert.equal(status, 202, JSON.stringify(body));
+    await until(async () => (await http(node, 'GET', `/api/tasks/${body.id}`)).body.state === 'running', 'the task to run');
+    redis.pause();
+    node.child.kill('SIGTERM');
+    // Before the change it exited only once Redis answered again. Here: shutdownTimeout (10 s), a few commandTimeouts.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((resolve) => (timer = setTimeout(resolve, 60_000, 'still running after 60 s')));
+    const exited = await Promise.race([node.exited, late]).finally(() => clearTimeout(timer));
+    assert.equal(exited, 0, node.stderr());
+  });
+});

@@ -393,11 +393,12 @@ export class Cluster implements AsyncDisposable {
   async #close(timeout: number): Promise<void> {
     clearInterval(this.#sweeper);
     await Promise.all([...this.#jobs.values()].map((jobs) => jobs.close(timeout)));
-    await this.#registry.stop().catch(() => {});
+    // A Redis that answers nothing is waited for `commandTimeout` at most: the heartbeat it keeps goes stale.
+    await this.#deadlines.guard(this.#registry.stop(), 'Removing the heartbeat').catch(() => {});
     const closed = new ClusterClosedError(`The cluster closed on node "${this.node}" before the task settled; it goes on in the cluster (cluster.job(id) on another node follows it)`);
     await Promise.all([...this.#watches.values()].map((watch) => watch.close(closed)));
     this.#subscriber.disconnect();
-    await this.#commands.quit().catch(() => this.#commands.disconnect());
+    await this.#deadlines.guard(this.#commands.quit(), 'Closing').catch(() => this.#commands.disconnect());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
