@@ -117,6 +117,9 @@ function checkTarget(key: string, value: unknown): ServeTarget {
   return target as ServeTarget;
 }
 
+/** The default waits on Redis, for the server's own connections to the cluster's Redis too. */
+export const REDIS_WAIT_DEFAULTS = { commandTimeout: 1000, connectTimeout: 10_000 } as const;
+
 export function resolveClusterOptions(input: unknown): ResolvedClusterOptions {
   if (input === undefined) throw new TypeError('Expected `options` to be an object with `redis`, got `undefined`');
   const options = checkObject('options', input);
@@ -151,8 +154,8 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterOptions {
     stalledInterval,
     maxStalledCount: checkInteger('maxStalledCount', options.maxStalledCount, 0) ?? 3,
     lockDuration: checkMs('lockDuration', options.lockDuration) ?? stalledInterval,
-    commandTimeout: checkMs('commandTimeout', options.commandTimeout) ?? 1000,
-    connectTimeout: checkMs('connectTimeout', options.connectTimeout) ?? 10_000,
+    commandTimeout: checkMs('commandTimeout', options.commandTimeout) ?? REDIS_WAIT_DEFAULTS.commandTimeout,
+    connectTimeout: checkMs('connectTimeout', options.connectTimeout) ?? REDIS_WAIT_DEFAULTS.connectTimeout,
     heartbeatInterval: checkMs('heartbeatInterval', options.heartbeatInterval) ?? 5000,
     keep: { age: checkMs('keep.age', keep.age) ?? 86_400_000, count: checkInteger('keep.count', keep.count, 1) ?? 100_000 },
     captureCallSites: checkBoolean('captureCallSites', options.captureCallSites) ?? false,

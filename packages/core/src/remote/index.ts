@@ -12,3 +12,5 @@ export { httpAnswerOf, httpErrorOf, retryAfterOf, RETRY_AFTER_SECONDS, type Http
 export { checkInteger, checkMs, checkObject, invalid, show } from '../options.ts';
 export { registerSideloopErrorClass } from '../error-codec.ts';
 export { mainDelay } from '../thread/health.ts';
+export { settlesWithin } from '../cluster/settles-within.ts';
+export { REDIS_WAIT_DEFAULTS } from '../cluster/cluster-options.ts';

@@ -5,6 +5,7 @@
  */
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
+import { REDIS_WAIT_DEFAULTS, settlesWithin } from 'sideloop/remote';
 import { ServerStartError } from '../server-start-error.ts';
 import { redacted, type ResolvedClusterConfig } from './cluster-config.ts';
 import { adapterDuplicates } from './adapter-duplicates.ts';
@@ -24,10 +25,6 @@ export interface ClusterAdapter {
   close(): Promise<void>;
 }
 
-/** `startCluster`'s defaults. */
-const DEFAULT_CONNECT_TIMEOUT = 10_000;
-const DEFAULT_COMMAND_TIMEOUT = 1000;
-
 /**
  * The adapter and its connection. Commands wait for Redis while it is away (offline queue, no retry limit): the
  * adapter's stream reader would spin on errors otherwise, and a broadcast made meanwhile is sent once Redis is back.
@@ -40,11 +37,14 @@ export function clusterAdapter(config: ResolvedClusterConfig, recoveryPackets: n
   });
   client.on('error', () => {}); // reconnects by itself; the cluster's health reports an unreachable Redis
   const streamName = `${config.prefix}:~socket.io`;
-  const connectTimeout = config.timings.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+  const { connectTimeout = REDIS_WAIT_DEFAULTS.connectTimeout, commandTimeout = REDIS_WAIT_DEFAULTS.commandTimeout } = config.timings;
   const readers = adapterDuplicates(client, streamName);
-  const started = within(readers.started, connectTimeout, () => {
-    throw new ServerStartError(`Cluster at ${redacted(config.redis)}: no answer from Redis within ${connectTimeout} ms`);
-  });
+  const started = (async () => {
+    if (!(await settlesWithin(readers.started, connectTimeout))) {
+      throw new ServerStartError(`Cluster at ${redacted(config.redis)}: no answer from Redis within ${connectTimeout} ms`);
+    }
+    await readers.started;
+  })();
   started.catch(() => {}); // the server awaits it before listening; a start that failed before that does not
   const adapter = createAdapter(client, {
     streamName,
@@ -59,26 +59,9 @@ export function clusterAdapter(config: ResolvedClusterConfig, recoveryPackets: n
     async close() {
       // QUIT goes after the broadcasts still queued, so they leave first; a Redis that answers nothing gets as long
       // as a command does (the cluster's `commandTimeout`), then the connection is cut.
-      const quit = client.quit().catch(() => {});
-      const waited = await within(quit.then(() => true), config.timings.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT, () => false);
-      if (!waited) client.disconnect();
+      if (!(await settlesWithin(client.quit(), commandTimeout))) client.disconnect();
       // The stream reader, which `io.close()` stopped, ends once its read returns: not with a Redis that answers nothing.
       for (const duplicate of readers.duplicates) duplicate.disconnect();
     },
   };
-}
-
-/** What `promise` gives, or what `late()` gives (or throws) once `ms` passed first. */
-function within<T>(promise: Promise<T>, ms: number, late: () => T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve, reject) => {
-    timer = setTimeout(() => {
-      try {
-        resolve(late());
-      } catch (error) {
-        reject(error);
-      }
-    }, ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
