@@ -137,8 +137,9 @@ void describe('Socket.IO', () => {
     const left = new Promise<void>((resolve) => serverSide.once('disconnect', () => resolve()));
     socket.io.engine.close();
     await left;
-    // While the client is away: its task ends (task:done goes to a room it is no longer in) and a tick is relayed
-    // (the relay listened to the loop before this listener, so the tick has gone out when this one hears it).
+    // While the client is away: its task ends (task:done goes to a room it is no longer in) and a tick is relayed.
+    // The relay listened to the loop before this listener and sends what it heard at this turn's end (setImmediate),
+    // turns before the new connection below can get through its handshakes to this same process.
     assert.equal((await http(server, 'DELETE', `/api/tasks/${reply.id}`)).status, 200);
     const work = server.loops.targets.get('work')!.target;
     const awayTick = await new Promise<number>((resolve) => {
