@@ -1,13 +1,20 @@
 // sideloop/cluster when Redis goes away: a redis-server of the test's own (append-only file synced on every write) is
 // killed for about 5 s while tasks run. Calls fail at once with the coded error instead of hanging, local loops keep
 // working, and once Redis is back the cluster reconnects by itself and every task stored before the outage completes.
-// A Redis that answers nothing (frozen) fails calls after `commandTimeout` the same way.
+// A Redis that answers nothing (frozen) fails calls after `commandTimeout` the same way; answers that came while this
+// thread stalled past it are not taken for silence.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
 import { startPool, type Pool } from '../../packages/core/src/index.ts';
 import { startCluster, ClusterUnavailableError, type Cluster } from '../../packages/core/src/cluster/index.ts';
 import { eventually, fixture } from '../helpers.ts';
 import { startRedis, type OwnRedis } from './redis-server.ts';
+import { dropPrefix } from './drop-prefix.ts';
+
+/** The machine's shared Redis, for a test that needs no Redis of its own: its keys are under a prefix of its own. */
+const SHARED_REDIS = 'redis://127.0.0.1:6379';
 
 describe('sideloop/cluster with Redis down', () => {
   let redis: OwnRedis;
@@ -107,6 +114,40 @@ describe('sideloop/cluster closing while Redis answers nothing', () => {
       await next?.close({ timeout: 1000 });
       await pool.close();
       await redis.dispose();
+    }
+  });
+});
+
+describe('sideloop/cluster on a thread that stalls', () => {
+  it('takes the answers that came while the thread stalled past commandTimeout for answers, not for silence', async () => {
+    const pool = await startPool(fixture('cluster-work.js'), { minThreads: 1, maxThreads: 1 });
+    const prefix = `stall-${randomUUID()}`;
+    const cluster = await startCluster({ redis: SHARED_REDIS, prefix, node: 'stalled', serve: { work: pool }, commandTimeout: 200 });
+    /**
+     * Makes the call, then stalls this thread for three deadlines at the end of the turn (setImmediate): the next turn
+     * reaches the due deadline before it reads the answers Redis sent meanwhile, as after a long synchronous task.
+     */
+    const stalled = async <T>(call: () => Promise<T>): Promise<T> => {
+      const answer = call();
+      await new Promise<void>((resolve) => setImmediate(() => {
+        const end = performance.now() + 600;
+        while (performance.now() < end);
+        resolve();
+      }));
+      return answer;
+    };
+    try {
+      assert.equal(await cluster.submit('work', 'double', [1]), 2);
+      const { queues } = await stalled(() => cluster.stats());
+      assert.deepEqual(queues, [{ loop: 'work', pending: 0, running: 0, completed: 1, failed: 0, delayed: 0 }]);
+      assert.equal(await stalled(() => cluster.job('not-stored')), undefined);
+      assert.equal(await stalled(async () => cluster.submit('work', 'double', [2])), 4);
+    } finally {
+      await cluster.close({ timeout: 1000 });
+      await pool.close();
+      const admin = new Redis(SHARED_REDIS);
+      await dropPrefix(admin, prefix);
+      admin.disconnect();
     }
   });
 });

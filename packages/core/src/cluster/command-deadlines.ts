@@ -4,7 +4,9 @@
  * for `ms`: a silent Redis never keeps a caller much longer than that, a busy one that keeps answering is waited for.
  * When nothing is asked of Redis on that connection (the calls wait on another one), a PING asks, and its answer
  * decides. One timer runs while calls wait, rather than a timer, a race and their promises per call: at thousands of
- * submissions a second those cost more than the submission's own work.
+ * submissions a second those cost more than the submission's own work. A call fails only after its turn of the event
+ * loop has read the sockets: Node runs due timers before it reads them, so after this thread stalled past a deadline
+ * (a long synchronous task, a starved CPU) the answers that came meanwhile are read first, not taken for silence.
  */
 import type { Redis } from 'ioredis';
 import { lastReply, unavailable, waiting } from './redis-connection.ts';
@@ -20,7 +22,7 @@ export class CommandDeadlines {
   readonly #ms: number;
   /** In the order they started, so in the order of their `due`. */
   readonly #waiting = new Set<Waiting>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 
   constructor(client: Redis, ms: number) {
     this.#client = client;
@@ -52,7 +54,8 @@ export class CommandDeadlines {
     });
   }
 
-  readonly #check = (): void => {
+  /** `polled`: this turn of the event loop has read the sockets since the deadline passed (see the class's doc). */
+  readonly #check = (polled = false): void => {
     this.#timer = undefined;
     const first = this.#waiting.values().next().value;
     if (first === undefined) return;
@@ -67,6 +70,9 @@ export class CommandDeadlines {
       // Nothing asked of Redis on this connection (the calls wait on another one): ask, and judge by the answer.
       client.ping().catch(() => {});
       this.#arm(this.#ms);
+    } else if (!polled) {
+      // setImmediate runs after this turn's poll phase, which reads whatever Redis sent while this thread stalled.
+      this.#timer = setImmediate(() => this.#check(true)).unref();
     } else {
       const cause = new Error(`no answer for ${this.#ms} ms`);
       for (const call of this.#waiting) {
