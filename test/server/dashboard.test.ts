@@ -14,6 +14,7 @@ import { chromium, type Page } from 'playwright-core';
 import { startCluster } from '../../packages/core/src/cluster/index.ts';
 import { startServer, type RunningServer } from '../../packages/server/src/index.ts';
 import { dropPrefix } from '../cluster/drop-prefix.ts';
+import { client, connected } from './helpers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -165,14 +166,33 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
   });
 
   await t.test('shows item_added events arriving, newest first', async () => {
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=event-item][data-event=item_added]').length >= 2, undefined, WAIT);
-    const first = await page.locator('[data-testid=event-item]').first().textContent();
-    // A newer event takes the top of the list.
-    await page.waitForFunction((old) => document.querySelector('[data-testid=event-item]')?.textContent !== old, first, WAIT);
-    const seqs = await page.locator('[data-testid=event-item] .event-body').evaluateAll((els) =>
-      els.map((el) => (JSON.parse(el.getAttribute('title') ?? '{}') as { seq?: number }).seq));
-    assert.ok(seqs.length >= 3);
-    for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i - 1]! > seqs[i]!, `newest first: ${seqs.join(', ')}`);
+    // The feed handles four messages at a time, so its events may arrive out of `seq` order: newest is the last to
+    // arrive, as a Socket.IO client of the test's own gets them (a broadcast reaches every client in one order).
+    const watcher = client(server);
+    const arrived: number[] = [];
+    watcher.on('item_added' as never, ((item: { seq: number }) => arrived.push(item.seq)) as never);
+    try {
+      await connected(watcher);
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=event-item][data-event=item_added]').length >= 2, undefined, WAIT);
+      const first = await page.locator('[data-testid=event-item]').first().textContent();
+      // A newer event takes the top of the list.
+      await page.waitForFunction((old) => document.querySelector('[data-testid=event-item]')?.textContent !== old, first, WAIT);
+      // The events both have seen, in the page's order and in reverse order of arrival; the page may lag behind.
+      const compare = async (): Promise<{ shown: number[]; expected: number[] }> => {
+        const seqs = await page.locator('[data-testid=event-item][data-event=item_added] .event-body').evaluateAll((els) =>
+          els.map((el) => (JSON.parse(el.getAttribute('title') ?? '{}') as { seq?: number }).seq));
+        const shown = seqs.filter((seq): seq is number => seq !== undefined && arrived.includes(seq));
+        return { shown, expected: arrived.filter((seq) => shown.includes(seq)).reverse() };
+      };
+      let seen = await compare();
+      for (const deadline = Date.now() + WAIT.timeout; seen.shown.length < 3; seen = await compare()) {
+        assert.ok(Date.now() < deadline, `three events on the page that the test's client got too: ${JSON.stringify(seen)}`);
+        await page.waitForTimeout(100);
+      }
+      assert.deepEqual(seen.shown, seen.expected, 'newest first');
+    } finally {
+      watcher.close();
+    }
   });
 
   await t.test('shows the feed source connected and counting, and the server healthy', async () => {
