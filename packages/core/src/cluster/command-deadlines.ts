@@ -4,9 +4,10 @@
  * for `ms`: a silent Redis never keeps a caller much longer than that, a busy one that keeps answering is waited for.
  * When nothing is asked of Redis on that connection (the calls wait on another one), a PING asks, and its answer
  * decides. One timer runs while calls wait, rather than a timer, a race and their promises per call: at thousands of
- * submissions a second those cost more than the submission's own work. A call fails only after its turn of the event
- * loop has read the sockets: Node runs due timers before it reads them, so after this thread stalled past a deadline
- * (a long synchronous task, a starved CPU) the answers that came meanwhile are read first, not taken for silence.
+ * submissions a second those cost more than the submission's own work. Silence counts only while this thread could
+ * listen: Node runs due timers before it reads sockets, so after this thread stalled (a long synchronous task, a
+ * starved CPU) the answers that came meanwhile are read first, and a check that ran half a deadline late or more
+ * watches the connection for a whole deadline again (a call under way may need several answers in turn).
  */
 import type { Redis } from 'ioredis';
 import { lastReply, unavailable, waiting } from './redis-connection.ts';
@@ -23,6 +24,8 @@ export class CommandDeadlines {
   /** In the order they started, so in the order of their `due`. */
   readonly #waiting = new Set<Waiting>();
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** When the armed timer is due (performance.now()): a check that runs much later found this thread stalled. */
+  #due = 0;
 
   constructor(client: Redis, ms: number) {
     this.#client = client;
@@ -70,6 +73,8 @@ export class CommandDeadlines {
       // Nothing asked of Redis on this connection (the calls wait on another one): ask, and judge by the answer.
       client.ping().catch(() => {});
       this.#arm(this.#ms);
+    } else if (!polled && now - this.#due >= this.#ms / 2) {
+      this.#arm(this.#ms); // this thread stalled: it has not been listening long enough to call Redis silent
     } else if (!polled) {
       // setImmediate runs after this turn's poll phase, which reads whatever Redis sent while this thread stalled.
       this.#timer = setImmediate(() => this.#check(true)).unref();
@@ -90,6 +95,7 @@ export class CommandDeadlines {
    * answered, a timer still armed for it must not keep a process that is done from exiting.
    */
   #arm(ms: number): void {
+    this.#due = performance.now() + ms;
     this.#timer = setTimeout(this.#check, Math.max(1, ms)).unref();
   }
 }
