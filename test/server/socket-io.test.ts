@@ -118,15 +118,7 @@ void describe('Socket.IO', () => {
     const socket = await open({ reconnection: false });
     const ticks: number[] = [];
     socket.on('tick', (tick: { n: number }) => ticks.push(tick.n));
-    const received = (n: number): Promise<void> => new Promise((resolve) => {
-      const check = (): void => {
-        if (!ticks.includes(n)) return;
-        socket.off('tick', check);
-        resolve();
-      };
-      socket.on('tick', check);
-      check();
-    });
+    const recorded = record<{ n: number }>(socket, 'tick');
     // Recorded from before the submit: a task:done in the same read as the ack would come before a later listener.
     const dones = record<TaskDoneEvent>(socket, 'task:done');
     await next(socket, 'tick');
@@ -154,7 +146,7 @@ void describe('Socket.IO', () => {
     await connected(socket);
     assert.equal(socket.recovered, true, 'the session was recovered');
     assert.equal((await dones.wait((event) => event.id === reply.id)).state, 'cancelled');
-    await received(awayTick);
+    await recorded.wait((tick) => tick.n === awayTick);
     const first = ticks[0]!;
     assert.deepEqual(ticks, ticks.map((_, i) => first + i), `no tick was lost: ${ticks.join(',')}`);
   });
