@@ -25,7 +25,7 @@ export class CommandDeadlines {
   readonly #waiting = new Set<Waiting>();
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   /** When the armed timer is due (performance.now()): a check that runs much later found this thread stalled. */
-  #due = 0;
+  #timerDue = 0;
 
   constructor(client: Redis, ms: number) {
     this.#client = client;
@@ -73,7 +73,7 @@ export class CommandDeadlines {
       // Nothing asked of Redis on this connection (the calls wait on another one): ask, and judge by the answer.
       client.ping().catch(() => {});
       this.#arm(this.#ms);
-    } else if (!polled && now - this.#due >= this.#ms / 2) {
+    } else if (!polled && now - this.#timerDue >= this.#ms / 2) {
       this.#arm(this.#ms); // this thread stalled: it has not been listening long enough to call Redis silent
     } else if (!polled) {
       // setImmediate runs after this turn's poll phase, which reads whatever Redis sent while this thread stalled.
@@ -95,7 +95,7 @@ export class CommandDeadlines {
    * answered, a timer still armed for it must not keep a process that is done from exiting.
    */
   #arm(ms: number): void {
-    this.#due = performance.now() + ms;
+    this.#timerDue = performance.now() + ms;
     this.#timer = setTimeout(this.#check, Math.max(1, ms)).unref();
   }
 }
