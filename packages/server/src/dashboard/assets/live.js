@@ -4,11 +4,14 @@
 import { useEffect, useMemo, useReducer, useRef } from 'preact/hooks';
 import { ApiError, api, openSocket, readToken, saveToken } from './connection.js';
 import { asSnapshot, initialState, isSettled, reduce } from './dashboard-state.js';
+import { frameBatch } from './frame-batch.js';
 
 export { HISTORY_SECONDS, isSettled, loopDelay } from './dashboard-state.js';
 
 export function useLive() {
   const [state, dispatch] = useReducer(reduce, initialState);
+  // What the socket brings is applied once a frame (frame-batch.js); the page's own actions at once.
+  const live = useMemo(() => frameBatch(dispatch), []);
   const socketRef = useRef(null);
   const tokenRef = useRef(readToken());
   const tasksRef = useRef(state.tasks);
@@ -22,6 +25,7 @@ export function useLive() {
   function connect() {
     const token = tokenRef.current;
     const socket = openSocket(token, (status, recovered) => {
+      live.flush();
       dispatch({ type: 'status', status });
       if (status === 'connected') {
         void refreshLoops();
@@ -30,17 +34,17 @@ export function useLive() {
     });
     socket.on('loop:stats', (payload) => {
       const snapshot = asSnapshot(payload);
-      if (snapshot) dispatch({ type: 'stats', snapshot, at: typeof payload.at === 'number' ? payload.at : Date.now() });
+      if (snapshot) live.push({ type: 'stats', snapshot, at: typeof payload.at === 'number' ? payload.at : Date.now() });
     });
     socket.on('task:progress', ({ id, progress }) => {
-      dispatch({ type: 'task-update', id, patch: { progress, state: 'running' }, at: Date.now() });
+      live.push({ type: 'task-update', id, patch: { progress, state: 'running' }, at: Date.now() });
     });
     socket.on('task:done', ({ id, state, value, valueOmitted, error }) => {
-      dispatch({ type: 'task-update', id, patch: { state, value, valueOmitted, error }, at: Date.now() });
+      live.push({ type: 'task-update', id, patch: { state, value, valueOmitted, error }, at: Date.now() });
     });
     socket.onAny((name, payload) => {
       if (name.startsWith('task:') || name.startsWith('loop:')) return;
-      dispatch({ type: 'event', name, payload, at: Date.now() });
+      live.push({ type: 'event', name, payload, at: Date.now() });
     });
     socketRef.current = socket;
     return socket;
