@@ -116,7 +116,12 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
   const cluster = { redis: REDIS, node: 'dashboard', prefix: `test-dashboard-${randomUUID()}` };
   // Replaced once, by the restart in the last step.
   let server: RunningServer = await startServer({ port: 0, cluster });
-  t.after(() => server.close());
+  // A test that timed out goes on running: a server its last step starts after this cleanup is closed there.
+  let cleanedUp = false;
+  t.after(async () => {
+    cleanedUp = true;
+    await server.close();
+  });
   const peer = await startCluster({ redis: REDIS, prefix: cluster.prefix, node: 'peer', heartbeatInterval: 1000 });
   t.after(async () => {
     await peer.close();
@@ -296,6 +301,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
     await server.close();
     await page.waitForSelector('[data-testid=connection-status][data-state=reconnecting]', WAIT);
     server = await startServer({ port, cluster });
+    if (cleanedUp) return server.close();
     await page.waitForSelector('[data-testid=connection-status][data-state=connected]', WAIT);
     await page.waitForSelector('[data-testid=loop-card][data-loop=cpu][data-state=ready]', WAIT);
   });
