@@ -22,7 +22,8 @@ async function queuesOf(queue: string): Promise<Array<{ name: string; ready: num
 conformance({
   name: 'amqp',
   lease: 1000,
-  missing: () => ({ module, factory: 'amqp', options: { url: url(PORT), queue: `sideloop-missing-${randomUUID()}` } }),
+  // A name with 403 in it: a missing queue must not read as refused credentials (403 ACCESS-REFUSED).
+  missing: () => ({ module, factory: 'amqp', options: { url: url(PORT), queue: `sideloop-missing-403-${randomUUID()}` } }),
   async target(): Promise<Target> {
     const queue = `sideloop-test-${randomUUID()}`;
     const admin = await amqplib.connect(url(PORT));

@@ -263,9 +263,13 @@ function toDelivery(message: ConsumeMessage, channel: ConfirmChannel, queue: str
   };
 }
 
-/** Refused credentials (403 ACCESS_REFUSED) are final; anything else is a connection to try again. */
+/**
+ * Refused credentials (403 ACCESS-REFUSED) are final; anything else is a connection to try again. Only the broker's
+ * reply name is read: a queue's name in a message (`no queue 'orders-403'`) must not make it a refusal.
+ */
 function classify(error: unknown): unknown {
+  if (error instanceof SourceError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (/ACCESS_REFUSED|403/.test(message)) return new SourceError('SIDELOOP_SOURCE_AUTH', `amqp: ${message}`, { cause: error });
+  if (/ACCESS[-_]REFUSED/.test(message)) return new SourceError('SIDELOOP_SOURCE_AUTH', `amqp: ${message}`, { cause: error });
   return error;
 }
