@@ -12,7 +12,7 @@ export async function init(name) {
 export async function lookup(key) {
   const { signal } = taskContext();
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, 20);
+    const timer = setTimeout(resolve, key === 'slow' ? 10_000 : 20);
     signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
   });
   session.queries++;

@@ -8,7 +8,7 @@ console.log('async:', await loop.submit('lookup', 'a'));
 console.log('blocking:', loop.callSync('lookup', 'b'));
 
 try {
-  await loop.with({ timeout: 5 }).submit('lookup', 'slow');
+  await loop.with({ timeout: 50 }).submit('lookup', 'slow'); // takes 10 s: cancelled after 50 ms
 } catch (error) {
   console.log('timed out:', error instanceof TimeoutError);
 }
