@@ -2,21 +2,15 @@
 // emits a burst of relayed events: the page applies what the socket brings once a frame, so it keeps up with ten
 // thousand events sent as fast as the server can, shows the last one, and answers what is typed straight after.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { startServer } from '../../packages/server/src/index.ts';
+import { launchBrowser, skip, WAIT } from './browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
-/** Generous: the machine may be busy; nothing here asserts on timing. */
-const WAIT = { timeout: 45_000 };
 /**
  * For the page to take in the whole burst: seconds, or half a minute on a very busy machine. The page that drew
  * once per event had not taken it in after these two minutes (load average 15 on 2 CPUs).
  */
 const BURST_WAIT = { timeout: 120_000 };
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (run scripts/ensure-chromium.sh)`;
 const config = new URL('./fixtures/burst.config.ts', import.meta.url).pathname;
 const COUNT = 10_000;
 
@@ -26,8 +20,7 @@ declare const document: { querySelector(selector: string): { textContent: string
 void test('the dashboard keeps up with a burst of relayed events and still answers what is typed', { skip, timeout: 300_000 }, async (t) => {
   const server = await startServer({ port: 0, config });
   t.after(() => server.close());
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchBrowser(t);
   const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));

@@ -3,16 +3,11 @@
 // `/api/health` answers from: green ok, amber degraded (restarting), red unhealthy (health checks failing, crashed,
 // failed).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startServer } from '../../packages/server/src/index.ts';
+import { launchBrowser, skip, WAIT } from './browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
-/** Generous: the machine may be busy; nothing here asserts on timing. */
-const WAIT = { timeout: 45_000 };
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (run scripts/ensure-chromium.sh)`;
 const config = new URL('./fixtures/health.config.ts', import.meta.url).pathname;
 
 /** The page's `document`, as far as the functions below that run in the browser use it (no DOM lib here). */
@@ -49,8 +44,7 @@ async function pillOf(page: Page, loop: string, state: string, health: string): 
 void test('loop cards take the health model\'s colours: ok, degraded while restarting, unhealthy', { skip, timeout: 180_000 }, async (t) => {
   const server = await startServer({ port: 0, config, statsInterval: 200 });
   t.after(() => server.close());
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchBrowser(t);
   const page = await browser.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));

@@ -3,16 +3,10 @@
 // is deleted under it: it reconnects, finds no stream, and that cannot be retried.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { chromium } from 'playwright-core';
 import { startServer, validateConfig } from '../../packages/server/src/index.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
-const WAIT = { timeout: 45_000 };
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (run scripts/ensure-chromium.sh)`;
+import { launchBrowser, skip, WAIT } from './browser.ts';
 
 void test('a source that stops for good turns the health strip red with the reason, and its card failed', { skip, timeout: 120_000 }, async (t) => {
   const stream = `sideloop-dashboard-${randomUUID()}`;
@@ -30,8 +24,7 @@ void test('a source that stops for good turns the health strip red with the reas
     }, new URL('.', import.meta.url).pathname, 'test'),
   });
   t.after(() => server.close());
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchBrowser(t);
   const page = await browser.newPage();
   await page.goto(server.url);
 

@@ -7,22 +7,14 @@
 // Set DASHBOARD_SCREENSHOT=docs/dashboard.png to save a picture of the page at the end.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startCluster } from '../../packages/core/src/cluster/index.ts';
 import { startServer, type RunningServer } from '../../packages/server/src/index.ts';
 import { dropPrefix } from '../cluster/drop-prefix.ts';
+import { launchBrowser, skip, WAIT } from './browser.ts';
 import { client, connected } from './helpers.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-/** Generous: the machine may be busy; nothing here asserts on timing. */
-const WAIT = { timeout: 45_000 };
 
 /** n for the task that runs to completion: large enough for several progress reports, small enough to finish soon. */
 const PRIMES_N = 400_000_000;
@@ -40,8 +32,6 @@ declare const document: {
   querySelectorAll(selector: string): { length: number };
 };
 declare function requestAnimationFrame(callback: () => void): number;
-
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (run scripts/ensure-chromium.sh)`;
 
 async function runTask(page: Page, loop: string, fn: string, args: unknown[]): Promise<string> {
   const before = await page.locator('[data-testid=task-item]').count();
@@ -129,8 +119,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
     await dropPrefix(admin, cluster.prefix);
     admin.disconnect();
   });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchBrowser(t);
   const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -310,8 +299,7 @@ void test('the dashboard shows the demo live and runs, follows and cancels tasks
 void test('the dashboard asks for the token a server requires, and uses it', { skip, timeout: 120_000 }, async (t) => {
   const server = await startServer({ port: 0, token: 'open-sesame' });
   t.after(() => server.close());
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchBrowser(t);
 
   await t.test('without a token it says one is needed, then connects with the one typed in', async () => {
     const page = await browser.newPage();

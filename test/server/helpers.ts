@@ -55,11 +55,11 @@ export function next<T = any>(socket: Client, event: string, test: (payload: T) 
 }
 
 /**
- * Records every `event` payload from now on; `wait(test)` resolves with the first that matches, received already or
- * later. For an event that may come before the code that waits for it runs: a task's `task:done` can arrive in the
- * same read as its submit's ack, before the ack's continuation registers a listener.
+ * Records every `event` payload from now on, in `seen`; `wait(test)` resolves with the first that matches, received
+ * already or later. For an event that may come before the code that waits for it runs: a task's `task:done` can
+ * arrive in the same read as its submit's ack, before the ack's continuation registers a listener.
  */
-export function record<T = any>(socket: Client, event: string): { wait(test: (payload: T) => boolean): Promise<T> } {
+export function record<T = any>(socket: Client, event: string): { seen: readonly T[]; wait(test: (payload: T) => boolean): Promise<T> } {
   const seen: T[] = [];
   const waiting: Array<{ test: (payload: T) => boolean; resolve: (payload: T) => void }> = [];
   socket.on(event, ((payload: T) => {
@@ -71,6 +71,7 @@ export function record<T = any>(socket: Client, event: string): { wait(test: (pa
     }
   }) as never);
   return {
+    seen,
     wait: (test) => {
       const found = seen.find(test);
       return found !== undefined ? Promise.resolve(found) : new Promise((resolve) => waiting.push({ test, resolve }));
