@@ -24,6 +24,7 @@ conformance({
   lease: 1000,
   // A name with 403 in it: a missing queue must not read as refused credentials (403 ACCESS-REFUSED).
   missing: () => ({ module, factory: 'amqp', options: { url: url(PORT), queue: `sideloop-missing-403-${randomUUID()}` } }),
+  refused: () => ({ module, factory: 'amqp', options: { url: `amqp://guest:not-the-password@127.0.0.1:${PORT}`, queue: `sideloop-refused-${randomUUID()}` } }),
   async target(): Promise<Target> {
     const queue = `sideloop-test-${randomUUID()}`;
     const admin = await amqplib.connect(url(PORT));

@@ -40,6 +40,8 @@ export interface Harness {
   name: string;
   /** A source for a queue that does not exist (without `create`), where the broker has such a thing. */
   missing?: () => SourceSpec;
+  /** A source whose credentials the broker refuses, where the machine's broker checks them. */
+  refused?: () => SourceSpec;
   /** The lease the scenarios use (ms); small, so a crashed consumer's messages come back soon. */
   lease: number;
   target(): Promise<Target>;
@@ -250,6 +252,17 @@ export function conformance(harness: Harness): void {
       await assert.rejects(loop.spawn('run', harness.missing!(), { lease: harness.lease }), (error: any) => {
         assert.ok(error instanceof SourceError, `expected SourceError, got ${error?.name}: ${error?.message}`);
         assert.equal(error.code, 'SIDELOOP_SOURCE_NOT_FOUND');
+        return true;
+      });
+      assert.deepEqual(recorder.connections, [], 'not taken for a lost connection');
+    });
+
+    test('credentials the broker refuses fail the start with SourceError SIDELOOP_SOURCE_AUTH', { skip: !harness.refused }, async () => {
+      const recorder = new Recorder();
+      const loop = await consumerLoop(harness, recorder);
+      await assert.rejects(loop.spawn('run', harness.refused!(), { lease: harness.lease }), (error: any) => {
+        assert.ok(error instanceof SourceError, `expected SourceError, got ${error?.name}: ${error?.message}`);
+        assert.equal(error.code, 'SIDELOOP_SOURCE_AUTH', error.message);
         return true;
       });
       assert.deepEqual(recorder.connections, [], 'not taken for a lost connection');

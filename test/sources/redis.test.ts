@@ -12,6 +12,8 @@ conformance({
   name: 'redis',
   lease: 1000,
   missing: () => ({ module, factory: 'redis', options: { url: `redis://127.0.0.1:${PORT}`, stream: `sideloop-missing-${randomUUID()}`, group: 'none' } }),
+  // Redis 6's ACL: a user that does not exist is refused (WRONGPASS), with or without a default password.
+  refused: () => ({ module, factory: 'redis', options: { url: `redis://sideloop-nobody:not-the-password@127.0.0.1:${PORT}`, stream: `sideloop-refused-${randomUUID()}`, group: 'none' } }),
   async target(): Promise<Target> {
     const stream = `sideloop-test-${randomUUID()}`;
     const group = 'conformance';

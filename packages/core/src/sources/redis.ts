@@ -74,8 +74,10 @@ export function redis(options: RedisSourceOptions): RedisSource {
   // The acks of one event-loop turn go out as one XACK of their ids, on the connection they were received over.
   let acks: Burst<string> | undefined;
   // Connections of our own fail fast and stay down: consume() reconnects (with its events and backoff), and their
-  // errors reach it as rejected commands, so the 'error' event needs no listener of its own.
-  const quiet = (client: Redis): Redis => client.on('error', () => {});
+  // errors reach it as rejected commands. One does not: a refused AUTH rejects connect() with "Connection is
+  // closed.", and only the 'error' event says why, so each connection's last one is kept for connect() to classify.
+  const errors = new WeakMap<Redis, Error>();
+  const quiet = (client: Redis): Redis => client.on('error', (error: Error) => void errors.set(client, error));
   const open = (): Redis => quiet(new Redis(url!, { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false, maxRetriesPerRequest: 0 }));
   const drop = (): void => {
     // Acks still queued go out first: a stop waits for them (the drain awaits each ack), a lost connection fails them.
@@ -117,8 +119,9 @@ export function redis(options: RedisSourceOptions): RedisSource {
         const client = commands;
         acks = burst(async (ids: string[]) => void (await client.call('XACK', stream, group, ...ids)));
       } catch (error) {
+        const refusal = [commands, reader].map((client) => client && errors.get(client)).find((e) => classify(e) instanceof SourceError);
         drop();
-        throw classify(error);
+        throw classify(refusal ?? error);
       }
       if (create) {
         await commands.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM').catch((error: Error) => {
