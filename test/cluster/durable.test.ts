@@ -242,6 +242,14 @@ describe('sideloop/cluster', () => {
     assert.match(error.message, /ECONNREFUSED/);
   });
 
+  it('fails to start at once with ClusterUnavailableError when Redis refuses the credentials', async () => {
+    // Far longer than this test takes: the refusal must end the start, not the timer (whose message would differ).
+    const error = await startCluster({ redis: 'redis://sideloop-nobody:not-the-password@127.0.0.1:6379', connectTimeout: 60_000 })
+      .then(() => assert.fail('started'), (e: unknown) => e) as Error & { code: string };
+    assert.equal(error.code, 'SIDELOOP_CLUSTER_UNAVAILABLE');
+    assert.match(error.message, /^Redis refused the credentials: WRONGPASS/);
+  });
+
   it('serves a loop as well as a pool, and lists the nodes and the queues in stats()', async () => {
     const loop = await startLoop(fixture('cluster-work.js'));
     opened.push(loop);

@@ -39,7 +39,7 @@ export interface ClusterOptions {
   lockDuration?: number;
   /** How long (ms) a call waits on a Redis that answers nothing before it fails with `ClusterUnavailableError`. @default 1000 */
   commandTimeout?: number;
-  /** How long (ms) `startCluster` waits for Redis before it fails with `ClusterUnavailableError`. @default 10000 */
+  /** How long (ms) `startCluster` waits for Redis before it fails with `ClusterUnavailableError` (at once when Redis refuses the credentials). @default 10000 */
   connectTimeout?: number;
   /** How often (ms) this node writes its heartbeat; a node is shown dead after three missed ones. @default 5000 */
   heartbeatInterval?: number;

@@ -15,7 +15,7 @@ import {
   type SubmitOptions,
 } from './cluster-options.ts';
 import { DurableTask, type DurableCarrier, type FoundTask } from './durable-task.ts';
-import { ClusterClosedError, JobIdConflictError } from './errors.ts';
+import { ClusterClosedError, ClusterUnavailableError, JobIdConflictError } from './errors.ts';
 import { encodeValue, type JobData } from './job-codec.ts';
 import type { RunnerEvents, RunnerSettings } from './job-runner.ts';
 import { targetJobs } from './target-jobs.ts';
@@ -410,29 +410,33 @@ function conflict(loop: string, id: string): JobIdConflictError {
   return new JobIdConflictError(`The jobId "${id}" of loop "${loop}" names a task with another function or other arguments: use a new id`, id);
 }
 
-/** Waits for the first connection; `ClusterUnavailableError` naming the cause after `ms`. */
+/**
+ * Waits for the first connection; `ClusterUnavailableError` naming the cause after `ms`, or at once when Redis
+ * refuses the credentials (ioredis would retry them for ever).
+ */
 async function waitReady(client: Redis, ms: number): Promise<void> {
-  let last: unknown = new Error(`no connection within ${ms} ms`);
-  const onError = (error: unknown): void => {
-    last = error;
-  };
-  client.on('error', onError);
+  let onError: (error: Error) => void = () => {};
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(last), ms);
+      let last: unknown = new Error(`no connection within ${ms} ms`);
+      const timer = setTimeout(() => reject(unavailable(last, `Cannot reach Redis within ${ms} ms`)), ms);
+      onError = (error) => {
+        last = error;
+        if (!/NOAUTH|WRONGPASS|NOPERM/.test(error.message)) return;
+        clearTimeout(timer);
+        reject(new ClusterUnavailableError(`Redis refused the credentials: ${error.message}`, { cause: error }));
+      };
+      client.on('error', onError);
       client.once('ready', () => {
         clearTimeout(timer);
         resolve();
       });
-      client.connect().catch(() => {}); // ioredis keeps trying; 'ready' or the timer decides
+      client.connect().catch(() => {}); // ioredis keeps trying; 'ready', a refusal or the timer decides
     });
-  } catch (error) {
-    throw unavailable(error, `Cannot reach Redis within ${ms} ms`);
   } finally {
     client.off('error', onError);
   }
 }
-
 
 /**
  * Connects to Redis and starts this node: its heartbeat, and BullMQ workers for each loop in `serve` (inside the
