@@ -1,5 +1,8 @@
-// The conformance suite on NATS JetStream (the machine's server on 127.0.0.1:4222), one stream per test.
+// The conformance suite on NATS JetStream (the machine's server on 127.0.0.1:4222), one stream per test; refused
+// credentials on a nats-server of this file's own, since the machine's takes anyone.
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { after } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { nats } from '../../packages/core/src/sources/nats.ts';
@@ -9,10 +12,29 @@ import { tcpProxy } from './tcp-proxy.ts';
 const PORT = 4222;
 const module = new URL('../../packages/core/src/sources/nats.ts', import.meta.url).href;
 
+/** A nats-server that checks credentials, on a loopback port it picks; its log is read to the end (Go dies writing to a closed pipe). */
+async function guardedServer(): Promise<{ port: number; stop(): void }> {
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', '-1', '--user', 'sideloop', '--pass', 'the-password'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject).once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${log}`)));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      log += chunk;
+      const found = /Listening for client connections on 127\.0\.0\.1:(\d+)/.exec(log);
+      if (found) resolve(Number(found[1]));
+    });
+  });
+  return { port, stop: () => child.kill() };
+}
+
+const guarded = await guardedServer();
+after(() => guarded.stop());
+
 conformance({
   name: 'nats',
   lease: 1000,
   missing: () => ({ module, factory: 'nats', options: { servers: `127.0.0.1:${PORT}`, stream: `sideloop-missing-${randomUUID()}`, consumer: 'none', subject: `sideloop.missing.${randomUUID()}` } }),
+  refused: () => ({ module, factory: 'nats', options: { servers: `nats://sideloop:not-the-password@127.0.0.1:${guarded.port}`, stream: `sideloop-refused-${randomUUID()}`, consumer: 'none', subject: `sideloop.refused.${randomUUID()}` } }),
   async target(): Promise<Target> {
     const id = randomUUID();
     const stream = `sideloop-test-${id}`;
