@@ -17,7 +17,7 @@ import { stripVTControlCharacters } from 'node:util';
 const CORE_FILES = [
   'loop', 'task', 'sync-call', 'pool', 'services', 'pool-faults', 'pool-placement', 'cooperative-cancel', 'crash',
   'errors', 'events', 'progress', 'retries', 'stream', 'supervision', 'lifecycle', 'health', 'diagnostics', 'transfer',
-  'internals', 'reuse', 'fastify-plugin', 'mcp-session', 'sources/memory', 'sources/memory-delays',
+  'internals', 'reuse', 'timeout-stall', 'fastify-plugin', 'mcp-session', 'sources/memory', 'sources/memory-delays',
 ].map((name) => `test/${name}.test.ts`);
 
 const bin = (name) => join('node_modules', '.bin', process.platform === 'win32' ? `${name}.exe` : name);

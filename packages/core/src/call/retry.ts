@@ -92,11 +92,17 @@ export class RetryingCall implements TaskCarrier {
     this.#expire(error);
   }
 
-  /** The caller's timeout bounds every attempt together: the running one is stopped with it. */
+  /**
+   * The caller's timeout bounds every attempt together. A running attempt is expired by its carrier, which takes an
+   * answer that already came over the timeout (connection.ts); either way it settles the caller's task through
+   * `#settled` (a TimeoutError is not retried). Between attempts, the task fails now.
+   */
   #expire(error: TimeoutError): void {
-    if (!this.task.settleRejected(error)) return;
-    this.#finish(() => {});
-    this.#current?.cancel(error);
+    const current = this.#current;
+    if (this.task.done()) return;
+    if (current?.done()) return queueMicrotask(() => this.#expire(error)); // after `#settled` has seen it
+    if (current) return this.#carrier.expire(current.seq, error);
+    this.#finish(() => this.task.settleRejected(error));
   }
 
   // TaskCarrier: the caller's task, forwarded to the running attempt.

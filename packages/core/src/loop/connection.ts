@@ -222,8 +222,13 @@ export class Connection implements Carrier {
     if (record?.claim && record.preempted === undefined) record.preempted = takeClaim(this.#bell, seq);
   }
 
-  /** The call's `timeout` passed: reject it with `error` and abort its signal in the loop with it. */
+  /**
+   * The call's `timeout` passed: reject it with `error` and abort its signal in the loop with it. Node runs due timers
+   * before it reads ports, so an answer that came while this thread was held up past the timeout (a long synchronous
+   * handler) is read first, and wins.
+   */
   expire(seq: number, error: TimeoutError): void {
+    this.drainNow();
     const record = this.#calls.get(seq);
     if (!record) return;
     this.preempt(seq);

@@ -287,8 +287,13 @@ export class PoolDispatcher implements Carrier, Exports {
     this.#stop(call, reason);
   }
 
-  /** The call's `timeout` passed: reject it with `error` and abort its signal in the thread. */
+  /**
+   * The call's `timeout` passed: reject it with `error` and abort its signal in the thread. An answer already waiting
+   * on its thread's port (this thread was held up past the timeout: timers run before ports are read) wins.
+   */
   expire(seq: number, error: TimeoutError): void {
+    const thread = this.calls.get(seq)?.thread;
+    if (thread && thread.state !== 'starting') thread.readNow();
     const call = this.calls.get(seq);
     if (!call || call.cancelling || !call.task.settleRejected(error)) return;
     this.failed++;
