@@ -1,6 +1,6 @@
-// A call's `timeout` against an answer that came while the caller's thread was held up: a request handler that
-// submits a call and then blocks past its timeout (synchronous work, a starved CPU) finds the answer waiting when it
-// lets go. Node runs due timers before it reads ports, so the timeout fires first; the answer must still win.
+// A `timeout` against an answer that came while the caller's thread was held up: a request handler that submits a
+// call (or pings a loop) and then blocks past the timeout (synchronous work, a starved CPU) finds the answer waiting
+// when it lets go. Node runs due timers before it reads ports, so the timeout fires first; the answer must still win.
 import assert from 'node:assert/strict';
 import { createServer, connect } from 'node:net';
 import { once } from 'node:events';
@@ -18,10 +18,10 @@ interface Target {
 }
 
 /**
- * Submits the call from a socket's handler (as an HTTP handler would), then holds the thread until the answer has
- * been posted and the timeout has passed, and returns how the call settled.
+ * Runs `begin` from a socket's handler (as an HTTP handler would) and holds the thread until the flag it was given is
+ * up (`begin` arranges that only after the answer was posted) and the timeout has passed; returns how it settled.
  */
-async function submitThenStall(target: Target, maxAttempts?: number): Promise<unknown> {
+async function beginThenStall(begin: (flag: Int32Array) => Promise<unknown>): Promise<unknown> {
   const server = createServer((socket) => socket.on('data', () => socket.end())).listen(0, '127.0.0.1');
   await once(server, 'listening');
   const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
@@ -30,11 +30,11 @@ async function submitThenStall(target: Target, maxAttempts?: number): Promise<un
     const settled = new Promise<unknown>((resolve, reject) => client.once('end', () => {
       try {
         const started = performance.now();
-        const task = target.with({ timeout: TIMEOUT, maxAttempts }).submit('answerThenFlag', flag);
+        const pending = begin(flag);
         // 'not-equal': the flag was already up.
         if (Atomics.wait(flag, 0, 0, 60_000) === 'timed-out') throw new Error('the loop did not answer within 60 s');
         while (performance.now() - started < TIMEOUT * 3);
-        task.then(resolve, resolve);
+        pending.then(resolve, resolve);
       } catch (error) {
         reject(error);
       }
@@ -48,19 +48,34 @@ async function submitThenStall(target: Target, maxAttempts?: number): Promise<un
   }
 }
 
+/** A call with a timeout (and `maxAttempts`, if given) to `answerThenFlag`, which raises the flag after answering. */
+const call = (target: unknown, maxAttempts?: number) => (flag: Int32Array): Promise<unknown> =>
+  (target as Target).with({ timeout: TIMEOUT, maxAttempts }).submit('answerThenFlag', flag);
+
 void test('a loop call answered while its caller was blocked past the timeout fulfils with the answer', async () => {
   const loop = await startLoop(fixture('answer-then-flag.js'));
-  assert.equal(await submitThenStall(loop as unknown as Target), 'the answer');
+  assert.equal(await beginThenStall(call(loop)), 'the answer');
 });
 
 void test('a pool call answered while its caller was blocked past the timeout fulfils with the answer', async () => {
   const pool = await startPool(fixture('answer-then-flag.js'), { minThreads: 1, maxThreads: 1 });
-  assert.equal(await submitThenStall(pool as unknown as Target), 'the answer');
+  assert.equal(await beginThenStall(call(pool)), 'the answer');
 });
 
 void test('with retries too: the answer of the running attempt wins over the timeout that bounds them all', async () => {
   const loop = await startLoop(fixture('answer-then-flag.js'));
-  assert.equal(await submitThenStall(loop as unknown as Target, 3), 'the answer');
+  assert.equal(await beginThenStall(call(loop, 3)), 'the answer');
   const pool = await startPool(fixture('answer-then-flag.js'), { minThreads: 1, maxThreads: 1 });
-  assert.equal(await submitThenStall(pool as unknown as Target, 3), 'the answer');
+  assert.equal(await beginThenStall(call(pool, 3)), 'the answer');
+});
+
+void test('a ping answered while the caller was blocked past its timeout resolves: the loop was not blocked', async () => {
+  const loop = await startLoop(fixture('answer-then-flag.js'));
+  const outcome = await beginThenStall((flag) => {
+    const ping = loop.ping({ timeout: TIMEOUT });
+    // The loop answers in order: the flag goes up after the pong was posted.
+    void loop.submit('answerThenFlag', flag);
+    return ping;
+  });
+  assert.equal(typeof outcome, 'number', String(outcome));
 });

@@ -37,7 +37,8 @@ Options:
   --cluster <url>  Be a node of a cluster on this Redis (redis://host:6379): durable tasks,
                    Socket.IO events to clients of every node (docs/cluster.md); overrides the
                    config's cluster.redis. Exits with one line when Redis is not reachable within
-                   cluster.connectTimeout (default 10000 ms, during which it retries)
+                   cluster.connectTimeout (default 10000 ms, during which it retries), or at once
+                   when it refuses the credentials
   --node <name>    This node's name in the cluster (default: hostname:pid)
   -h, --help       Show this help
 

@@ -268,6 +268,8 @@ export class Connection implements Carrier {
     const started = performance.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        this.drainNow(); // a pong that came while this thread was held up (see expire) answers first
+        if (!this.#pings.has(seq)) return;
         this.#pings.delete(seq);
         this.#updateActive();
         reject(new TimeoutError(`Loop "${this.loopName}" did not answer a ping within ${timeout} ms (it is blocked)`, timeout));
