@@ -14,7 +14,9 @@ closeEveryLoopAfterEach();
 const TIMEOUT = 50;
 
 interface Target {
-  with(options: { timeout: number; maxAttempts?: number }): { submit(fn: 'answerThenFlag', flag: Int32Array): Promise<unknown> };
+  with(options: { timeout: number; maxAttempts?: number; retryDelay?: number }): {
+    submit(fn: 'answerThenFlag' | 'failOnceThenFlag', flag: Int32Array): Promise<unknown>;
+  };
 }
 
 /**
@@ -26,7 +28,7 @@ async function beginThenStall(begin: (flag: Int32Array) => Promise<unknown>): Pr
   await once(server, 'listening');
   const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
   try {
-    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const flag = new Int32Array(new SharedArrayBuffer(8)); // [raised, runs]
     const settled = new Promise<unknown>((resolve, reject) => client.once('end', () => {
       try {
         const started = performance.now();
@@ -67,6 +69,12 @@ void test('with retries too: the answer of the running attempt wins over the tim
   assert.equal(await beginThenStall(call(loop, 3)), 'the answer');
   const pool = await startPool(fixture('answer-then-flag.js'), { minThreads: 1, maxThreads: 1 });
   assert.equal(await beginThenStall(call(pool, 3)), 'the answer');
+});
+
+void test('an attempt whose failure was waiting when the timeout fired is not tried again: its error stands', async () => {
+  const loop = await startLoop(fixture('answer-then-flag.js'));
+  const outcome = await beginThenStall((flag) => (loop as unknown as Target).with({ timeout: TIMEOUT, maxAttempts: 3, retryDelay: 0 }).submit('failOnceThenFlag', flag));
+  assert.ok(outcome instanceof Error && outcome.message === 'the first attempt fails', String(outcome));
 });
 
 void test('a ping answered while the caller was blocked past its timeout resolves: the loop was not blocked', async () => {

@@ -32,6 +32,8 @@ export class RetryingCall implements TaskCarrier {
   #timer: NodeJS.Timeout | undefined;
   /** When the next attempt is due (performance.now()), between attempts. */
   #nextAt = 0;
+  /** The caller's timeout passed: no further attempt. */
+  #expired = false;
 
   /** Starts the first attempt; throws what the carrier throws for it (an unknown function, a closed target). */
   constructor(carrier: Carrier, kind: CallKind, fn: string, args: unknown[], setup: CallSetup, attempts: number, delay: RetryDelay) {
@@ -64,7 +66,7 @@ export class RetryingCall implements TaskCarrier {
   #settled(attempt: Task<unknown>, ok: boolean, result: unknown): void {
     if (attempt !== this.#current || this.task.done()) return;
     if (ok) return this.#finish(() => this.task.settleFulfilled(result));
-    if (this.#attempt >= this.#attempts || !retryable(result)) return this.#finish(() => this.task.settleRejected(result));
+    if (this.#expired || this.#attempt >= this.#attempts || !retryable(result)) return this.#finish(() => this.task.settleRejected(result));
     this.#current = undefined;
     const delay = retryDelayMs(this.#delay, this.#attempt);
     this.#nextAt = performance.now() + delay;
@@ -93,16 +95,22 @@ export class RetryingCall implements TaskCarrier {
   }
 
   /**
-   * The caller's timeout bounds every attempt together. A running attempt is expired by its carrier, which takes an
-   * answer that already came over the timeout (connection.ts); either way it settles the caller's task through
-   * `#settled` (a TimeoutError is not retried). Between attempts, the task fails now.
+   * The caller's timeout bounds every attempt together. A running attempt is expired by its carrier, which reads an
+   * answer that already came first (connection.ts): that answer, or the timeout, then settles the caller's task
+   * through `#settled`, and nothing is tried again. Between attempts (or if the carrier no longer knows the attempt),
+   * the task fails now.
    */
   #expire(error: TimeoutError): void {
-    const current = this.#current;
     if (this.task.done()) return;
+    const current = this.#current;
     if (current?.done()) return queueMicrotask(() => this.#expire(error)); // after `#settled` has seen it
-    if (current) return this.#carrier.expire(current.seq, error);
+    this.#expired = true;
+    if (current) {
+      this.#carrier.expire(current.seq, error);
+      if (current.done()) return;
+    }
     this.#finish(() => this.task.settleRejected(error));
+    current?.cancel(error);
   }
 
   // TaskCarrier: the caller's task, forwarded to the running attempt.
