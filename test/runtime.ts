@@ -41,6 +41,10 @@ export const PROBES_THREAD_DEATH: Gap = {
   deno: "a Worker has no `performance`, so a thread's death cannot be probed (https://github.com/denoland/deno/issues/35150)",
 };
 
+/** A timer reads off a port (receiveMessageOnPort) a message that arrived while the thread was blocked. */
+export const READ_WHAT_ARRIVED: Gap = {
+  deno: 'receiveMessageOnPort skips a message the port\'s own receive loop has taken off the channel and not dispatched yet (scripts/deno-port-order.js; README, "Bun and Deno"), so the timeout can miss an answer that came: 2 runs in 10 under load; no Deno issue found yet',
+};
 /** Returns test options that skip the test on the runtimes `gaps` name, with the reason; on Node, none. */
 export function unsupportedOn(...gaps: Gap[]): { skip?: string } {
   if (runtime === 'node') return {};

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { startLoop, DeadlockError, TimeoutError } from '../packages/core/src/index.ts';
-import { fixture, closeEveryLoopAfterEach } from './helpers.ts';
+import { startLoop, startPool, DeadlockError, TimeoutError } from '../packages/core/src/index.ts';
+import { fixture, closeEveryLoopAfterEach, eventually } from './helpers.ts';
 
 // Loops and pools a test starts are closed after it (the suite also runs on Node 22, which has no `await using`).
 closeEveryLoopAfterEach();
@@ -31,6 +31,21 @@ test('events emitted during a blocking call are delivered afterwards, in order',
   assert.deepEqual(seen, [], 'listeners do not run inside the blocking call');
   await Promise.resolve();
   assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+});
+
+test('events of a blocking call that times out are delivered afterwards too, never inside it (loop and pool)', async () => {
+  // The timeout reads what already arrived before it throws (connection.ts, dispatcher.ts): that read must not run
+  // listeners either.
+  const loop = await startLoop(fixture('echo.js'));
+  const pool = await startPool(fixture('echo.js'), { minThreads: 1, maxThreads: 1 });
+  for (const target of [loop, pool]) {
+    const seen: number[] = [];
+    target.on('tick', (n) => seen.push(n as number));
+    assert.throws(() => target.with({ timeout: 200 }).callSync('emitThenSleep', 3, 60_000), TimeoutError);
+    assert.deepEqual(seen, [], 'listeners do not run inside the blocking call');
+    await eventually(() => seen.length === 3, 'the three events');
+    assert.deepEqual(seen, [0, 1, 2]);
+  }
 });
 
 test('a blocking call on the loop\'s own thread throws DeadlockError at once', async () => {

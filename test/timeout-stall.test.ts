@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { startLoop, startPool } from '../packages/core/src/index.ts';
 import { fixture, closeEveryLoopAfterEach } from './helpers.ts';
+import { READ_WHAT_ARRIVED, unsupportedOn } from './runtime.ts';
 
 closeEveryLoopAfterEach();
 
@@ -54,30 +55,30 @@ async function beginThenStall(begin: (flag: Int32Array) => Promise<unknown>): Pr
 const call = (target: unknown, maxAttempts?: number) => (flag: Int32Array): Promise<unknown> =>
   (target as Target).with({ timeout: TIMEOUT, maxAttempts }).submit('answerThenFlag', flag);
 
-void test('a loop call answered while its caller was blocked past the timeout fulfils with the answer', async () => {
+void test('a loop call answered while its caller was blocked past the timeout fulfils with the answer', unsupportedOn(READ_WHAT_ARRIVED), async () => {
   const loop = await startLoop(fixture('answer-then-flag.js'));
   assert.equal(await beginThenStall(call(loop)), 'the answer');
 });
 
-void test('a pool call answered while its caller was blocked past the timeout fulfils with the answer', async () => {
+void test('a pool call answered while its caller was blocked past the timeout fulfils with the answer', unsupportedOn(READ_WHAT_ARRIVED), async () => {
   const pool = await startPool(fixture('answer-then-flag.js'), { minThreads: 1, maxThreads: 1 });
   assert.equal(await beginThenStall(call(pool)), 'the answer');
 });
 
-void test('with retries too: the answer of the running attempt wins over the timeout that bounds them all', async () => {
+void test('with retries too: the answer of the running attempt wins over the timeout that bounds them all', unsupportedOn(READ_WHAT_ARRIVED), async () => {
   const loop = await startLoop(fixture('answer-then-flag.js'));
   assert.equal(await beginThenStall(call(loop, 3)), 'the answer');
   const pool = await startPool(fixture('answer-then-flag.js'), { minThreads: 1, maxThreads: 1 });
   assert.equal(await beginThenStall(call(pool, 3)), 'the answer');
 });
 
-void test('an attempt whose failure was waiting when the timeout fired is not tried again: its error stands', async () => {
+void test('an attempt whose failure was waiting when the timeout fired is not tried again: its error stands', unsupportedOn(READ_WHAT_ARRIVED), async () => {
   const loop = await startLoop(fixture('answer-then-flag.js'));
   const outcome = await beginThenStall((flag) => (loop as unknown as Target).with({ timeout: TIMEOUT, maxAttempts: 3, retryDelay: 0 }).submit('failOnceThenFlag', flag));
   assert.ok(outcome instanceof Error && outcome.message === 'the first attempt fails', String(outcome));
 });
 
-void test('a ping answered while the caller was blocked past its timeout resolves: the loop was not blocked', async () => {
+void test('a ping answered while the caller was blocked past its timeout resolves: the loop was not blocked', unsupportedOn(READ_WHAT_ARRIVED), async () => {
   const loop = await startLoop(fixture('answer-then-flag.js'));
   const outcome = await beginThenStall((flag) => {
     const ping = loop.ping({ timeout: TIMEOUT });

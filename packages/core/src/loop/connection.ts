@@ -228,7 +228,7 @@ export class Connection implements Carrier {
    * handler) is read first, and wins.
    */
   expire(seq: number, error: TimeoutError): void {
-    this.drainNow();
+    this.#readArrived();
     const record = this.#calls.get(seq);
     if (!record) return;
     this.preempt(seq);
@@ -268,7 +268,7 @@ export class Connection implements Carrier {
     const started = performance.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.drainNow(); // a pong that came while this thread was held up (see expire) answers first
+        this.#readArrived(); // a pong that came while this thread was held up (see expire) answers first
         if (!this.#pings.has(seq)) return;
         this.#pings.delete(seq);
         this.#updateActive();
@@ -371,6 +371,20 @@ export class Connection implements Carrier {
         while ((received = receiveMessageOnPort(this.port)) !== undefined) this.#dispatch(received.message);
         return task.done() || this.#deadNow(silent);
       });
+    } finally {
+      this.#delivery.blocking--;
+    }
+  }
+
+  /**
+   * Reads what already arrived, as a blocked caller does: the answers settle their tasks, and listeners (events,
+   * progress) run after the code under way, never inside it, which may be a `callSync` that is about to time out.
+   */
+  #readArrived(): void {
+    this.#delivery.blocking++;
+    try {
+      let received: { message: FromLoop } | undefined;
+      while ((received = receiveMessageOnPort(this.port)) !== undefined) this.#dispatch(received.message);
     } finally {
       this.#delivery.blocking--;
     }

@@ -289,11 +289,19 @@ export class PoolDispatcher implements Carrier, Exports {
 
   /**
    * The call's `timeout` passed: reject it with `error` and abort its signal in the thread. An answer already waiting
-   * on its thread's port (this thread was held up past the timeout: timers run before ports are read) wins.
+   * on its thread's port (this thread was held up past the timeout: timers run before ports are read) wins. It is
+   * read as a blocked caller reads: listeners run after the code under way (a `callSync` timing out, say).
    */
   expire(seq: number, error: TimeoutError): void {
     const thread = this.calls.get(seq)?.thread;
-    if (thread && thread.state !== 'starting') thread.readNow();
+    if (thread && thread.state !== 'starting') {
+      this.delivery.blocking++;
+      try {
+        thread.readNow();
+      } finally {
+        this.delivery.blocking--;
+      }
+    }
     const call = this.calls.get(seq);
     if (!call || call.cancelling || !call.task.settleRejected(error)) return;
     this.failed++;
